@@ -1,0 +1,278 @@
+//! One [`Upscaler`] trait for every runtime that runs an exported SRGAN generator, and its
+//! adapters: ONNX Runtime ([`ort_backend`], CPU, CUDA, TensorRT) and tract ([`tract_backend`],
+//! pure Rust, CPU).
+//!
+//! The contract of the graph (see the exporter): input `[N, 3, H, W]` f32 RGB in [0, 1],
+//! output `[N, 3, sH, sW]` f32 RGB in [0, 1]. A model without srgan metadata still runs: its
+//! scale is inferred from the output shape of a small probe run.
+//!
+//! Devices are explicit: a device that was asked for and cannot be had is an error naming what
+//! is missing ([`RuntimeError::DeviceUnavailable`]), never a silent fall back to the CPU.
+#![deny(missing_docs)]
+
+use std::path::PathBuf;
+
+pub use ndarray;
+use ndarray::{Array4, ArrayView4};
+
+mod info;
+pub use info::{read_model_info, ModelInfo};
+
+#[cfg(feature = "ort")]
+pub mod ort_backend;
+#[cfg(feature = "tract")]
+pub mod tract_backend;
+
+/// Errors of the runtimes. Every variant names the file, device or value at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The model file could not be read or parsed.
+    #[error("{path}: cannot load model: {reason}")]
+    ModelLoad {
+        /// The model file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The model loaded but does not fit the super-resolution contract.
+    #[error("{path}: not a super-resolution model: {reason}")]
+    InvalidModel {
+        /// The model file.
+        path: PathBuf,
+        /// What is wrong (e.g. the input is not 4-D).
+        reason: String,
+    },
+    /// A runtime library could not be loaded.
+    #[error("cannot load {library} from {path}: {reason}")]
+    Library {
+        /// Which library (e.g. "ONNX Runtime").
+        library: &'static str,
+        /// Where it was looked for.
+        path: PathBuf,
+        /// What went wrong, or how to fix it.
+        reason: String,
+    },
+    /// The device that was asked for cannot be had.
+    #[error("device `{device}` is not available to {runtime}: {reason}")]
+    DeviceUnavailable {
+        /// The runtime.
+        runtime: &'static str,
+        /// The device asked for.
+        device: String,
+        /// What is missing.
+        reason: String,
+    },
+    /// The device is not supported by this runtime at all.
+    #[error("runtime {runtime} does not support device `{device}` (it supports: {supported})")]
+    UnsupportedDevice {
+        /// The runtime.
+        runtime: &'static str,
+        /// The device asked for.
+        device: String,
+        /// What it supports.
+        supported: &'static str,
+    },
+    /// The input batch has the wrong shape.
+    #[error("input batch has shape {found:?}, expected [N, 3, H, W] with N, H, W > 0")]
+    InputShape {
+        /// Shape given.
+        found: Vec<usize>,
+    },
+    /// Inference failed.
+    #[error("{runtime}: inference on input {shape:?} failed: {reason}")]
+    Inference {
+        /// The runtime.
+        runtime: &'static str,
+        /// Input shape.
+        shape: Vec<usize>,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
+
+/// Where inference runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Device {
+    /// The CPU (every runtime).
+    #[default]
+    Cpu,
+    /// An NVIDIA GPU through CUDA (ort only), by device id.
+    Cuda(u32),
+    /// An NVIDIA GPU through TensorRT (ort only), by device id.
+    TensorRt(u32),
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Cpu => write!(f, "cpu"),
+            Device::Cuda(i) => write!(f, "cuda:{i}"),
+            Device::TensorRt(i) => write!(f, "tensorrt:{i}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    /// Parses `cpu`, `cuda`, `cuda:N`, `tensorrt`, `tensorrt:N` (also `trt`).
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let lower = s.to_ascii_lowercase();
+        let (kind, id) = match lower.split_once(':') {
+            Some((k, i)) => (
+                k.to_string(),
+                i.parse::<u32>()
+                    .map_err(|_| format!("bad device id in `{s}`: expected a number"))?,
+            ),
+            None => (lower.clone(), 0),
+        };
+        match kind.as_str() {
+            "cpu" if !lower.contains(':') => Ok(Device::Cpu),
+            "cuda" | "gpu" => Ok(Device::Cuda(id)),
+            "tensorrt" | "trt" => Ok(Device::TensorRt(id)),
+            _ => Err(format!(
+                "unknown device `{s}`: expected cpu, cuda[:N] or tensorrt[:N]"
+            )),
+        }
+    }
+}
+
+/// Options shared by the runtimes. Each field documents its default.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeOptions {
+    /// Where to run. Default: [`Device::Cpu`].
+    pub device: Device,
+    /// Intra-op threads. Default (`None`): the number of available cores.
+    pub threads: Option<usize>,
+    /// ort + TensorRT: folder of the engine cache. Default (`None`): no cache.
+    pub trt_cache_dir: Option<PathBuf>,
+    /// ort: path of `libonnxruntime.so`. Default (`None`): `ORT_DYLIB_PATH` if set, else the
+    /// library found by `scripts/setup.sh` at build time.
+    pub ort_library: Option<PathBuf>,
+}
+
+impl RuntimeOptions {
+    /// Threads to use: the option, or the number of available cores.
+    pub fn resolved_threads(&self) -> usize {
+        self.threads.filter(|&t| t > 0).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+    }
+}
+
+/// A super-resolution model ready to run on one runtime and device.
+///
+/// Input: `[N, 3, H, W]` RGB in [0, 1]; output: `[N, 3, H*scale, W*scale]` RGB, nominally in
+/// [0, 1] (callers clamp when quantising).
+pub trait Upscaler {
+    /// A short name such as `ort-cpu` or `tract-cpu`.
+    fn name(&self) -> &str;
+    /// The upscaling factor.
+    fn scale(&self) -> usize;
+    /// What the model's metadata says about it.
+    fn info(&self) -> &ModelInfo;
+    /// Upscales a batch.
+    fn upscale(&mut self, input: ArrayView4<'_, f32>) -> Result<Array4<f32>>;
+    /// Prepares the runtime for inputs of this shape (plans, kernels), so that the first
+    /// timed call does not pay for it. Default: one throw-away run.
+    fn warm_up(&mut self, shape: [usize; 4]) -> Result<()> {
+        let x = Array4::<f32>::zeros(shape);
+        self.upscale(x.view()).map(|_| ())
+    }
+}
+
+/// Checks an input batch's shape against the contract.
+pub fn check_input(input: &ArrayView4<'_, f32>) -> Result<()> {
+    let s = input.shape();
+    if s[1] != 3 || s[0] == 0 || s[2] == 0 || s[3] == 0 {
+        return Err(RuntimeError::InputShape { found: s.to_vec() });
+    }
+    Ok(())
+}
+
+/// Checks an output against the input and the scale; `Err` names what disagrees.
+pub(crate) fn check_output(
+    runtime: &'static str,
+    input: &[usize],
+    output: &[usize],
+    scale: Option<usize>,
+) -> Result<()> {
+    let ok = output.len() == 4
+        && output[0] == input[0]
+        && output[1] == 3
+        && output[2] % input[2] == 0
+        && output[3] % input[3] == 0
+        && output[2] / input[2] == output[3] / input[3]
+        && scale.is_none_or(|s| output[2] == input[2] * s);
+    if ok {
+        Ok(())
+    } else {
+        Err(RuntimeError::Inference {
+            runtime,
+            shape: input.to_vec(),
+            reason: format!(
+                "output has shape {output:?}, expected [N, 3, H*s, W*s]{}",
+                scale.map(|s| format!(" with s = {s}")).unwrap_or_default()
+            ),
+        })
+    }
+}
+
+/// The runtimes compiled in, by CLI name.
+pub fn available_runtimes() -> Vec<&'static str> {
+    #[allow(unused_mut)]
+    let mut v = Vec::new();
+    #[cfg(feature = "ort")]
+    v.push("ort");
+    #[cfg(feature = "tract")]
+    v.push("tract");
+    v
+}
+
+/// Opens a model on a runtime by its CLI name (`ort` or `tract`).
+pub fn open(
+    runtime: &str,
+    model: &std::path::Path,
+    opts: &RuntimeOptions,
+) -> Result<Box<dyn Upscaler>> {
+    match runtime {
+        #[cfg(feature = "ort")]
+        "ort" => Ok(Box::new(ort_backend::OrtUpscaler::open(model, opts)?)),
+        #[cfg(feature = "tract")]
+        "tract" => Ok(Box::new(tract_backend::TractUpscaler::open(model, opts)?)),
+        other => Err(RuntimeError::UnsupportedDevice {
+            runtime: "srgan",
+            device: format!("runtime `{other}`"),
+            supported: "the runtimes compiled in: ort, tract",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_parsing() {
+        assert_eq!("cpu".parse::<Device>().unwrap(), Device::Cpu);
+        assert_eq!("cuda".parse::<Device>().unwrap(), Device::Cuda(0));
+        assert_eq!("CUDA:1".parse::<Device>().unwrap(), Device::Cuda(1));
+        assert_eq!("trt:2".parse::<Device>().unwrap(), Device::TensorRt(2));
+        assert!("cuda:x".parse::<Device>().is_err());
+        assert!("tpu".parse::<Device>().is_err());
+        assert!("cpu:1".parse::<Device>().is_err());
+    }
+
+    #[test]
+    fn output_shape_check() {
+        assert!(check_output("t", &[1, 3, 4, 5], &[1, 3, 16, 20], Some(4)).is_ok());
+        assert!(check_output("t", &[1, 3, 4, 5], &[1, 3, 16, 20], None).is_ok());
+        assert!(check_output("t", &[1, 3, 4, 5], &[1, 3, 8, 10], Some(4)).is_err());
+        assert!(check_output("t", &[1, 3, 4, 5], &[1, 3, 16, 15], None).is_err());
+        assert!(check_output("t", &[2, 3, 4, 5], &[1, 3, 16, 20], None).is_err());
+    }
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh machine of the project's kind.
+#
+# Creates .venv/ with torch==2.11.0 (libtorch for tch 0.24), onnxruntime (>=1.30, its
+# libonnxruntime.so is what the ort crate loads), onnx (the checker used in tests),
+# scikit-image (offline public-domain photos), numpy and pillow; then writes
+# .cargo/config.toml so that cargo, build scripts and the binaries they build find
+# libtorch and libonnxruntime without any LD_LIBRARY_PATH.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PY=${PYTHON:-python3}
+VENV=$ROOT/.venv
+STAMP=$VENV/.srgan-setup-$(sha256sum requirements.txt | cut -c1-12)
+
+if [[ ! -f $STAMP ]]; then
+  echo "setup: creating $VENV" >&2
+  [[ -x $VENV/bin/python ]] || "$PY" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet \
+    -r requirements.txt
+  touch "$STAMP"
+fi
+
+SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+LIBTORCH=$SITE/torch
+ORT_LIB=$(ls "$SITE"/onnxruntime/capi/libonnxruntime.so.1.* 2>/dev/null | sort -V | tail -n1 || true)
+[[ -f $LIBTORCH/lib/libtorch_cpu.so ]] || { echo "setup: libtorch not found under $LIBTORCH" >&2; exit 1; }
+[[ -n $ORT_LIB && -f $ORT_LIB ]] || { echo "setup: libonnxruntime.so not found under $SITE/onnxruntime/capi" >&2; exit 1; }
+
+mkdir -p .cargo
+TMP=$(mktemp .cargo/config.toml.XXXXXX)
+cat >"$TMP" <<CFG
+# Written by scripts/setup.sh; do not edit (re-run the script instead).
+[env]
+LIBTORCH = "$LIBTORCH"
+LIBTORCH_BYPASS_VERSION_CHECK = "0"
+SRGAN_ORT_DYLIB = "$ORT_LIB"
+SRGAN_PYTHON = "$VENV/bin/python"
+CFG
+mv "$TMP" .cargo/config.toml
+echo "setup: ok (libtorch: $LIBTORCH, onnxruntime: $ORT_LIB)" >&2
