@@ -1,1 +1,1 @@
-
+//! srgan: the command-line side of the pipeline (srgan-run, srgan-eval, srgan-bench).

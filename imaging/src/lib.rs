@@ -1,0 +1,1 @@
+//! Image I/O, conversion between images and tensors, tiling, resampling and metrics.

@@ -1,0 +1,1 @@
+//! Cross-crate tests: parity between runtimes, tiling, the CLI end to end.
