@@ -1,1 +1,25 @@
-//! Image I/O, conversion between images and tensors, tiling, resampling and metrics.
+//! Image I/O, conversion between images and tensors, tiling, resampling and metrics for the
+//! srgan pipeline.
+//!
+//! - [`image_io`]: PNG and JPEG decoding under limits (decompression bombs are refused),
+//!   encoding, and atomic writes.
+//! - [`pipeline`]: a decoded image in, the upscaled image out, keeping grey/RGB, alpha and
+//!   8/16-bit depth; image <-> NCHW tensor conversion.
+//! - [`tiling`]: upscaling through any [`srgan_runtimes::Upscaler`] tile by tile, exact when
+//!   the tile pad covers the model's receptive field.
+//! - [`resample`]: MATLAB-style bicubic (and Lanczos3) resizing, for alpha channels and the
+//!   bicubic baseline / LR generation.
+//! - [`metrics`]: PSNR and SSIM on the Y channel, as papers (and BasicSR) report them.
+#![deny(missing_docs)]
+
+pub mod image_io;
+pub mod metrics;
+pub mod pipeline;
+pub mod resample;
+pub mod tiling;
+
+pub use image_io::{
+    read_image, write_image_atomic, DecodeLimits, Decoded, ImageError, OutputFormat,
+};
+pub use pipeline::{upscale_image, PipelineError, PixelFormat, UpscaleOptions};
+pub use tiling::{default_tile_pad, upscale_tiled, TileConfig, TileSink, TilingError};

@@ -1,0 +1,680 @@
+//! Reading and writing PNG and JPEG files through the `image` crate.
+//!
+//! Decoding guesses the format from the file's content (not its name) and runs under
+//! [`DecodeLimits`], so a file whose header claims decompression-bomb dimensions is rejected
+//! before any pixel buffer is allocated. Every error is an [`ImageError`] naming the file and
+//! the reason in one line.
+//!
+//! Encoding writes PNG (8 or 16 bits, grey or colour, with or without alpha) or baseline JPEG
+//! (8 bits, grey or colour; alpha is dropped and 16-bit samples are reduced to 8 bits, since
+//! JPEG carries neither). [`write_image_atomic`] writes through a temporary file in the target
+//! folder and renames it, so no half-written output is ever left behind.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Cursor, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use image::{DynamicImage, ImageFormat, ImageReader, Limits};
+
+/// Errors of image I/O and of image <-> tensor conversion. Each names the file and the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// The file could not be opened or read.
+    #[error("{path}: cannot read: {reason}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The content is not an image format we recognise.
+    #[error("{path}: not an image (expected PNG or JPEG content)")]
+    NotAnImage {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A known image format that this tool does not read (only PNG and JPEG are supported).
+    #[error("{path}: {format} images are not supported (only PNG and JPEG)")]
+    UnsupportedFormat {
+        /// The file.
+        path: PathBuf,
+        /// The format found.
+        format: String,
+    },
+    /// The file ends before the image does.
+    #[error("{path}: truncated image: {reason}")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's reason.
+        reason: String,
+    },
+    /// The file is damaged or not valid for its format.
+    #[error("{path}: corrupt image: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's reason.
+        reason: String,
+    },
+    /// The image has no pixels.
+    #[error("{path}: zero-size image ({width}x{height})")]
+    ZeroSize {
+        /// The file.
+        path: PathBuf,
+        /// Width the header claims.
+        width: u32,
+        /// Height the header claims.
+        height: u32,
+    },
+    /// The image exceeds the decoder limits (a decompression bomb or just too big).
+    #[error("{path}: image too large: {reason} (limits: {limits})")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// What exceeds the limits.
+        reason: String,
+        /// The limits in force.
+        limits: DecodeLimits,
+    },
+    /// The pixels are of a colour type this tool does not handle.
+    #[error("{path}: unsupported colour type {colour}")]
+    UnsupportedColour {
+        /// The file.
+        path: PathBuf,
+        /// The colour type found.
+        colour: String,
+    },
+    /// Encoding the image failed.
+    #[error("{path}: cannot encode {format}: {reason}")]
+    Encode {
+        /// The output file.
+        path: PathBuf,
+        /// The output format.
+        format: OutputFormat,
+        /// The encoder's reason.
+        reason: String,
+    },
+    /// Writing the output failed.
+    #[error("{path}: cannot write: {reason}")]
+    Write {
+        /// The output file.
+        path: PathBuf,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The output exists and overwriting was not allowed.
+    #[error("{path}: output exists (pass --overwrite to replace it)")]
+    OutputExists {
+        /// The output file.
+        path: PathBuf,
+    },
+}
+
+/// Limits applied while decoding. Defaults: at most 16384 pixels in width and in height, and
+/// at most 1 GiB of decoder allocations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Largest accepted width in pixels. Default: 16384.
+    pub max_width: u32,
+    /// Largest accepted height in pixels. Default: 16384.
+    pub max_height: u32,
+    /// Largest decoder allocation in bytes (the decoded image included). Default: 1 GiB.
+    pub max_alloc: u64,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        Self {
+            max_width: 16384,
+            max_height: 16384,
+            max_alloc: 1 << 30,
+        }
+    }
+}
+
+impl std::fmt::Display for DecodeLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}x{} pixels, {} MiB",
+            self.max_width,
+            self.max_height,
+            self.max_alloc >> 20
+        )
+    }
+}
+
+impl DecodeLimits {
+    fn to_image_limits(self) -> Limits {
+        let mut l = Limits::default();
+        l.max_image_width = Some(self.max_width);
+        l.max_image_height = Some(self.max_height);
+        l.max_alloc = Some(self.max_alloc);
+        l
+    }
+}
+
+/// An output file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// PNG, lossless; keeps 16-bit samples and alpha.
+    Png,
+    /// Baseline JPEG at the given quality (1..=100; default 95). 8 bits, no alpha.
+    Jpeg {
+        /// Quality, 1..=100.
+        quality: u8,
+    },
+}
+
+impl OutputFormat {
+    /// The default JPEG quality.
+    pub const DEFAULT_JPEG_QUALITY: u8 = 95;
+
+    /// JPEG at the default quality.
+    pub fn jpeg() -> Self {
+        OutputFormat::Jpeg {
+            quality: Self::DEFAULT_JPEG_QUALITY,
+        }
+    }
+
+    /// The file extension written: `png` or `jpg`.
+    pub fn extension(&self) -> &'static str {
+        match self {
+            OutputFormat::Png => "png",
+            OutputFormat::Jpeg { .. } => "jpg",
+        }
+    }
+
+    /// The output format matching a decoded input format (PNG or JPEG), if any.
+    pub fn from_image_format(format: ImageFormat) -> Option<Self> {
+        match format {
+            ImageFormat::Png => Some(OutputFormat::Png),
+            ImageFormat::Jpeg => Some(OutputFormat::jpeg()),
+            _ => None,
+        }
+    }
+
+    /// The output format named by a file extension (`png`, `jpg`, `jpeg`; any case).
+    pub fn from_extension(ext: &str) -> Option<Self> {
+        match ext.to_ascii_lowercase().as_str() {
+            "png" => Some(OutputFormat::Png),
+            "jpg" | "jpeg" => Some(OutputFormat::jpeg()),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for OutputFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OutputFormat::Png => write!(f, "PNG"),
+            OutputFormat::Jpeg { .. } => write!(f, "JPEG"),
+        }
+    }
+}
+
+/// A decoded image and the format it was stored in.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// The pixels, in the colour type and bit depth of the file.
+    pub image: DynamicImage,
+    /// The format found in the content (PNG or JPEG).
+    pub format: ImageFormat,
+}
+
+/// Decodes a PNG or JPEG file under `limits`; the format is guessed from the content.
+pub fn read_image(path: &Path, limits: &DecodeLimits) -> Result<Decoded, ImageError> {
+    let file = File::open(path).map_err(|e| ImageError::Read {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
+    decode_from(BufReader::new(file), path, limits)
+}
+
+/// Decodes PNG or JPEG bytes under `limits`; `path` only names the source in errors.
+pub fn decode_bytes(
+    bytes: &[u8],
+    path: &Path,
+    limits: &DecodeLimits,
+) -> Result<Decoded, ImageError> {
+    decode_from(Cursor::new(bytes), path, limits)
+}
+
+fn decode_from<R: std::io::BufRead + Seek>(
+    reader: R,
+    path: &Path,
+    limits: &DecodeLimits,
+) -> Result<Decoded, ImageError> {
+    let mut reader = ImageReader::new(reader)
+        .with_guessed_format()
+        .map_err(|e| ImageError::Read {
+            path: path.into(),
+            reason: e.to_string(),
+        })?;
+    let format = match reader.format() {
+        None => return Err(ImageError::NotAnImage { path: path.into() }),
+        Some(f @ (ImageFormat::Png | ImageFormat::Jpeg)) => f,
+        Some(other) => {
+            return Err(ImageError::UnsupportedFormat {
+                path: path.into(),
+                format: format!("{other:?}").to_uppercase(),
+            })
+        }
+    };
+    if format == ImageFormat::Png {
+        // The png decoder rejects a zero width or height as a generic format error; read the
+        // header ourselves to say so plainly.
+        let mut inner = reader.into_inner();
+        let start = inner.stream_position().map_err(|e| read_err(path, e))?;
+        let mut header = [0u8; 24];
+        let n = read_up_to(&mut inner, &mut header).map_err(|e| read_err(path, e))?;
+        inner
+            .seek(std::io::SeekFrom::Start(start))
+            .map_err(|e| read_err(path, e))?;
+        if n == 24 && &header[12..16] == b"IHDR" {
+            let width = u32::from_be_bytes([header[16], header[17], header[18], header[19]]);
+            let height = u32::from_be_bytes([header[20], header[21], header[22], header[23]]);
+            if width == 0 || height == 0 {
+                return Err(ImageError::ZeroSize {
+                    path: path.into(),
+                    width,
+                    height,
+                });
+            }
+        }
+        reader = ImageReader::with_format(inner, format);
+    }
+    reader.limits(limits.to_image_limits());
+    let image = reader
+        .decode()
+        .map_err(|e| classify_decode_error(e, path, limits))?;
+    if image.width() == 0 || image.height() == 0 {
+        return Err(ImageError::ZeroSize {
+            path: path.into(),
+            width: image.width(),
+            height: image.height(),
+        });
+    }
+    Ok(Decoded { image, format })
+}
+
+fn read_err(path: &Path, e: std::io::Error) -> ImageError {
+    ImageError::Read {
+        path: path.into(),
+        reason: e.to_string(),
+    }
+}
+
+fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn classify_decode_error(e: image::ImageError, path: &Path, limits: &DecodeLimits) -> ImageError {
+    use image::ImageError as E;
+    let path: PathBuf = path.into();
+    match e {
+        E::Limits(l) => ImageError::TooLarge {
+            path,
+            reason: match l.kind() {
+                image::error::LimitErrorKind::DimensionError => {
+                    "its dimensions exceed the limits".to_string()
+                }
+                image::error::LimitErrorKind::InsufficientMemory => {
+                    "decoding it needs more memory than allowed".to_string()
+                }
+                _ => l.to_string(),
+            },
+            limits: *limits,
+        },
+        E::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => ImageError::Truncated {
+            path,
+            reason: io.to_string(),
+        },
+        E::IoError(io) => ImageError::Read {
+            path,
+            reason: io.to_string(),
+        },
+        E::Unsupported(u) => ImageError::UnsupportedFormat {
+            path,
+            format: u.to_string(),
+        },
+        other => {
+            let reason = one_line(&other.to_string());
+            let lower = reason.to_ascii_lowercase();
+            if lower.contains("eof")
+                || lower.contains("end of file")
+                || lower.contains("unexpected end")
+                || lower.contains("truncated")
+                || lower.contains("not enough")
+                || lower.contains("no more data")
+            {
+                ImageError::Truncated { path, reason }
+            } else {
+                ImageError::Corrupt { path, reason }
+            }
+        }
+    }
+}
+
+/// Collapses a possibly multi-line message onto one line.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Encodes an image into `writer`. PNG keeps the colour type and bit depth (8 or 16 bits,
+/// grey or RGB, with or without alpha); JPEG is 8-bit grey or RGB (alpha is dropped).
+/// `path` only names the destination in errors.
+pub fn encode_image<W: Write + Seek>(
+    image: &DynamicImage,
+    format: OutputFormat,
+    writer: W,
+    path: &Path,
+) -> Result<(), ImageError> {
+    use image::codecs::{jpeg::JpegEncoder, png::PngEncoder};
+    let enc_err = |e: image::ImageError| ImageError::Encode {
+        path: path.into(),
+        format,
+        reason: one_line(&e.to_string()),
+    };
+    match format {
+        OutputFormat::Png => match image {
+            DynamicImage::ImageLuma8(_)
+            | DynamicImage::ImageLumaA8(_)
+            | DynamicImage::ImageRgb8(_)
+            | DynamicImage::ImageRgba8(_)
+            | DynamicImage::ImageLuma16(_)
+            | DynamicImage::ImageLumaA16(_)
+            | DynamicImage::ImageRgb16(_)
+            | DynamicImage::ImageRgba16(_) => image
+                .write_with_encoder(PngEncoder::new(writer))
+                .map_err(enc_err),
+            other => Err(ImageError::UnsupportedColour {
+                path: path.into(),
+                colour: format!("{:?}", other.color()),
+            }),
+        },
+        OutputFormat::Jpeg { quality } => {
+            let quality = quality.clamp(1, 100);
+            let enc = JpegEncoder::new_with_quality(writer, quality);
+            match image {
+                DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) => {
+                    image.write_with_encoder(enc).map_err(enc_err)
+                }
+                DynamicImage::ImageLuma16(_)
+                | DynamicImage::ImageLumaA8(_)
+                | DynamicImage::ImageLumaA16(_) => DynamicImage::ImageLuma8(image.to_luma8())
+                    .write_with_encoder(enc)
+                    .map_err(enc_err),
+                _ => DynamicImage::ImageRgb8(image.to_rgb8())
+                    .write_with_encoder(enc)
+                    .map_err(enc_err),
+            }
+        }
+    }
+}
+
+/// Writes `image` to `path` in `format` without ever leaving a half-written file: the bytes
+/// go to a temporary file in the same folder, which is then renamed onto `path`. Without
+/// `overwrite`, an existing `path` is an [`ImageError::OutputExists`] and is left untouched.
+pub fn write_image_atomic(
+    image: &DynamicImage,
+    format: OutputFormat,
+    path: &Path,
+    overwrite: bool,
+) -> Result<(), ImageError> {
+    if !overwrite && path.exists() {
+        return Err(ImageError::OutputExists { path: path.into() });
+    }
+    let write_err = |e: std::io::Error| ImageError::Write {
+        path: path.into(),
+        reason: e.to_string(),
+    };
+    let (tmp_path, file) = create_temp_beside(path).map_err(write_err)?;
+    let guard = TempFile(Some(tmp_path.clone()));
+    let mut out = BufWriter::new(file);
+    encode_image(image, format, &mut out, path)?;
+    let file = out.into_inner().map_err(|e| write_err(e.into_error()))?;
+    file.sync_all().map_err(write_err)?;
+    drop(file);
+    if overwrite {
+        std::fs::rename(&tmp_path, path).map_err(write_err)?;
+    } else {
+        // A hard link fails if `path` appeared meanwhile, so an output is never clobbered.
+        match std::fs::hard_link(&tmp_path, path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(ImageError::OutputExists { path: path.into() })
+            }
+            // File systems without hard links: check, then rename.
+            Err(_) if !path.exists() => std::fs::rename(&tmp_path, path).map_err(write_err)?,
+            Err(_) => return Err(ImageError::OutputExists { path: path.into() }),
+        }
+    }
+    drop(guard); // removes the temporary name if it still exists
+    Ok(())
+}
+
+/// Removes a temporary file when dropped (on success it has been renamed away already, or
+/// hard-linked, in which case the temporary name is removed here).
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Creates a new, uniquely named hidden file next to `path`.
+fn create_temp_beside(path: &Path) -> std::io::Result<(PathBuf, File)> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    let pid = std::process::id();
+    let mut last_err = None;
+    for attempt in 0..100u32 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let tmp = dir.join(format!(".{name}.{pid}.{nanos:x}{attempt}.tmp"));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last_err = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| std::io::Error::other("no free temporary name")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageBuffer, Luma, Rgb, Rgba};
+
+    fn png_bytes(img: &DynamicImage) -> Vec<u8> {
+        let mut v = Cursor::new(Vec::new());
+        encode_image(img, OutputFormat::Png, &mut v, Path::new("mem.png")).unwrap();
+        v.into_inner()
+    }
+
+    fn rgb_test_image(w: u32, h: u32) -> DynamicImage {
+        DynamicImage::ImageRgb8(ImageBuffer::from_fn(w, h, |x, y| {
+            Rgb([(x * 30) as u8, (y * 40) as u8, ((x + y) * 7) as u8])
+        }))
+    }
+
+    /// A PNG signature + IHDR chunk claiming `w`x`h` RGB8 (CRC correct), then IEND.
+    pub(crate) fn png_header_only(w: u32, h: u32) -> Vec<u8> {
+        let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut ihdr = b"IHDR".to_vec();
+        ihdr.extend_from_slice(&w.to_be_bytes());
+        ihdr.extend_from_slice(&h.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        v.extend_from_slice(&13u32.to_be_bytes());
+        v.extend_from_slice(&ihdr);
+        v.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+        v.extend_from_slice(&0u32.to_be_bytes());
+        v.extend_from_slice(b"IEND");
+        v.extend_from_slice(&crc32(b"IEND").to_be_bytes());
+        v
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
+        decode_bytes(bytes, Path::new("x.png"), &DecodeLimits::default())
+    }
+
+    #[test]
+    fn png_round_trip_keeps_colour_type_and_depth() {
+        let cases = [
+            rgb_test_image(5, 3),
+            DynamicImage::ImageRgba8(ImageBuffer::from_fn(4, 2, |x, y| {
+                Rgba([x as u8, y as u8, 9, (x * 60) as u8])
+            })),
+            DynamicImage::ImageLuma8(ImageBuffer::from_fn(3, 3, |x, y| Luma([(x * y) as u8]))),
+            DynamicImage::ImageLuma16(ImageBuffer::from_fn(3, 2, |x, y| {
+                Luma([(x * 20000 + y * 7) as u16])
+            })),
+            DynamicImage::ImageRgb16(ImageBuffer::from_fn(2, 2, |x, y| {
+                Rgb([(x * 30000) as u16, (y * 65535) as u16, 12345])
+            })),
+        ];
+        for img in cases {
+            let back = decode(&png_bytes(&img)).unwrap();
+            assert_eq!(back.format, ImageFormat::Png);
+            assert_eq!(back.image, img);
+        }
+    }
+
+    #[test]
+    fn jpeg_round_trip_is_close_and_drops_alpha() {
+        let img = DynamicImage::ImageRgba16(ImageBuffer::from_fn(16, 16, |_, _| {
+            Rgba([30000, 40000, 50000, 1000])
+        }));
+        let mut v = Cursor::new(Vec::new());
+        encode_image(&img, OutputFormat::jpeg(), &mut v, Path::new("a.jpg")).unwrap();
+        let back = decode(v.get_ref()).unwrap();
+        assert_eq!(back.format, ImageFormat::Jpeg);
+        let DynamicImage::ImageRgb8(rgb) = back.image else {
+            panic!("expected RGB8, got {:?}", back.image.color())
+        };
+        let p = rgb.get_pixel(8, 8).0;
+        let want = [117i32, 156, 195]; // 30000/65535*255 etc.
+        for c in 0..3 {
+            assert!((i32::from(p[c]) - want[c]).abs() <= 2, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn bad_inputs_are_classified() {
+        let good = png_bytes(&rgb_test_image(32, 32));
+        let truncated = &good[..good.len() / 2];
+        assert!(
+            matches!(decode(truncated), Err(ImageError::Truncated { .. })),
+            "{:?}",
+            decode(truncated)
+        );
+        assert!(matches!(
+            decode(b"hello, world, this is text"),
+            Err(ImageError::NotAnImage { .. })
+        ));
+        assert!(matches!(decode(b""), Err(ImageError::NotAnImage { .. })));
+        let e = decode(&png_header_only(0, 10)).unwrap_err();
+        assert!(matches!(e, ImageError::ZeroSize { width: 0, .. }), "{e}");
+        let e = decode(&png_header_only(100_000, 100_000)).unwrap_err();
+        assert!(matches!(e, ImageError::TooLarge { .. }), "{e}");
+        assert!(e.to_string().starts_with("x.png: image too large"), "{e}");
+        // Within the dimension limits but over the allocation limit.
+        let small = DecodeLimits {
+            max_alloc: 1000,
+            ..DecodeLimits::default()
+        };
+        let e = decode_bytes(&good, Path::new("x.png"), &small).unwrap_err();
+        assert!(matches!(e, ImageError::TooLarge { .. }), "{e}");
+        // A GIF signature: recognised, not supported.
+        assert!(matches!(
+            decode(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"),
+            Err(ImageError::UnsupportedFormat { .. })
+        ));
+        for e in [decode(truncated).unwrap_err(), decode(b"text").unwrap_err()] {
+            assert!(!e.to_string().contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn missing_file_is_a_read_error() {
+        let e = read_image(Path::new("/nonexistent/a.png"), &DecodeLimits::default()).unwrap_err();
+        assert!(matches!(e, ImageError::Read { .. }));
+        assert!(e.to_string().starts_with("/nonexistent/a.png: cannot read"));
+    }
+
+    #[test]
+    fn atomic_write_refuses_to_overwrite_and_leaves_no_temp() {
+        let dir = std::env::temp_dir().join(format!("srgan-imaging-io-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("a.png");
+        let _ = std::fs::remove_file(&out);
+        let img = rgb_test_image(4, 4);
+        write_image_atomic(&img, OutputFormat::Png, &out, false).unwrap();
+        let e = write_image_atomic(&img, OutputFormat::Png, &out, false).unwrap_err();
+        assert!(matches!(e, ImageError::OutputExists { .. }));
+        let img2 = rgb_test_image(2, 2);
+        write_image_atomic(&img2, OutputFormat::Png, &out, true).unwrap();
+        let back = read_image(&out, &DecodeLimits::default()).unwrap();
+        assert_eq!(back.image, img2);
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("a.png")]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn write_into_missing_folder_fails_cleanly() {
+        let img = rgb_test_image(2, 2);
+        let e = write_image_atomic(
+            &img,
+            OutputFormat::Png,
+            Path::new("/nonexistent/x.png"),
+            false,
+        )
+        .unwrap_err();
+        assert!(matches!(e, ImageError::Write { .. }), "{e}");
+    }
+}

@@ -1,0 +1,549 @@
+//! From a decoded image to its upscaled image: conversion to the model's NCHW tensor, tiled
+//! inference, and conversion back, keeping the image's colour type and bit depth.
+//!
+//! - RGB (8 or 16 bits) goes through the model as is.
+//! - Grey (L8, L16) is replicated to RGB for the model and brought back to grey with the
+//!   BT.601 luma `Y = 0.299 R + 0.587 G + 0.114 B`.
+//! - An alpha channel (RGBA, LA) does not go through the model: it is upscaled separately with
+//!   [`resample`](crate::resample) (bicubic by default) and re-attached.
+//! - 16-bit images stay 16-bit (samples scaled by 1/65535 into [0, 1] and back).
+//!
+//! Memory: the LR image becomes one f32 tensor (3 planes), the runtime sees one tile at a
+//! time, and each tile's core is rounded and clamped straight into the output image's own
+//! 8/16-bit buffer ([`ImageSink`]); no full-size f32 copy of the output is ever held.
+
+use image::{DynamicImage, ImageBuffer, Luma, LumaA, Rgb, Rgba};
+use ndarray::{Array2, Array4, ArrayView4};
+use srgan_runtimes::Upscaler;
+
+use crate::resample::{resize_plane_rows, Filter};
+use crate::tiling::{upscale_tiled_into, TileConfig, TileSink, TilingError};
+
+/// The colour layout of an image, as far as the pipeline cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Colour {
+    /// Red, green, blue.
+    Rgb,
+    /// One grey channel.
+    Gray,
+}
+
+/// Sample depth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// 8 bits per sample.
+    Eight,
+    /// 16 bits per sample.
+    Sixteen,
+}
+
+/// Colour, alpha and depth of an image: what the output keeps from the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PixelFormat {
+    /// Grey or RGB.
+    pub colour: Colour,
+    /// Whether there is an alpha channel.
+    pub alpha: bool,
+    /// 8 or 16 bits.
+    pub depth: Depth,
+}
+
+impl PixelFormat {
+    /// The pixel format of a decoded image; `None` for float images, which PNG and JPEG
+    /// never produce.
+    pub fn of(image: &DynamicImage) -> Option<Self> {
+        use DynamicImage as D;
+        let (colour, alpha, depth) = match image {
+            D::ImageLuma8(_) => (Colour::Gray, false, Depth::Eight),
+            D::ImageLumaA8(_) => (Colour::Gray, true, Depth::Eight),
+            D::ImageRgb8(_) => (Colour::Rgb, false, Depth::Eight),
+            D::ImageRgba8(_) => (Colour::Rgb, true, Depth::Eight),
+            D::ImageLuma16(_) => (Colour::Gray, false, Depth::Sixteen),
+            D::ImageLumaA16(_) => (Colour::Gray, true, Depth::Sixteen),
+            D::ImageRgb16(_) => (Colour::Rgb, false, Depth::Sixteen),
+            D::ImageRgba16(_) => (Colour::Rgb, true, Depth::Sixteen),
+            _ => return None,
+        };
+        Some(Self {
+            colour,
+            alpha,
+            depth,
+        })
+    }
+
+    /// Samples per pixel.
+    pub fn channels(&self) -> usize {
+        let c = match self.colour {
+            Colour::Rgb => 3,
+            Colour::Gray => 1,
+        };
+        c + usize::from(self.alpha)
+    }
+
+    /// Bytes per sample.
+    pub fn sample_bytes(&self) -> usize {
+        match self.depth {
+            Depth::Eight => 1,
+            Depth::Sixteen => 2,
+        }
+    }
+}
+
+/// Errors of [`upscale_image`]. The caller adds the file name.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// A colour type the pipeline does not handle (float images).
+    #[error("unsupported colour type {colour}")]
+    UnsupportedColour {
+        /// The colour type found.
+        colour: String,
+    },
+    /// The output would exceed the allowed size.
+    #[error("the x{scale} output would be {width}x{height} ({mib} MiB), over the limit of {limit_mib} MiB; use a smaller input")]
+    OutputTooLarge {
+        /// The scale.
+        scale: usize,
+        /// Output width.
+        width: u64,
+        /// Output height.
+        height: u64,
+        /// Output size in MiB.
+        mib: u64,
+        /// The limit in MiB.
+        limit_mib: u64,
+    },
+    /// Inference failed.
+    #[error(transparent)]
+    Tiling(#[from] TilingError),
+}
+
+/// Options of [`upscale_image`]. Each field documents its default.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UpscaleOptions {
+    /// Tiling. Default: [`TileConfig::default`] (whole image).
+    pub tiling: TileConfig,
+    /// Filter for the alpha channel. Default: [`Filter::Bicubic`].
+    pub alpha_filter: Filter,
+    /// Largest output image buffer, in bytes. Default: 4 GiB.
+    pub max_output_bytes: u64,
+}
+
+impl Default for UpscaleOptions {
+    fn default() -> Self {
+        Self {
+            tiling: TileConfig::default(),
+            alpha_filter: Filter::Bicubic,
+            max_output_bytes: 4 << 30,
+        }
+    }
+}
+
+/// An image taken apart for the model: RGB planes and, if any, the alpha plane.
+#[derive(Debug, Clone)]
+pub struct SplitImage {
+    /// `[1, 3, H, W]` RGB in [0, 1] (grey replicated to three channels).
+    pub rgb: Array4<f32>,
+    /// `[H, W]` alpha in [0, 1].
+    pub alpha: Option<Array2<f32>>,
+    /// What the input was.
+    pub format: PixelFormat,
+}
+
+trait Sample: Copy + Default {
+    const FULL: f32;
+    fn to_unit(self) -> f32;
+    fn quantise(v: f32) -> Self;
+}
+
+impl Sample for u8 {
+    const FULL: f32 = 255.0;
+    fn to_unit(self) -> f32 {
+        f32::from(self) / Self::FULL
+    }
+    fn quantise(v: f32) -> Self {
+        // `as` saturates, and maps NaN to 0.
+        (v.clamp(0.0, 1.0) * Self::FULL).round() as u8
+    }
+}
+
+impl Sample for u16 {
+    const FULL: f32 = 65535.0;
+    fn to_unit(self) -> f32 {
+        f32::from(self) / Self::FULL
+    }
+    fn quantise(v: f32) -> Self {
+        (v.clamp(0.0, 1.0) * Self::FULL).round() as u16
+    }
+}
+
+fn split_samples<T: Sample>(raw: &[T], w: usize, h: usize, format: PixelFormat) -> SplitImage {
+    let ch = format.channels();
+    let n = w * h;
+    let mut rgb = Array4::<f32>::zeros((1, 3, h, w));
+    let mut alpha = format.alpha.then(|| Array2::<f32>::zeros((h, w)));
+    {
+        let planes = rgb.as_slice_mut().expect("fresh array is contiguous");
+        let (r, rest) = planes.split_at_mut(n);
+        let (g, b) = rest.split_at_mut(n);
+        let mut a = alpha
+            .as_mut()
+            .map(|a| a.as_slice_mut().expect("fresh array is contiguous"));
+        for (i, px) in raw.chunks_exact(ch).enumerate().take(n) {
+            match format.colour {
+                Colour::Rgb => {
+                    r[i] = px[0].to_unit();
+                    g[i] = px[1].to_unit();
+                    b[i] = px[2].to_unit();
+                }
+                Colour::Gray => {
+                    let v = px[0].to_unit();
+                    (r[i], g[i], b[i]) = (v, v, v);
+                }
+            }
+            if let Some(a) = a.as_deref_mut() {
+                a[i] = px[ch - 1].to_unit();
+            }
+        }
+    }
+    SplitImage { rgb, alpha, format }
+}
+
+/// Takes an image apart into the model's input tensor and its alpha plane.
+pub fn split_image(image: &DynamicImage) -> Result<SplitImage, PipelineError> {
+    use DynamicImage as D;
+    let format = PixelFormat::of(image).ok_or_else(|| PipelineError::UnsupportedColour {
+        colour: format!("{:?}", image.color()),
+    })?;
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    Ok(match image {
+        D::ImageLuma8(b) => split_samples(b.as_raw(), w, h, format),
+        D::ImageLumaA8(b) => split_samples(b.as_raw(), w, h, format),
+        D::ImageRgb8(b) => split_samples(b.as_raw(), w, h, format),
+        D::ImageRgba8(b) => split_samples(b.as_raw(), w, h, format),
+        D::ImageLuma16(b) => split_samples(b.as_raw(), w, h, format),
+        D::ImageLumaA16(b) => split_samples(b.as_raw(), w, h, format),
+        D::ImageRgb16(b) => split_samples(b.as_raw(), w, h, format),
+        D::ImageRgba16(b) => split_samples(b.as_raw(), w, h, format),
+        _ => unreachable!("PixelFormat::of accepted only the variants above"),
+    })
+}
+
+/// An image tensor `[1, 3, H, W]` in [0, 1] from any decoded image (alpha dropped, grey
+/// replicated): the model's input.
+pub fn image_to_tensor(image: &DynamicImage) -> Result<Array4<f32>, PipelineError> {
+    split_image(image).map(|s| s.rgb)
+}
+
+enum Samples {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+}
+
+/// The output image under construction: a [`TileSink`] that rounds and clamps each tile's
+/// core straight into the final 8- or 16-bit buffer.
+pub struct ImageSink {
+    width: usize,
+    height: usize,
+    format: PixelFormat,
+    samples: Samples,
+}
+
+impl ImageSink {
+    /// An all-zero `width` x `height` image of `format`.
+    pub fn new(width: usize, height: usize, format: PixelFormat) -> Self {
+        let len = width * height * format.channels();
+        let samples = match format.depth {
+            Depth::Eight => Samples::U8(vec![0; len]),
+            Depth::Sixteen => Samples::U16(vec![0; len]),
+        };
+        Self {
+            width,
+            height,
+            format,
+            samples,
+        }
+    }
+
+    /// Writes one row of the alpha channel (values in [0, 1]); ignored without alpha.
+    pub fn put_alpha_row(&mut self, y: usize, row: &[f32]) {
+        if !self.format.alpha || y >= self.height {
+            return;
+        }
+        let ch = self.format.channels();
+        let start = y * self.width * ch;
+        let end = start + self.width * ch;
+        fn fill<T: Sample>(buf: &mut [T], ch: usize, row: &[f32]) {
+            for (px, v) in buf.chunks_exact_mut(ch).zip(row) {
+                px[ch - 1] = T::quantise(*v);
+            }
+        }
+        match &mut self.samples {
+            Samples::U8(b) => fill(&mut b[start..end], ch, row),
+            Samples::U16(b) => fill(&mut b[start..end], ch, row),
+        }
+    }
+
+    /// The finished image, in the colour type of `format`.
+    pub fn into_image(self) -> DynamicImage {
+        let (w, h) = (self.width as u32, self.height as u32);
+        let f = self.format;
+        // The buffer length is right by construction, so `from_raw` cannot fail.
+        const LEN: &str = "buffer length matches the dimensions";
+        match (self.samples, f.colour, f.alpha) {
+            (Samples::U8(v), Colour::Rgb, false) => {
+                D::ImageRgb8(ImageBuffer::<Rgb<u8>, _>::from_raw(w, h, v).expect(LEN))
+            }
+            (Samples::U8(v), Colour::Rgb, true) => {
+                D::ImageRgba8(ImageBuffer::<Rgba<u8>, _>::from_raw(w, h, v).expect(LEN))
+            }
+            (Samples::U8(v), Colour::Gray, false) => {
+                D::ImageLuma8(ImageBuffer::<Luma<u8>, _>::from_raw(w, h, v).expect(LEN))
+            }
+            (Samples::U8(v), Colour::Gray, true) => {
+                D::ImageLumaA8(ImageBuffer::<LumaA<u8>, _>::from_raw(w, h, v).expect(LEN))
+            }
+            (Samples::U16(v), Colour::Rgb, false) => {
+                D::ImageRgb16(ImageBuffer::<Rgb<u16>, _>::from_raw(w, h, v).expect(LEN))
+            }
+            (Samples::U16(v), Colour::Rgb, true) => {
+                D::ImageRgba16(ImageBuffer::<Rgba<u16>, _>::from_raw(w, h, v).expect(LEN))
+            }
+            (Samples::U16(v), Colour::Gray, false) => {
+                D::ImageLuma16(ImageBuffer::<Luma<u16>, _>::from_raw(w, h, v).expect(LEN))
+            }
+            (Samples::U16(v), Colour::Gray, true) => {
+                D::ImageLumaA16(ImageBuffer::<LumaA<u16>, _>::from_raw(w, h, v).expect(LEN))
+            }
+        }
+    }
+}
+
+use DynamicImage as D;
+
+fn put_core<T: Sample>(
+    buf: &mut [T],
+    width: usize,
+    format: PixelFormat,
+    (y, x): (usize, usize),
+    core: &ArrayView4<'_, f32>,
+) {
+    let ch = format.channels();
+    let (_, _, h, w) = core.dim();
+    for r in 0..h {
+        let row = &mut buf[((y + r) * width + x) * ch..((y + r) * width + x + w) * ch];
+        for (c, px) in row.chunks_exact_mut(ch).enumerate() {
+            let (red, green, blue) = (core[[0, 0, r, c]], core[[0, 1, r, c]], core[[0, 2, r, c]]);
+            match format.colour {
+                Colour::Rgb => {
+                    px[0] = T::quantise(red);
+                    px[1] = T::quantise(green);
+                    px[2] = T::quantise(blue);
+                }
+                Colour::Gray => {
+                    px[0] = T::quantise(0.299 * red + 0.587 * green + 0.114 * blue);
+                }
+            }
+        }
+    }
+}
+
+impl TileSink for ImageSink {
+    fn put(&mut self, y: usize, x: usize, core: ArrayView4<'_, f32>) -> Result<(), TilingError> {
+        let (n, c, h, w) = core.dim();
+        if n != 1 || c != 3 || y + h > self.height || x + w > self.width {
+            return Err(TilingError::Sink {
+                reason: format!(
+                    "core {:?} at ({y}, {x}) does not fit a {}x{} image",
+                    core.shape(),
+                    self.width,
+                    self.height
+                ),
+            });
+        }
+        let (width, format) = (self.width, self.format);
+        match &mut self.samples {
+            Samples::U8(b) => put_core(b, width, format, (y, x), &core),
+            Samples::U16(b) => put_core(b, width, format, (y, x), &core),
+        }
+        Ok(())
+    }
+}
+
+/// Upscales a decoded image through `upscaler`, keeping its colour type, alpha and bit depth.
+pub fn upscale_image(
+    upscaler: &mut dyn Upscaler,
+    image: DynamicImage,
+    opts: &UpscaleOptions,
+) -> Result<DynamicImage, PipelineError> {
+    upscale_image_with_progress(upscaler, image, opts, |_, _| {})
+}
+
+/// [`upscale_image`], calling `progress(done, total)` after each tile.
+pub fn upscale_image_with_progress(
+    upscaler: &mut dyn Upscaler,
+    image: DynamicImage,
+    opts: &UpscaleOptions,
+    progress: impl FnMut(usize, usize),
+) -> Result<DynamicImage, PipelineError> {
+    let scale = upscaler.scale();
+    let split = split_image(&image)?;
+    drop(image);
+    let (_, _, h, w) = split.rgb.dim();
+    let (oh, ow) = (h as u64 * scale as u64, w as u64 * scale as u64);
+    let bytes = oh * ow * (split.format.channels() * split.format.sample_bytes()) as u64;
+    if bytes > opts.max_output_bytes || oh > u64::from(u32::MAX) || ow > u64::from(u32::MAX) {
+        return Err(PipelineError::OutputTooLarge {
+            scale,
+            width: ow,
+            height: oh,
+            mib: bytes >> 20,
+            limit_mib: opts.max_output_bytes >> 20,
+        });
+    }
+    let (oh, ow) = (oh as usize, ow as usize);
+    let mut sink = ImageSink::new(ow, oh, split.format);
+    upscale_tiled_into(upscaler, split.rgb.view(), opts.tiling, &mut sink, progress)?;
+    drop(split.rgb);
+    if let Some(alpha) = &split.alpha {
+        resize_plane_rows(alpha.view(), oh, ow, opts.alpha_filter, |y, row| {
+            sink.put_alpha_row(y, row)
+        });
+    }
+    Ok(sink.into_image())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tiling::tests::BlurNearest;
+
+    fn images() -> Vec<DynamicImage> {
+        let (w, h) = (7, 5);
+        let f = |x: u32, y: u32, k: u32| ((x * 37 + y * 11 + k * 71) % 256) as u8;
+        let g = |x: u32, y: u32, k: u32| ((x * 9000 + y * 1300 + k * 20000) % 65536) as u16;
+        vec![
+            D::ImageRgb8(ImageBuffer::from_fn(w, h, |x, y| {
+                Rgb([f(x, y, 0), f(x, y, 1), f(x, y, 2)])
+            })),
+            D::ImageRgba8(ImageBuffer::from_fn(w, h, |x, y| {
+                Rgba([f(x, y, 0), f(x, y, 1), f(x, y, 2), f(x, y, 3)])
+            })),
+            D::ImageLuma8(ImageBuffer::from_fn(w, h, |x, y| Luma([f(x, y, 0)]))),
+            D::ImageLumaA8(ImageBuffer::from_fn(w, h, |x, y| {
+                LumaA([f(x, y, 0), f(x, y, 3)])
+            })),
+            D::ImageRgb16(ImageBuffer::from_fn(w, h, |x, y| {
+                Rgb([g(x, y, 0), g(x, y, 1), g(x, y, 2)])
+            })),
+            D::ImageRgba16(ImageBuffer::from_fn(w, h, |x, y| {
+                Rgba([g(x, y, 0), g(x, y, 1), g(x, y, 2), g(x, y, 3)])
+            })),
+            D::ImageLuma16(ImageBuffer::from_fn(w, h, |x, y| Luma([g(x, y, 0)]))),
+            D::ImageLumaA16(ImageBuffer::from_fn(w, h, |x, y| {
+                LumaA([g(x, y, 0), g(x, y, 3)])
+            })),
+        ]
+    }
+
+    /// x1 "model": the identity, so the round trip must give the input back exactly.
+    struct Identity(srgan_runtimes::ModelInfo);
+    impl Upscaler for Identity {
+        fn name(&self) -> &str {
+            "identity"
+        }
+        fn scale(&self) -> usize {
+            1
+        }
+        fn info(&self) -> &srgan_runtimes::ModelInfo {
+            &self.0
+        }
+        fn upscale(&mut self, input: ArrayView4<'_, f32>) -> srgan_runtimes::Result<Array4<f32>> {
+            Ok(input.to_owned())
+        }
+    }
+
+    #[test]
+    fn identity_round_trip_is_exact_for_every_pixel_format() {
+        let mut id = Identity(Default::default());
+        for img in images() {
+            let out = upscale_image(&mut id, img.clone(), &UpscaleOptions::default()).unwrap();
+            assert_eq!(out, img, "{:?}", img.color());
+        }
+    }
+
+    #[test]
+    fn formats_are_kept_and_alpha_is_resampled() {
+        let mut m = BlurNearest::new(2, 1);
+        let opts = UpscaleOptions {
+            tiling: TileConfig {
+                tile: 3,
+                tile_pad: 1,
+            },
+            ..Default::default()
+        };
+        for img in images() {
+            let out = upscale_image(&mut m, img.clone(), &opts).unwrap();
+            assert_eq!(out.color(), img.color());
+            assert_eq!((out.width(), out.height()), (14, 10));
+        }
+        // Constant alpha stays constant through bicubic resampling.
+        let rgba = D::ImageRgba8(ImageBuffer::from_fn(6, 4, |x, _| Rgba([x as u8, 0, 0, 77])));
+        let out = upscale_image(&mut m, rgba, &opts).unwrap().into_rgba8();
+        assert!(out.pixels().all(|p| p.0[3] == 77));
+    }
+
+    #[test]
+    fn grey_comes_back_through_bt601_luma() {
+        // A "model" that writes fixed colours: the grey output must be their luma.
+        struct Paint(srgan_runtimes::ModelInfo);
+        impl Upscaler for Paint {
+            fn name(&self) -> &str {
+                "paint"
+            }
+            fn scale(&self) -> usize {
+                1
+            }
+            fn info(&self) -> &srgan_runtimes::ModelInfo {
+                &self.0
+            }
+            fn upscale(
+                &mut self,
+                input: ArrayView4<'_, f32>,
+            ) -> srgan_runtimes::Result<Array4<f32>> {
+                let (n, _, h, w) = input.dim();
+                Ok(Array4::from_shape_fn((n, 3, h, w), |(_, c, _, _)| {
+                    [1.0, 0.5, 0.0][c]
+                }))
+            }
+        }
+        let img = D::ImageLuma8(ImageBuffer::from_pixel(2, 2, Luma([0])));
+        let out = upscale_image(&mut Paint(Default::default()), img, &Default::default())
+            .unwrap()
+            .into_luma8();
+        // 0.299 * 255 + 0.587 * 127.5 = 151.0425 -> 151.
+        assert!(out.pixels().all(|p| p.0[0] == 151));
+    }
+
+    #[test]
+    fn quantisation_rounds_and_clamps() {
+        assert_eq!(u8::quantise(-0.5), 0);
+        assert_eq!(u8::quantise(1.5), 255);
+        assert_eq!(u8::quantise(f32::NAN), 0);
+        assert_eq!(u8::quantise(0.5 / 255.0 + 1e-4), 1);
+        assert_eq!(u8::quantise(0.49 / 255.0), 0);
+        assert_eq!(u16::quantise(1.0), 65535);
+    }
+
+    #[test]
+    fn huge_output_is_refused_before_inference() {
+        let mut m = BlurNearest::new(4, 1);
+        let img = D::ImageRgb8(ImageBuffer::from_pixel(100, 100, Rgb([1, 2, 3])));
+        let opts = UpscaleOptions {
+            max_output_bytes: 1000,
+            ..Default::default()
+        };
+        let e = upscale_image(&mut m, img, &opts).unwrap_err();
+        assert!(matches!(e, PipelineError::OutputTooLarge { .. }), "{e}");
+        assert!(m.calls.is_empty());
+    }
+}

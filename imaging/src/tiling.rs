@@ -1,0 +1,419 @@
+//! Upscaling an image tensor tile by tile through any [`Upscaler`], so that the memory the
+//! runtime needs is bounded by the tile, not by the image.
+//!
+//! The image is cut into a grid of cores of at most `tile` x `tile` LR pixels (balanced, so
+//! the last row and column are not slivers). Each core is run with `tile_pad` pixels of
+//! context on every side, clamped to the image, and only the upscaled core is handed to a
+//! [`TileSink`], which writes it straight into the final output (an f32 array, or the 8/16-bit
+//! output image in [`crate::pipeline`]). Windows all have the same size where the image
+//! allows it (a window that would cross an edge is shifted inwards instead of shrunk), so a
+//! runtime that plans per input shape (tract, TensorRT) plans once.
+//!
+//! Why it is exact: an output pixel depends only on LR pixels within the model's receptive
+//! field radius `r` (zero padding at the image's edges). When `tile_pad >= r`, every core
+//! pixel sees in its window exactly what it sees in the whole image: the window either
+//! extends `r` pixels beyond the core or ends at the image's edge, where the zero padding is
+//! the same. So the tiled output equals the untiled one up to float rounding.
+//! [`default_tile_pad`] takes `r` from the model's metadata.
+
+use ndarray::{s, Array4, ArrayView4, ArrayViewMut4};
+use srgan_runtimes::{check_input, ModelInfo, RuntimeError, Upscaler};
+
+/// The tile pad used when a model's metadata does not give its receptive-field radius.
+pub const FALLBACK_TILE_PAD: usize = 16;
+
+/// How to cut an image into tiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileConfig {
+    /// Largest core, in LR pixels per side; 0 runs the whole image at once. Default: 0.
+    pub tile: usize,
+    /// Context added on each side of a core, in LR pixels (clamped to the image). Default:
+    /// [`FALLBACK_TILE_PAD`]; use [`default_tile_pad`] for a model.
+    pub tile_pad: usize,
+}
+
+impl Default for TileConfig {
+    fn default() -> Self {
+        Self {
+            tile: 0,
+            tile_pad: FALLBACK_TILE_PAD,
+        }
+    }
+}
+
+/// The default tile pad for a model, and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DefaultTilePad {
+    /// The pad: the receptive-field radius, or [`FALLBACK_TILE_PAD`].
+    pub pad: usize,
+    /// `true` when the radius came from the model's metadata; `false` for the fallback, in
+    /// which case tiled output may differ slightly from untiled output near tile seams.
+    pub from_model: bool,
+}
+
+/// The tile pad that makes tiling exact for this model: its receptive-field radius
+/// (`srgan.receptive_field_radius` in the metadata); [`FALLBACK_TILE_PAD`] when the metadata
+/// does not say (a foreign model), flagged by `from_model: false` so callers can warn.
+pub fn default_tile_pad(info: &ModelInfo) -> DefaultTilePad {
+    match info.receptive_field_radius {
+        Some(r) => DefaultTilePad {
+            pad: r,
+            from_model: true,
+        },
+        None => DefaultTilePad {
+            pad: FALLBACK_TILE_PAD,
+            from_model: false,
+        },
+    }
+}
+
+/// Errors of tiled upscaling.
+#[derive(Debug, thiserror::Error)]
+pub enum TilingError {
+    /// The runtime failed or rejected the input.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The runtime returned a tile of an unexpected shape.
+    #[error(
+        "{runtime}: tile {input:?} came back as {output:?}, expected [N, 3, H*{scale}, W*{scale}]"
+    )]
+    TileShape {
+        /// The runtime's name.
+        runtime: String,
+        /// The tile's input shape.
+        input: Vec<usize>,
+        /// The shape returned.
+        output: Vec<usize>,
+        /// The runtime's scale.
+        scale: usize,
+    },
+    /// The sink refused a tile (e.g. an image sink given a batch of more than one).
+    #[error("cannot store tile: {reason}")]
+    Sink {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Receives upscaled tile cores. Implemented by [`Array4<f32>`] (the full f32 output) and by
+/// the image sink of [`crate::pipeline`], which quantises into the final image.
+pub trait TileSink {
+    /// Stores `core`, of shape `[N, 3, h, w]`, at HR row `y` and column `x`.
+    fn put(&mut self, y: usize, x: usize, core: ArrayView4<'_, f32>) -> Result<(), TilingError>;
+}
+
+impl TileSink for ArrayViewMut4<'_, f32> {
+    fn put(&mut self, y: usize, x: usize, core: ArrayView4<'_, f32>) -> Result<(), TilingError> {
+        let (_, _, h, w) = core.dim();
+        let (_, _, oh, ow) = self.dim();
+        if y + h > oh || x + w > ow || core.dim().0 != self.dim().0 {
+            return Err(TilingError::Sink {
+                reason: format!(
+                    "core {:?} at ({y}, {x}) does not fit in {:?}",
+                    core.shape(),
+                    self.shape()
+                ),
+            });
+        }
+        self.slice_mut(s![.., .., y..y + h, x..x + w]).assign(&core);
+        Ok(())
+    }
+}
+
+impl TileSink for Array4<f32> {
+    fn put(&mut self, y: usize, x: usize, core: ArrayView4<'_, f32>) -> Result<(), TilingError> {
+        self.view_mut().put(y, x, core)
+    }
+}
+
+/// One tile: the core `[y0, y1) x [x0, x1)` and the window `[wy0, wy1) x [wx0, wx1)` that is
+/// run (LR pixels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tile {
+    /// Core rows.
+    pub core_y: (usize, usize),
+    /// Core columns.
+    pub core_x: (usize, usize),
+    /// Window rows.
+    pub win_y: (usize, usize),
+    /// Window columns.
+    pub win_x: (usize, usize),
+}
+
+/// Cuts one axis of length `len` into balanced cores of at most `tile` and their windows.
+fn plan_axis(len: usize, tile: usize, pad: usize) -> Vec<((usize, usize), (usize, usize))> {
+    if len == 0 {
+        return Vec::new();
+    }
+    let tile = if tile == 0 { len } else { tile.min(len) };
+    let n = len.div_ceil(tile);
+    let core = len.div_ceil(n);
+    let win = (core + 2 * pad).min(len);
+    (0..n)
+        .map(|i| {
+            let c0 = i * core;
+            let c1 = ((i + 1) * core).min(len);
+            // Fixed-size window, shifted inwards at the edges (see the module docs).
+            let w0 = c0.saturating_sub(pad).min(len - win);
+            ((c0, c1), (w0, w0 + win))
+        })
+        .filter(|((c0, c1), _)| c0 < c1)
+        .collect()
+}
+
+/// The tiles for an `h` x `w` LR image, row by row.
+pub fn plan_tiles(h: usize, w: usize, cfg: TileConfig) -> Vec<Tile> {
+    let ys = plan_axis(h, cfg.tile, cfg.tile_pad);
+    let xs = plan_axis(w, cfg.tile, cfg.tile_pad);
+    let mut tiles = Vec::with_capacity(ys.len() * xs.len());
+    for &(core_y, win_y) in &ys {
+        for &(core_x, win_x) in &xs {
+            tiles.push(Tile {
+                core_y,
+                core_x,
+                win_y,
+                win_x,
+            });
+        }
+    }
+    tiles
+}
+
+/// Upscales `input` (`[N, 3, H, W]`, RGB in [0, 1]) tile by tile, handing each upscaled core
+/// to `sink` at its HR position. Tiles are visited row by row, so `progress(done, total)` is
+/// called after each.
+pub fn upscale_tiled_into<S: TileSink + ?Sized>(
+    upscaler: &mut dyn Upscaler,
+    input: ArrayView4<'_, f32>,
+    cfg: TileConfig,
+    sink: &mut S,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<(), TilingError> {
+    check_input(&input)?;
+    let (_, _, h, w) = input.dim();
+    let scale = upscaler.scale();
+    let tiles = plan_tiles(h, w, cfg);
+    for (i, t) in tiles.iter().enumerate() {
+        let window = input.slice(s![.., .., t.win_y.0..t.win_y.1, t.win_x.0..t.win_x.1]);
+        // A contiguous copy of the window only (a view when it is the whole image).
+        let window = window.as_standard_layout();
+        let out = upscaler.upscale(window.view())?;
+        let (wn, _, wh, ww) = window.dim();
+        if out.dim() != (wn, 3, wh * scale, ww * scale) {
+            return Err(TilingError::TileShape {
+                runtime: upscaler.name().to_string(),
+                input: window.shape().to_vec(),
+                output: out.shape().to_vec(),
+                scale,
+            });
+        }
+        let oy = (t.core_y.0 - t.win_y.0) * scale;
+        let ox = (t.core_x.0 - t.win_x.0) * scale;
+        let ch = (t.core_y.1 - t.core_y.0) * scale;
+        let cw = (t.core_x.1 - t.core_x.0) * scale;
+        let core = out.slice(s![.., .., oy..oy + ch, ox..ox + cw]);
+        sink.put(t.core_y.0 * scale, t.core_x.0 * scale, core)?;
+        progress(i + 1, tiles.len());
+    }
+    Ok(())
+}
+
+/// Upscales `input` tile by tile into a new f32 array `[N, 3, H*s, W*s]`.
+pub fn upscale_tiled(
+    upscaler: &mut dyn Upscaler,
+    input: ArrayView4<'_, f32>,
+    cfg: TileConfig,
+) -> Result<Array4<f32>, TilingError> {
+    let (n, _, h, w) = input.dim();
+    let s = upscaler.scale();
+    let mut out = Array4::<f32>::zeros((n, 3, h * s, w * s));
+    upscale_tiled_into(upscaler, input, cfg, &mut out, |_, _| {})?;
+    Ok(out)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use srgan_runtimes::Result as RtResult;
+
+    /// A 3x3 box blur (zero padding) followed by nearest-neighbour x`scale`: receptive-field
+    /// radius 1 per blur, `blurs` blurs in a row.
+    pub(crate) struct BlurNearest {
+        pub scale: usize,
+        pub blurs: usize,
+        pub info: ModelInfo,
+        pub calls: Vec<Vec<usize>>,
+    }
+
+    impl BlurNearest {
+        pub fn new(scale: usize, blurs: usize) -> Self {
+            Self {
+                scale,
+                blurs,
+                info: ModelInfo {
+                    scale: Some(scale),
+                    receptive_field_radius: Some(blurs),
+                    ..ModelInfo::default()
+                },
+                calls: Vec::new(),
+            }
+        }
+    }
+
+    impl Upscaler for BlurNearest {
+        fn name(&self) -> &str {
+            "blur-nearest"
+        }
+        fn scale(&self) -> usize {
+            self.scale
+        }
+        fn info(&self) -> &ModelInfo {
+            &self.info
+        }
+        fn upscale(&mut self, input: ArrayView4<'_, f32>) -> RtResult<Array4<f32>> {
+            check_input(&input)?;
+            self.calls.push(input.shape().to_vec());
+            let (n, c, h, w) = input.dim();
+            let mut x = input.to_owned();
+            for _ in 0..self.blurs {
+                let mut y = Array4::<f32>::zeros((n, c, h, w));
+                for ((b, ch, i, j), v) in y.indexed_iter_mut() {
+                    let mut acc = 0.0;
+                    for di in -1i64..=1 {
+                        for dj in -1i64..=1 {
+                            let (ii, jj) = (i as i64 + di, j as i64 + dj);
+                            if ii >= 0 && jj >= 0 && (ii as usize) < h && (jj as usize) < w {
+                                acc += x[[b, ch, ii as usize, jj as usize]];
+                            }
+                        }
+                    }
+                    *v = acc / 9.0;
+                }
+                x = y;
+            }
+            let s = self.scale;
+            Ok(Array4::from_shape_fn(
+                (n, c, h * s, w * s),
+                |(b, ch, i, j)| x[[b, ch, i / s, j / s]],
+            ))
+        }
+    }
+
+    pub(crate) fn pattern(n: usize, h: usize, w: usize) -> Array4<f32> {
+        Array4::from_shape_fn((n, 3, h, w), |(b, c, i, j)| {
+            ((i * 7 + j * 13 + c * 5 + b * 3) % 17) as f32 / 16.0
+        })
+    }
+
+    fn max_diff(a: &Array4<f32>, b: &Array4<f32>) -> f32 {
+        a.iter()
+            .zip(b.iter())
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn tiles_cover_the_image_once_with_enough_context() {
+        for (len, tile, pad) in [(10, 3, 2), (7, 7, 1), (100, 32, 5), (5, 0, 3), (9, 4, 0)] {
+            let axis = plan_axis(len, tile, pad);
+            let mut next = 0;
+            let win = axis[0].1 .1 - axis[0].1 .0;
+            for &((c0, c1), (w0, w1)) in &axis {
+                assert_eq!(c0, next);
+                next = c1;
+                assert_eq!(w1 - w0, win, "windows share one size");
+                assert!(w0 <= c0 && c1 <= w1 && w1 <= len);
+                assert!(c0 - w0 >= pad.min(c0), "{len} {tile} {pad}: {axis:?}");
+                assert!(w1 - c1 >= pad.min(len - c1), "{len} {tile} {pad}: {axis:?}");
+                if tile > 0 {
+                    assert!(c1 - c0 <= tile);
+                }
+            }
+            assert_eq!(next, len);
+        }
+        // Balanced: 600 in tiles of at most 512 is two cores of 300.
+        let a = plan_axis(600, 512, 10);
+        assert_eq!(
+            a.iter().map(|t| t.0).collect::<Vec<_>>(),
+            [(0, 300), (300, 600)]
+        );
+    }
+
+    #[test]
+    fn tiled_equals_untiled_when_pad_covers_the_receptive_field() {
+        for blurs in [1, 2] {
+            let mut m = BlurNearest::new(2, blurs);
+            let x = pattern(2, 13, 17);
+            let whole = m.upscale(x.view()).unwrap();
+            for tile in [1, 4, 5, 16] {
+                let cfg = TileConfig {
+                    tile,
+                    tile_pad: blurs,
+                };
+                let tiled = upscale_tiled(&mut m, x.view(), cfg).unwrap();
+                assert!(
+                    max_diff(&whole, &tiled) < 1e-6,
+                    "tile {tile}, blurs {blurs}"
+                );
+            }
+            // The property is not vacuous: too little context shows at the seams.
+            let cfg = TileConfig {
+                tile: 4,
+                tile_pad: blurs - 1,
+            };
+            let tiled = upscale_tiled(&mut m, x.view(), cfg).unwrap();
+            assert!(max_diff(&whole, &tiled) > 1e-3);
+        }
+    }
+
+    #[test]
+    fn tile_zero_runs_the_whole_image_once() {
+        let mut m = BlurNearest::new(4, 1);
+        let x = pattern(1, 9, 6);
+        let y = upscale_tiled(&mut m, x.view(), TileConfig::default()).unwrap();
+        assert_eq!(m.calls, vec![vec![1, 3, 9, 6]]);
+        assert_eq!(y.dim(), (1, 3, 36, 24));
+    }
+
+    #[test]
+    fn windows_share_one_shape() {
+        let mut m = BlurNearest::new(2, 1);
+        let x = pattern(1, 40, 50);
+        let cfg = TileConfig {
+            tile: 16,
+            tile_pad: 3,
+        };
+        upscale_tiled(&mut m, x.view(), cfg).unwrap();
+        assert!(m.calls.len() > 4);
+        assert!(m.calls.iter().all(|c| c == &m.calls[0]), "{:?}", m.calls);
+    }
+
+    #[test]
+    fn default_pad_comes_from_the_metadata() {
+        let m = BlurNearest::new(2, 3);
+        assert_eq!(
+            default_tile_pad(m.info()),
+            DefaultTilePad {
+                pad: 3,
+                from_model: true
+            }
+        );
+        assert_eq!(
+            default_tile_pad(&ModelInfo::default()),
+            DefaultTilePad {
+                pad: FALLBACK_TILE_PAD,
+                from_model: false
+            }
+        );
+    }
+
+    #[test]
+    fn bad_input_shape_is_an_error() {
+        let mut m = BlurNearest::new(2, 1);
+        let x = Array4::<f32>::zeros((1, 4, 5, 5));
+        assert!(matches!(
+            upscale_tiled(&mut m, x.view(), TileConfig::default()),
+            Err(TilingError::Runtime(RuntimeError::InputShape { .. }))
+        ));
+    }
+}
