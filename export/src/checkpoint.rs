@@ -267,7 +267,11 @@ impl GeneratorConfig {
         let mut push = |name: String, shape: Vec<usize>, role: ParamRole| {
             v.push(ParamSpec { name, shape, role })
         };
-        push("head.conv.weight".into(), vec![c, 3, k9, k9], ParamRole::ConvWeight);
+        push(
+            "head.conv.weight".into(),
+            vec![c, 3, k9, k9],
+            ParamRole::ConvWeight,
+        );
         push("head.conv.bias".into(), vec![c], ParamRole::ConvBias);
         push("head.prelu.weight".into(), vec![c], ParamRole::PreluSlope);
         let bn = |push: &mut dyn FnMut(String, Vec<usize>, ParamRole), p: &str| {
@@ -278,21 +282,41 @@ impl GeneratorConfig {
         };
         for i in 0..self.blocks {
             let p = format!("blocks.{i}");
-            push(format!("{p}.conv1.weight"), vec![c, c, k3, k3], ParamRole::ConvWeight);
+            push(
+                format!("{p}.conv1.weight"),
+                vec![c, c, k3, k3],
+                ParamRole::ConvWeight,
+            );
             bn(&mut push, &format!("{p}.bn1"));
             push(format!("{p}.prelu.weight"), vec![c], ParamRole::PreluSlope);
-            push(format!("{p}.conv2.weight"), vec![c, c, k3, k3], ParamRole::ConvWeight);
+            push(
+                format!("{p}.conv2.weight"),
+                vec![c, c, k3, k3],
+                ParamRole::ConvWeight,
+            );
             bn(&mut push, &format!("{p}.bn2"));
         }
-        push("trunk.conv.weight".into(), vec![c, c, k3, k3], ParamRole::ConvWeight);
+        push(
+            "trunk.conv.weight".into(),
+            vec![c, c, k3, k3],
+            ParamRole::ConvWeight,
+        );
         bn(&mut push, "trunk.bn");
         for j in 0..self.upsample_stages() {
             let p = format!("upsample.{j}");
-            push(format!("{p}.conv.weight"), vec![4 * c, c, k3, k3], ParamRole::ConvWeight);
+            push(
+                format!("{p}.conv.weight"),
+                vec![4 * c, c, k3, k3],
+                ParamRole::ConvWeight,
+            );
             push(format!("{p}.conv.bias"), vec![4 * c], ParamRole::ConvBias);
             push(format!("{p}.prelu.weight"), vec![c], ParamRole::PreluSlope);
         }
-        push("tail.conv.weight".into(), vec![3, c, k9, k9], ParamRole::ConvWeight);
+        push(
+            "tail.conv.weight".into(),
+            vec![3, c, k9, k9],
+            ParamRole::ConvWeight,
+        );
         push("tail.conv.bias".into(), vec![3], ParamRole::ConvBias);
         v
     }
@@ -340,7 +364,11 @@ pub struct Tensor {
 impl Tensor {
     /// A tensor from its shape and values. Panics if they disagree (a programming error).
     pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Self {
-        assert_eq!(shape.iter().product::<usize>(), data.len(), "shape {shape:?}");
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            data.len(),
+            "shape {shape:?}"
+        );
         Self { shape, data }
     }
 }
@@ -461,7 +489,8 @@ impl Checkpoint {
         };
         let (_, meta) = safetensors::SafeTensors::read_metadata(bytes)
             .map_err(|e| format_err(e.to_string()))?;
-        let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| format_err(e.to_string()))?;
+        let st =
+            safetensors::SafeTensors::deserialize(bytes).map_err(|e| format_err(e.to_string()))?;
         let md: HashMap<String, String> = meta.metadata().clone().unwrap_or_default();
         let meta_err = |key: &str, reason: String| CheckpointError::Metadata {
             path: path.into(),
@@ -476,13 +505,18 @@ impl Checkpoint {
                     format!("is `{f}`, expected `{FORMAT_NAME}`"),
                 ))
             }
-            None => return Err(meta_err(META_FORMAT, "is missing: not an srgan generator checkpoint".into())),
+            None => {
+                return Err(meta_err(
+                    META_FORMAT,
+                    "is missing: not an srgan generator checkpoint".into(),
+                ))
+            }
         }
         let cfg_json = md
             .get(META_CONFIG)
             .ok_or_else(|| meta_err(META_CONFIG, "is missing".into()))?;
-        let config: GeneratorConfig =
-            serde_json::from_str(cfg_json).map_err(|e| meta_err(META_CONFIG, format!("is invalid: {e}")))?;
+        let config: GeneratorConfig = serde_json::from_str(cfg_json)
+            .map_err(|e| meta_err(META_CONFIG, format!("is invalid: {e}")))?;
         let mut tensors = BTreeMap::new();
         for (name, view) in st.tensors() {
             if view.dtype() != safetensors::Dtype::F32 {
@@ -573,7 +607,11 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // Unique per process and per call, so concurrent writers (threads, processes) never
+    // share a temporary file.
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
     let res = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -615,14 +653,23 @@ mod tests {
         assert_eq!(ck.tensors.len(), cfg.param_specs().len());
 
         let mut bad = ck.clone();
-        bad.tensors.get_mut("blocks.1.bn2.running_var").unwrap().shape = vec![4, 2];
+        bad.tensors
+            .get_mut("blocks.1.bn2.running_var")
+            .unwrap()
+            .shape = vec![4, 2];
         let err = Checkpoint::from_bytes(&bad.to_bytes().unwrap(), Path::new("x")).unwrap_err();
-        assert!(err.to_string().contains("blocks.1.bn2.running_var"), "{err}");
+        assert!(
+            err.to_string().contains("blocks.1.bn2.running_var"),
+            "{err}"
+        );
 
         let mut other = ck.clone();
         other.config.blocks = 3;
         let err = Checkpoint::from_bytes(&other.to_bytes().unwrap(), Path::new("x")).unwrap_err();
-        assert!(err.to_string().contains("missing tensor `blocks.2"), "{err}");
+        assert!(
+            err.to_string().contains("missing tensor `blocks.2"),
+            "{err}"
+        );
 
         assert!(Checkpoint::from_bytes(b"garbage", Path::new("x")).is_err());
         assert!(GeneratorConfig::new(1, 8, 3).validate().is_err());

@@ -1,7 +1,23 @@
 //! The SRGAN generator's checkpoint contract ([`checkpoint`]) and its ONNX exporter, written in
 //! plain Rust: no Python, no libtorch, no runtime crate.
+//!
+//! - [`checkpoint`]: the safetensors checkpoint and its architecture ([`GeneratorConfig`]).
+//! - [`export_onnx`] / [`write_onnx`]: checkpoint -> ONNX opset 17 (see [`exporter`] for the
+//!   graph's contract and [`metadata`] for the `metadata_props` keys).
+//! - [`proto`]: the ONNX protobuf messages, hand-written `prost` derives.
+//! - [`ops`]: one function per exported ONNX operator.
+//! - [`reference`]: a plain-Rust forward pass straight from the checkpoint, for tests.
 #![deny(missing_docs)]
 
 pub mod checkpoint;
+pub mod exporter;
+pub mod fold;
+pub mod ops;
+pub mod proto;
+pub mod reference;
 
 pub use checkpoint::{atomic_write, Checkpoint, CheckpointError, GeneratorConfig, Tensor};
+pub use exporter::{
+    build_model, export_onnx, metadata, summarize, write_model, write_onnx, ExportError,
+    ExportOptions, ModelSummary, INPUT_NAME, OUTPUT_NAME,
+};

@@ -1,0 +1,472 @@
+//! Checkpoint -> ONNX graph.
+//!
+//! The exported graph's contract (see DESIGN.md, "Contracts worth fixing early"):
+//!
+//! - input `lr`: `[N, 3, H, W]` f32, RGB in [0, 1], with symbolic `N`, `H`, `W`;
+//! - output `sr`: `[N, 3, H_out, W_out]` f32, RGB in [0, 1], `H_out = scale * H`;
+//! - BatchNorm folded into the preceding Conv; PixelShuffle as `DepthToSpace` mode CRD; PReLU
+//!   slopes `[C, 1, 1]`; skips as `Add`;
+//! - the training input range is reached from [0, 1] by `Mul` + `Add` before the head conv (only
+//!   when it is not [0, 1]; it cannot be folded into the conv exactly because of zero padding);
+//! - the training output range is mapped to [0, 1] inside the tail conv, then `Clip` to [0, 1];
+//! - `metadata_props` under the keys in [`metadata`].
+
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+
+use crate::checkpoint::{
+    atomic_write, Checkpoint, CheckpointError, Tensor, BODY_KERNEL, HEAD_TAIL_KERNEL,
+};
+use crate::fold::{fold_batch_norm, fold_output_range, BatchNorm};
+use crate::ops::{self, GraphBuilder};
+use crate::proto::{
+    Dimension, GraphProto, ModelProto, OperatorSetIdProto, StringStringEntryProto, ValueInfoProto,
+};
+
+/// The `metadata_props` keys of an exported model. Runtimes read these.
+pub mod metadata {
+    /// Upscaling factor, e.g. `"4"`.
+    pub const SCALE: &str = "srgan.scale";
+    /// Receptive-field radius in LR pixels, e.g. `"40"`: the tile padding that makes tiled
+    /// output equal untiled output.
+    pub const RECEPTIVE_FIELD_RADIUS: &str = "srgan.receptive_field_radius";
+    /// Always `"RGB"`.
+    pub const COLOUR_ORDER: &str = "srgan.colour_order";
+    /// Always `"NCHW"`.
+    pub const LAYOUT: &str = "srgan.layout";
+    /// Value range of the graph input, always `"[0,1]"`.
+    pub const INPUT_RANGE: &str = "srgan.input_range";
+    /// Value range of the graph output, always `"[0,1]"`.
+    pub const OUTPUT_RANGE: &str = "srgan.output_range";
+    /// The LR range the network was trained on, e.g. `"[0,1]"` (already handled in the graph).
+    pub const TRAINING_LR_RANGE: &str = "srgan.training_lr_range";
+    /// The HR range the network was trained on, e.g. `"[-1,1]"` (already handled in the graph).
+    pub const TRAINING_HR_RANGE: &str = "srgan.training_hr_range";
+    /// The checkpoint's `GeneratorConfig` as JSON.
+    pub const ARCHITECTURE: &str = "srgan.architecture";
+    /// `"srgan-export <version>"`.
+    pub const PRODUCER: &str = "srgan.producer";
+}
+
+/// Name of the graph input.
+pub const INPUT_NAME: &str = "lr";
+/// Name of the graph output.
+pub const OUTPUT_NAME: &str = "sr";
+/// `producer_name` of exported models.
+pub const PRODUCER_NAME: &str = "srgan-export";
+/// `producer_version` of exported models.
+pub const PRODUCER_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Default ONNX opset.
+pub const DEFAULT_OPSET: i64 = 17;
+/// Lowest supported opset.
+pub const MIN_OPSET: i64 = 13;
+/// Highest supported opset.
+pub const MAX_OPSET: i64 = 21;
+
+/// Export settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportOptions {
+    /// ONNX opset of the default domain, [`MIN_OPSET`]..=[`MAX_OPSET`]. Default: 17 (IR
+    /// version 8). The IR version follows from the opset.
+    pub opset: i64,
+}
+
+impl Default for ExportOptions {
+    fn default() -> Self {
+        Self {
+            opset: DEFAULT_OPSET,
+        }
+    }
+}
+
+/// Errors when exporting.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The checkpoint does not match its own architecture.
+    #[error("invalid checkpoint: {source}")]
+    InvalidCheckpoint {
+        /// What was wrong.
+        #[source]
+        source: Box<CheckpointError>,
+    },
+    /// The opset is outside the supported range.
+    #[error("unsupported ONNX opset {opset}: expected {min}..={max}")]
+    UnsupportedOpset {
+        /// Requested opset.
+        opset: i64,
+        /// Lowest supported.
+        min: i64,
+        /// Highest supported.
+        max: i64,
+    },
+    /// Folding produced NaN or infinity (e.g. a huge `gamma / sqrt(var + eps)`).
+    #[error("folding produced a non-finite value in `{tensor}`")]
+    NonFinite {
+        /// The folded initializer.
+        tensor: String,
+    },
+    /// A checkpoint metadata entry would replace an exporter key with a different value.
+    #[error(
+        "checkpoint metadata `{key}` = `{checkpoint}` conflicts with the exported value `{exported}`"
+    )]
+    ConflictingMetadata {
+        /// The key.
+        key: String,
+        /// The checkpoint's value.
+        checkpoint: String,
+        /// The exporter's value.
+        exported: String,
+    },
+    /// The model could not be written.
+    #[error("writing the model failed: {source}")]
+    Write {
+        /// The destination.
+        path: PathBuf,
+        /// The underlying error (names the file).
+        #[source]
+        source: Box<CheckpointError>,
+    },
+}
+
+/// IR version for an opset (the ONNX versioning table).
+pub fn ir_version_for_opset(opset: i64) -> i64 {
+    match opset {
+        ..=14 => 7,
+        15..=18 => 8,
+        19..=20 => 9,
+        _ => 10,
+    }
+}
+
+/// Builds the ONNX model of a generator checkpoint.
+pub fn build_model(ck: &Checkpoint, opts: &ExportOptions) -> Result<ModelProto, ExportError> {
+    if !(MIN_OPSET..=MAX_OPSET).contains(&opts.opset) {
+        return Err(ExportError::UnsupportedOpset {
+            opset: opts.opset,
+            min: MIN_OPSET,
+            max: MAX_OPSET,
+        });
+    }
+    ck.validate(Path::new("checkpoint"))
+        .map_err(|e| ExportError::InvalidCheckpoint {
+            source: Box::new(e),
+        })?;
+    let cfg = &ck.config;
+    let mut g = GraphBuilder::new();
+
+    let x = if cfg.lr_range == [0.0, 1.0] {
+        INPUT_NAME.to_string()
+    } else {
+        input_range(&mut g, INPUT_NAME, cfg.lr_range)
+    };
+    let head = head(&mut g, ck, &x)?;
+    let mut y = head.clone();
+    for i in 0..cfg.blocks {
+        y = residual_block(&mut g, ck, i, &y)?;
+    }
+    y = trunk(&mut g, ck, &y, &head)?;
+    for j in 0..cfg.upsample_stages() {
+        y = upsample(&mut g, ck, j, &y)?;
+    }
+    let y = tail(&mut g, ck, &y)?;
+    output_clip(&mut g, &y);
+
+    let doc = format!(
+        "SRGAN generator (SRResNet, Ledig et al. arXiv 1609.04802): {} residual blocks of {} \
+         channels, x{}. Input `{INPUT_NAME}` [N,3,H,W] RGB in [0,1]; output `{OUTPUT_NAME}` \
+         [N,3,{s}H,{s}W] RGB in [0,1]. BatchNorm folded; weights: {}.",
+        cfg.blocks,
+        cfg.channels,
+        cfg.scale,
+        ck.extra_metadata
+            .get("srgan.weights")
+            .map(String::as_str)
+            .unwrap_or("trained checkpoint"),
+        s = cfg.scale,
+    );
+    let graph = GraphProto {
+        node: g.nodes,
+        name: "srgan_generator".into(),
+        initializer: g.initializers,
+        doc_string: doc.clone(),
+        input: vec![ValueInfoProto::f32_tensor(
+            INPUT_NAME,
+            vec![
+                Dimension::symbol("N"),
+                Dimension::fixed(3),
+                Dimension::symbol("H"),
+                Dimension::symbol("W"),
+            ],
+        )],
+        output: vec![ValueInfoProto::f32_tensor(
+            OUTPUT_NAME,
+            vec![
+                Dimension::symbol("N"),
+                Dimension::fixed(3),
+                Dimension::symbol("H_out"),
+                Dimension::symbol("W_out"),
+            ],
+        )],
+        ..Default::default()
+    };
+    Ok(ModelProto {
+        ir_version: ir_version_for_opset(opts.opset),
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: opts.opset,
+        }],
+        producer_name: PRODUCER_NAME.into(),
+        producer_version: PRODUCER_VERSION.into(),
+        doc_string: doc,
+        graph: Some(graph),
+        metadata_props: metadata_props(ck)?,
+        ..Default::default()
+    })
+}
+
+/// Exports a checkpoint to ONNX bytes.
+pub fn export_onnx(ck: &Checkpoint, opts: &ExportOptions) -> Result<Vec<u8>, ExportError> {
+    Ok(build_model(ck, opts)?.encode_to_vec())
+}
+
+/// Exports a checkpoint to an ONNX file, atomically (temporary file, then rename). Replaces an
+/// existing file: callers that must not overwrite check first.
+pub fn write_onnx(ck: &Checkpoint, path: &Path, opts: &ExportOptions) -> Result<(), ExportError> {
+    write_model(&build_model(ck, opts)?, path)
+}
+
+/// Writes a built model atomically.
+pub fn write_model(model: &ModelProto, path: &Path) -> Result<(), ExportError> {
+    atomic_write(path, &model.encode_to_vec()).map_err(|e| ExportError::Write {
+        path: path.into(),
+        source: Box::new(e),
+    })
+}
+
+/// Node and parameter counts of a model, for summaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelSummary {
+    /// Number of nodes.
+    pub ops: usize,
+    /// Number of initializer elements.
+    pub params: usize,
+}
+
+/// Counts the nodes and initializer elements of a model.
+pub fn summarize(model: &ModelProto) -> ModelSummary {
+    let g = model.graph.as_ref();
+    ModelSummary {
+        ops: g.map_or(0, |g| g.node.len()),
+        params: g.map_or(0, |g| {
+            g.initializer
+                .iter()
+                .map(|t| t.dims.iter().product::<i64>() as usize)
+                .sum()
+        }),
+    }
+}
+
+/// `[lo,hi]` with the shortest float formatting, e.g. `[-1,1]`.
+pub fn format_range(r: [f32; 2]) -> String {
+    format!("[{},{}]", r[0], r[1])
+}
+
+fn metadata_props(ck: &Checkpoint) -> Result<Vec<StringStringEntryProto>, ExportError> {
+    let cfg = &ck.config;
+    let ours: Vec<(&str, String)> = vec![
+        (metadata::SCALE, cfg.scale.to_string()),
+        (
+            metadata::RECEPTIVE_FIELD_RADIUS,
+            cfg.receptive_field_radius().to_string(),
+        ),
+        (metadata::COLOUR_ORDER, "RGB".into()),
+        (metadata::LAYOUT, "NCHW".into()),
+        (metadata::INPUT_RANGE, "[0,1]".into()),
+        (metadata::OUTPUT_RANGE, "[0,1]".into()),
+        (metadata::TRAINING_LR_RANGE, format_range(cfg.lr_range)),
+        (metadata::TRAINING_HR_RANGE, format_range(cfg.hr_range)),
+        (
+            metadata::ARCHITECTURE,
+            serde_json::to_string(cfg).expect("config serialises"),
+        ),
+        (
+            metadata::PRODUCER,
+            format!("{PRODUCER_NAME} {PRODUCER_VERSION}"),
+        ),
+    ];
+    let mut props: Vec<StringStringEntryProto> = ours
+        .iter()
+        .map(|(k, v)| StringStringEntryProto {
+            key: k.to_string(),
+            value: v.clone(),
+        })
+        .collect();
+    for (k, v) in &ck.extra_metadata {
+        match ours.iter().find(|(ok, _)| ok == k) {
+            Some((_, ov)) if ov == v => {}
+            Some((_, ov)) => {
+                return Err(ExportError::ConflictingMetadata {
+                    key: k.clone(),
+                    checkpoint: v.clone(),
+                    exported: ov.clone(),
+                })
+            }
+            None => props.push(StringStringEntryProto {
+                key: k.clone(),
+                value: v.clone(),
+            }),
+        }
+    }
+    Ok(props)
+}
+
+fn tensor<'a>(ck: &'a Checkpoint, name: &str) -> &'a Tensor {
+    // The checkpoint was validated against its architecture, so every name is present.
+    &ck.tensors[name]
+}
+
+fn finite(name: &str, t: &Tensor) -> Result<(), ExportError> {
+    if t.data.iter().all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(ExportError::NonFinite {
+            tensor: name.into(),
+        })
+    }
+}
+
+fn batch_norm<'a>(ck: &'a Checkpoint, prefix: &str) -> BatchNorm<'a> {
+    BatchNorm {
+        weight: &tensor(ck, &format!("{prefix}.weight")).data,
+        bias: &tensor(ck, &format!("{prefix}.bias")).data,
+        mean: &tensor(ck, &format!("{prefix}.running_mean")).data,
+        var: &tensor(ck, &format!("{prefix}.running_var")).data,
+        eps: ck.config.bn_eps,
+    }
+}
+
+/// A bias-free 3x3 conv (`{conv}.weight`) followed by BatchNorm `bn`, as one Conv node named
+/// `conv` with initializers `{conv}.weight` and `{conv}.bias`.
+fn conv_bn(
+    g: &mut GraphBuilder,
+    ck: &Checkpoint,
+    conv: &str,
+    bn: &str,
+    x: &str,
+) -> Result<String, ExportError> {
+    let (w, b) = fold_batch_norm(
+        tensor(ck, &format!("{conv}.weight")),
+        None,
+        batch_norm(ck, bn),
+    );
+    let (wn, bnm) = (format!("{conv}.weight"), format!("{conv}.bias"));
+    finite(&wn, &w)?;
+    finite(&bnm, &b)?;
+    let doc = format!("{conv}.weight with {bn} folded in");
+    let wn = g.initializer(&wn, &w, &doc);
+    let bnm = g.initializer(&bnm, &b, &format!("{bn} folded into {conv}"));
+    Ok(ops::conv(g, conv, x, &wn, &bnm, BODY_KERNEL))
+}
+
+/// A conv with its own bias, exported as stored.
+fn conv_plain(g: &mut GraphBuilder, ck: &Checkpoint, conv: &str, x: &str, k: usize) -> String {
+    let w = g.initializer(
+        &format!("{conv}.weight"),
+        tensor(ck, &format!("{conv}.weight")),
+        "",
+    );
+    let b = g.initializer(
+        &format!("{conv}.bias"),
+        tensor(ck, &format!("{conv}.bias")),
+        "",
+    );
+    ops::conv(g, conv, x, &w, &b, k)
+}
+
+/// PReLU `{prefix}` with its `[C]` slope reshaped to `[C, 1, 1]`.
+fn prelu(g: &mut GraphBuilder, ck: &Checkpoint, prefix: &str, x: &str) -> String {
+    let name = format!("{prefix}.weight");
+    let t = tensor(ck, &name);
+    let slope = Tensor::new(vec![t.data.len(), 1, 1], t.data.clone());
+    let s = g.initializer(&name, &slope, "");
+    ops::prelu(g, prefix, x, &s)
+}
+
+/// `x * (hi - lo) + lo`: the [0, 1] input to the training LR range.
+fn input_range(g: &mut GraphBuilder, x: &str, range: [f32; 2]) -> String {
+    let scale = g.scalar("input.range.scale", range[1] - range[0]);
+    let shift = g.scalar("input.range.shift", range[0]);
+    let y = ops::mul(g, "input.scale", x, &scale);
+    ops::add(g, "input.shift", &y, &shift)
+}
+
+fn head(g: &mut GraphBuilder, ck: &Checkpoint, x: &str) -> Result<String, ExportError> {
+    let y = conv_plain(g, ck, "head.conv", x, HEAD_TAIL_KERNEL);
+    Ok(prelu(g, ck, "head.prelu", &y))
+}
+
+fn residual_block(
+    g: &mut GraphBuilder,
+    ck: &Checkpoint,
+    i: usize,
+    x: &str,
+) -> Result<String, ExportError> {
+    let p = format!("blocks.{i}");
+    let y = conv_bn(g, ck, &format!("{p}.conv1"), &format!("{p}.bn1"), x)?;
+    let y = prelu(g, ck, &format!("{p}.prelu"), &y);
+    let y = conv_bn(g, ck, &format!("{p}.conv2"), &format!("{p}.bn2"), &y)?;
+    Ok(ops::add(g, &format!("{p}.add"), &y, x))
+}
+
+fn trunk(
+    g: &mut GraphBuilder,
+    ck: &Checkpoint,
+    x: &str,
+    head: &str,
+) -> Result<String, ExportError> {
+    let y = conv_bn(g, ck, "trunk.conv", "trunk.bn", x)?;
+    Ok(ops::add(g, "trunk.add", &y, head))
+}
+
+fn upsample(
+    g: &mut GraphBuilder,
+    ck: &Checkpoint,
+    j: usize,
+    x: &str,
+) -> Result<String, ExportError> {
+    let p = format!("upsample.{j}");
+    let y = conv_plain(g, ck, &format!("{p}.conv"), x, BODY_KERNEL);
+    let y = ops::depth_to_space(g, &format!("{p}.pixel_shuffle"), &y, 2);
+    Ok(prelu(g, ck, &format!("{p}.prelu"), &y))
+}
+
+/// The tail conv with the training HR range mapped to [0, 1] folded in.
+fn tail(g: &mut GraphBuilder, ck: &Checkpoint, x: &str) -> Result<String, ExportError> {
+    let range = ck.config.hr_range;
+    let (w, b) = fold_output_range(
+        tensor(ck, "tail.conv.weight"),
+        &tensor(ck, "tail.conv.bias").data,
+        range,
+    );
+    finite("tail.conv.weight", &w)?;
+    finite("tail.conv.bias", &b)?;
+    let r = format_range(range);
+    let wn = g.initializer(
+        "tail.conv.weight",
+        &w,
+        &format!("tail.conv.weight / (hi - lo), hr_range {r} -> [0,1]"),
+    );
+    let bn = g.initializer(
+        "tail.conv.bias",
+        &b,
+        &format!("(tail.conv.bias - lo) / (hi - lo), hr_range {r} -> [0,1]"),
+    );
+    Ok(ops::conv(g, "tail.conv", x, &wn, &bn, HEAD_TAIL_KERNEL))
+}
+
+fn output_clip(g: &mut GraphBuilder, x: &str) -> String {
+    let lo = g.scalar("output.clip.min", 0.0);
+    let hi = g.scalar("output.clip.max", 1.0);
+    ops::clip(g, "output.clip", x, &lo, &hi, OUTPUT_NAME)
+}

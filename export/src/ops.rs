@@ -1,0 +1,188 @@
+//! The ONNX operators the exporter emits, one small function each, and the [`GraphBuilder`] they
+//! append to. Every function takes the value it consumes and returns the name of the value it
+//! produces; nodes are named after the checkpoint layer they come from (`blocks.3.conv1`), and a
+//! node's output value carries the node's name.
+//!
+//! Operator semantics follow the ONNX operator specification at opset 17 (Conv-11, PRelu-16,
+//! Add-14, Mul-14, DepthToSpace-13, Clip-13).
+
+use std::collections::BTreeSet;
+
+use crate::checkpoint::Tensor;
+use crate::proto::{AttributeProto, AttributeType, NodeProto, TensorProto, DATA_TYPE_FLOAT};
+
+/// Collects the nodes and initializers of one graph, in topological order.
+#[derive(Debug, Default)]
+pub struct GraphBuilder {
+    /// Nodes in the order they were added (topological by construction).
+    pub nodes: Vec<NodeProto>,
+    /// Weight tensors.
+    pub initializers: Vec<TensorProto>,
+    names: BTreeSet<String>,
+    node_names: BTreeSet<String>,
+}
+
+impl GraphBuilder {
+    /// An empty graph.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an f32 initializer and returns its name. Panics on a duplicate name (a bug).
+    pub fn initializer(&mut self, name: &str, t: &Tensor, doc: &str) -> String {
+        self.claim(name);
+        self.initializers.push(TensorProto {
+            dims: t.shape.iter().map(|&d| d as i64).collect(),
+            data_type: DATA_TYPE_FLOAT,
+            name: name.into(),
+            doc_string: doc.into(),
+            raw_data: t.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ..Default::default()
+        });
+        name.into()
+    }
+
+    /// Adds a scalar f32 initializer and returns its name.
+    pub fn scalar(&mut self, name: &str, v: f32) -> String {
+        self.initializer(name, &Tensor::new(vec![], vec![v]), "")
+    }
+
+    /// Appends a node whose single output value is named like the node, and returns that name.
+    /// Panics on a duplicate node or value name (a bug).
+    pub fn node(
+        &mut self,
+        name: &str,
+        op_type: &str,
+        inputs: &[&str],
+        attribute: Vec<AttributeProto>,
+    ) -> String {
+        self.node_with_output(name, op_type, inputs, attribute, name)
+    }
+
+    /// Appends a node with an explicitly named output value and returns that name.
+    pub fn node_with_output(
+        &mut self,
+        name: &str,
+        op_type: &str,
+        inputs: &[&str],
+        attribute: Vec<AttributeProto>,
+        output: &str,
+    ) -> String {
+        assert!(
+            self.node_names.insert(name.to_string()),
+            "duplicate node name `{name}`"
+        );
+        self.claim(output);
+        self.nodes.push(NodeProto {
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.into()],
+            name: name.into(),
+            op_type: op_type.into(),
+            attribute,
+            ..Default::default()
+        });
+        output.into()
+    }
+
+    fn claim(&mut self, name: &str) {
+        assert!(
+            self.names.insert(name.to_string()),
+            "duplicate value name `{name}`"
+        );
+    }
+}
+
+/// An INT attribute.
+pub fn attr_int(name: &str, v: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Int as i32,
+        i: v,
+        ..Default::default()
+    }
+}
+
+/// An INTS attribute.
+pub fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Ints as i32,
+        ints: v.to_vec(),
+        ..Default::default()
+    }
+}
+
+/// A STRING attribute.
+pub fn attr_string(name: &str, v: &str) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::String as i32,
+        s: v.as_bytes().to_vec(),
+        ..Default::default()
+    }
+}
+
+/// `Conv` with a square kernel (taken from the weight's shape), stride 1 and "same" zero
+/// padding; `weight` is `[O, I, k, k]`, `bias` `[O]`.
+pub fn conv(
+    g: &mut GraphBuilder,
+    name: &str,
+    x: &str,
+    weight: &str,
+    bias: &str,
+    k: usize,
+) -> String {
+    let k = k as i64;
+    let p = k / 2;
+    g.node(
+        name,
+        "Conv",
+        &[x, weight, bias],
+        vec![
+            attr_ints("dilations", &[1, 1]),
+            attr_int("group", 1),
+            attr_ints("kernel_shape", &[k, k]),
+            attr_ints("pads", &[p, p, p, p]),
+            attr_ints("strides", &[1, 1]),
+        ],
+    )
+}
+
+/// `PRelu` with a per-channel slope initializer shaped `[C, 1, 1]`.
+pub fn prelu(g: &mut GraphBuilder, name: &str, x: &str, slope: &str) -> String {
+    g.node(name, "PRelu", &[x, slope], vec![])
+}
+
+/// Element-wise `Add` (residual connections, input shift).
+pub fn add(g: &mut GraphBuilder, name: &str, a: &str, b: &str) -> String {
+    g.node(name, "Add", &[a, b], vec![])
+}
+
+/// Element-wise `Mul` (input scaling).
+pub fn mul(g: &mut GraphBuilder, name: &str, a: &str, b: &str) -> String {
+    g.node(name, "Mul", &[a, b], vec![])
+}
+
+/// PixelShuffle as `DepthToSpace` in mode CRD, which is PyTorch's `PixelShuffle` ordering:
+/// `out[c, h*r+i, w*r+j] = in[c*r*r + i*r + j, h, w]`.
+pub fn depth_to_space(g: &mut GraphBuilder, name: &str, x: &str, blocksize: i64) -> String {
+    g.node(
+        name,
+        "DepthToSpace",
+        &[x],
+        vec![attr_int("blocksize", blocksize), attr_string("mode", "CRD")],
+    )
+}
+
+/// `Clip` with its bounds as inputs (opset 11 and later): scalar initializers `min`, `max`.
+/// Its output value is named `output` (the graph output).
+pub fn clip(
+    g: &mut GraphBuilder,
+    name: &str,
+    x: &str,
+    min: &str,
+    max: &str,
+    output: &str,
+) -> String {
+    g.node_with_output(name, "Clip", &[x, min, max], vec![], output)
+}
