@@ -1,0 +1,250 @@
+//! The training configuration: one YAML file (serde_yaml, unknown keys rejected) holding every
+//! hyperparameter, with the paper's defaults (Ledig et al., arXiv 1609.04802: Adam lr 1e-4,
+//! beta1 0.9, batch 16 of 96x96 HR crops, x4); command-line flags override it.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use srgan_export::GeneratorConfig;
+
+use crate::adam::AdamConfig;
+use crate::discriminator::DiscriminatorConfig;
+use crate::error::{ModelsError, Result};
+use crate::losses::LossConfig;
+use crate::vgg::VggConfig;
+
+/// Which training phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// SRResNet: G alone on the content loss (no discriminator).
+    #[default]
+    Pretrain,
+    /// SRGAN: G and D in turn, G initialised from the pretrained generator.
+    Gan,
+}
+
+/// Step decay of the learning rate: multiplied by `factor` every `every` iterations (the paper's
+/// SRGAN: 1e-4 for 1e5 iterations, then 1e-5 for 1e5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LrDecay {
+    /// Iterations between decays.
+    pub every: u64,
+    /// Multiplier at each decay.
+    pub factor: f64,
+}
+
+/// Data loading.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// Folder of HR training images (PNG or JPEG). Default: none (`--data`).
+    pub train: Option<PathBuf>,
+    /// Folder of held-out HR images for validation. Default: none (no validation).
+    pub val: Option<PathBuf>,
+    /// Side of the square HR crops; a multiple of the scale. Default 96.
+    pub crop: usize,
+    /// Crops per batch. Default 16.
+    pub batch: usize,
+    /// Random flips and 90-degree rotations. Default true.
+    pub augment: bool,
+    /// Background loading threads. Default 2.
+    pub workers: usize,
+    /// Batches each worker may prepare ahead. Default 2.
+    pub prefetch: usize,
+    /// Validation images used at most (sorted by name). Default: all.
+    pub val_max_images: Option<usize>,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            train: None,
+            val: None,
+            crop: 96,
+            batch: 16,
+            augment: true,
+            workers: 2,
+            prefetch: 2,
+            val_max_images: None,
+        }
+    }
+}
+
+/// Every hyperparameter of a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Seed of every random choice (init, crops, labels). Default 0.
+    pub seed: u64,
+    /// `pretrain` (SRResNet, content only) or `gan` (SRGAN). Default `pretrain`.
+    pub phase: Phase,
+    /// Iterations to train (each: one batch; in `gan`, one D step and one G step). Default 1e6.
+    pub iterations: u64,
+    /// Iterations per epoch (the period of the running means). Default: one pass over the
+    /// training images, `ceil(images / batch)`.
+    pub epoch_iterations: Option<u64>,
+    /// Architecture of G.
+    pub generator: GeneratorConfig,
+    /// Architecture of D (phase `gan`).
+    pub discriminator: DiscriminatorConfig,
+    /// The perceptual module.
+    pub vgg: VggConfig,
+    /// Loss weights and label ranges.
+    pub loss: LossConfig,
+    /// Adam for G.
+    pub adam_g: AdamConfig,
+    /// Adam for D.
+    pub adam_d: AdamConfig,
+    /// Step decay of both learning rates. Default: none.
+    pub lr_decay: Option<LrDecay>,
+    /// Phase `gan`: the pretrained generator checkpoint G starts from. Default: none (random).
+    pub init_generator: Option<PathBuf>,
+    /// Decay of an exponential moving average of G's variables; validation and the exported
+    /// `generator_ema.safetensors` use it. Default: none.
+    pub ema_decay: Option<f64>,
+    /// Data.
+    pub data: DataConfig,
+    /// Iterations between validations (0: only at the end). Default 1000.
+    pub val_every: u64,
+    /// Iterations between checkpoints (0: only at the end). Default 1000.
+    pub checkpoint_every: u64,
+    /// Iterations between live log lines. Default 100.
+    pub log_every: u64,
+    /// Intra-op threads of libtorch on the CPU. Default: libtorch's choice.
+    pub threads: Option<usize>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            phase: Phase::Pretrain,
+            iterations: 1_000_000,
+            epoch_iterations: None,
+            generator: GeneratorConfig::paper(),
+            discriminator: DiscriminatorConfig::default(),
+            vgg: VggConfig::default(),
+            loss: LossConfig::default(),
+            adam_g: AdamConfig::default(),
+            adam_d: AdamConfig::default(),
+            lr_decay: None,
+            init_generator: None,
+            ema_decay: None,
+            data: DataConfig::default(),
+            val_every: 1000,
+            checkpoint_every: 1000,
+            log_every: 100,
+            threads: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Reads a YAML config; unknown keys and bad values are errors naming them.
+    pub fn from_yaml_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(ModelsError::io(path))?;
+        Self::from_yaml_str(&text, path)
+    }
+
+    /// Parses a YAML config; `path` is only used in errors.
+    pub fn from_yaml_str(text: &str, path: &Path) -> Result<Self> {
+        let cfg: TrainConfig =
+            serde_yaml::from_str(text).map_err(|e| ModelsError::ConfigParse {
+                path: path.into(),
+                reason: e.to_string(),
+            })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The config as YAML.
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(self).expect("config serialises")
+    }
+
+    /// Whether the perceptual term is on.
+    pub fn perceptual(&self) -> bool {
+        self.loss.vgg_weight > 0.0
+    }
+
+    /// Whether the adversarial module is on.
+    pub fn adversarial(&self) -> bool {
+        self.phase == Phase::Gan
+    }
+
+    /// Checks every value (file existence is checked when the files are opened).
+    pub fn validate(&self) -> Result<()> {
+        self.generator.validate()?;
+        self.discriminator.validate()?;
+        self.loss.validate()?;
+        self.adam_g.validate("adam_g")?;
+        self.adam_d.validate("adam_d")?;
+        let s = self.generator.scale;
+        let d = &self.data;
+        if d.crop == 0 || d.crop % s != 0 || d.crop > 4096 {
+            return Err(ModelsError::config(
+                "data.crop",
+                d.crop,
+                format!("a positive multiple of the scale ({s}), at most 4096"),
+            ));
+        }
+        if d.crop / s < 2 {
+            return Err(ModelsError::config(
+                "data.crop",
+                d.crop,
+                format!("at least 2 x scale = {}", 2 * s),
+            ));
+        }
+        if d.batch == 0 || d.batch > 4096 {
+            return Err(ModelsError::config("data.batch", d.batch, "1..=4096"));
+        }
+        if d.workers == 0 || d.workers > 64 {
+            return Err(ModelsError::config("data.workers", d.workers, "1..=64"));
+        }
+        if d.prefetch == 0 || d.prefetch > 1024 {
+            return Err(ModelsError::config("data.prefetch", d.prefetch, "1..=1024"));
+        }
+        if self.iterations == 0 {
+            return Err(ModelsError::config("iterations", 0, ">= 1"));
+        }
+        if self.epoch_iterations == Some(0) {
+            return Err(ModelsError::config("epoch_iterations", 0, ">= 1"));
+        }
+        if let Some(dec) = &self.lr_decay {
+            if dec.every == 0 || !(dec.factor.is_finite() && dec.factor > 0.0) {
+                return Err(ModelsError::config(
+                    "lr_decay",
+                    format!("every {} factor {}", dec.every, dec.factor),
+                    "every >= 1 and factor > 0",
+                ));
+            }
+        }
+        if let Some(e) = self.ema_decay {
+            if !(0.0..1.0).contains(&e) {
+                return Err(ModelsError::config("ema_decay", e, "0 <= decay < 1"));
+            }
+        }
+        if self.log_every == 0 {
+            return Err(ModelsError::config("log_every", 0, ">= 1"));
+        }
+        if self.threads == Some(0) {
+            return Err(ModelsError::config("threads", 0, ">= 1"));
+        }
+        if self.perceptual() && self.vgg.weights.is_none() {
+            return Err(ModelsError::VggWeightsRequired {
+                weight: self.loss.vgg_weight,
+            });
+        }
+        Ok(())
+    }
+
+    /// The learning rate at (0-based) iteration `it` given the base rate.
+    pub fn lr_at(&self, base: f64, it: u64) -> f64 {
+        match &self.lr_decay {
+            Some(d) => base * d.factor.powi((it / d.every) as i32),
+            None => base,
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The errors of this crate: each variant carries the facts (path, tensor, expected vs found).
+
+use std::path::PathBuf;
+
+/// Result alias of this crate.
+pub type Result<T, E = ModelsError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while building networks, loading data or training.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelsError {
+    /// A libtorch call failed.
+    #[error("{context}: {source}")]
+    Tch {
+        /// What was being done.
+        context: String,
+        /// The libtorch error.
+        source: tch::TchError,
+    },
+    /// The generator checkpoint contract was violated.
+    #[error(transparent)]
+    Checkpoint(#[from] srgan_export::CheckpointError),
+    /// A file or folder could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A configuration value is out of range.
+    #[error("invalid config: {field} = {value}: expected {expected}")]
+    Config {
+        /// The field, as a dotted YAML path.
+        field: String,
+        /// Its value.
+        value: String,
+        /// What was expected.
+        expected: String,
+    },
+    /// A configuration file could not be parsed.
+    #[error("{path}: invalid config: {reason}")]
+    ConfigParse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (names the unknown key or the bad value and its line).
+        reason: String,
+    },
+    /// The perceptual loss is on but no VGG19 weights file was named.
+    #[error(
+        "the perceptual loss is on (loss.vgg_weight = {weight}) but no VGG19 weights file was \
+         given: set vgg.weights in the config or pass --vgg-weights (torchvision's vgg19 state \
+         dict as .pth, or the same names in .safetensors); nothing is downloaded"
+    )]
+    VggWeightsRequired {
+        /// The weight of the perceptual term.
+        weight: f64,
+    },
+    /// The VGG19 weights file could not be read.
+    #[error("{path}: cannot read VGG19 weights: {reason}")]
+    VggWeights {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A VGG19 tensor is absent from the weights file.
+    #[error("{path}: VGG19 weights lack tensor `{name}` (expected shape {expected:?})")]
+    VggTensorMissing {
+        /// The file.
+        path: PathBuf,
+        /// Tensor name, torchvision style (`features.N.weight`).
+        name: String,
+        /// Expected shape.
+        expected: Vec<i64>,
+    },
+    /// A VGG19 tensor has the wrong shape.
+    #[error("{path}: VGG19 tensor `{name}` has shape {found:?}, expected {expected:?}")]
+    VggTensorShape {
+        /// The file.
+        path: PathBuf,
+        /// Tensor name.
+        name: String,
+        /// Expected shape.
+        expected: Vec<i64>,
+        /// Shape found.
+        found: Vec<i64>,
+    },
+    /// The device that was asked for cannot be had.
+    #[error("device `{device}` is not available: {reason}")]
+    DeviceUnavailable {
+        /// The device asked for.
+        device: String,
+        /// What is missing.
+        reason: String,
+    },
+    /// A device name could not be parsed.
+    #[error("unknown device `{0}`: expected cpu or cuda[:N]")]
+    DeviceName(String),
+    /// A data folder holds no image that can be used.
+    #[error("{path}: no usable image (PNG or JPEG, at least {min_size}x{min_size} pixels); {skipped} file(s) skipped")]
+    NoUsableImages {
+        /// The folder.
+        path: PathBuf,
+        /// Smallest usable side.
+        min_size: u32,
+        /// How many files were skipped.
+        skipped: usize,
+    },
+    /// A training state does not belong to this configuration.
+    #[error(
+        "{path}: cannot resume: {what} is {found} in the checkpoint but {expected} in this config"
+    )]
+    ResumeMismatch {
+        /// The state file.
+        path: PathBuf,
+        /// What differs.
+        what: String,
+        /// Value in this config.
+        expected: String,
+        /// Value in the checkpoint.
+        found: String,
+    },
+    /// A training state file is unreadable or incomplete.
+    #[error("{path}: not a usable training state: {reason}")]
+    State {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A loss became NaN or infinite; training stopped and the last good checkpoint was kept.
+    #[error(
+        "{loss} is {value} at iteration {iteration}: training stopped; the last good \
+         checkpoint (iteration {last_checkpoint}) was kept"
+    )]
+    NonFiniteLoss {
+        /// The loss.
+        loss: &'static str,
+        /// Its value.
+        value: f64,
+        /// The iteration (1-based) at which it happened.
+        iteration: u64,
+        /// Iteration of the last checkpoint written (0: none).
+        last_checkpoint: u64,
+    },
+    /// An image could not be read or written.
+    #[error("{path}: {reason}")]
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl ModelsError {
+    /// Wraps a libtorch error with what was being done.
+    pub fn tch(context: impl Into<String>) -> impl FnOnce(tch::TchError) -> Self {
+        let context = context.into();
+        move |source| ModelsError::Tch { context, source }
+    }
+
+    /// Wraps an I/O error with its path.
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| ModelsError::Io { path, source }
+    }
+
+    /// A config range error.
+    pub fn config(
+        field: impl Into<String>,
+        value: impl ToString,
+        expected: impl Into<String>,
+    ) -> Self {
+        ModelsError::Config {
+            field: field.into(),
+            value: value.to_string(),
+            expected: expected.into(),
+        }
+    }
+}
