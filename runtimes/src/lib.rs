@@ -168,7 +168,7 @@ impl RuntimeOptions {
 ///
 /// Input: `[N, 3, H, W]` RGB in [0, 1]; output: `[N, 3, H*scale, W*scale]` RGB, nominally in
 /// [0, 1] (callers clamp when quantising).
-pub trait Upscaler {
+pub trait Upscaler: Send {
     /// A short name such as `ort-cpu` or `tract-cpu`.
     fn name(&self) -> &str;
     /// The upscaling factor.
@@ -185,6 +185,12 @@ pub trait Upscaler {
     }
 }
 
+impl std::fmt::Debug for dyn Upscaler + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Upscaler({}, x{})", self.name(), self.scale())
+    }
+}
+
 /// Checks an input batch's shape against the contract.
 pub fn check_input(input: &ArrayView4<'_, f32>) -> Result<()> {
     let s = input.shape();
@@ -195,6 +201,7 @@ pub fn check_input(input: &ArrayView4<'_, f32>) -> Result<()> {
 }
 
 /// Checks an output against the input and the scale; `Err` names what disagrees.
+#[allow(dead_code)]
 pub(crate) fn check_output(
     runtime: &'static str,
     input: &[usize],
@@ -220,6 +227,14 @@ pub(crate) fn check_output(
             ),
         })
     }
+}
+
+/// Runs a 16x16 probe and reads the scale off the output shape (for models without metadata).
+#[allow(dead_code)]
+pub(crate) fn infer_scale(u: &mut dyn Upscaler) -> Result<usize> {
+    let probe = Array4::<f32>::zeros([1, 3, 16, 16]);
+    let out = u.upscale(probe.view())?;
+    Ok(out.shape()[2] / 16)
 }
 
 /// The runtimes compiled in, by CLI name.

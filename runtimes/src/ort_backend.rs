@@ -1,23 +1,293 @@
-//! Placeholder: being written.
-use crate::{ModelInfo, Result, RuntimeError, RuntimeOptions, Upscaler};
-use ndarray::{Array4, ArrayView4};
-use std::path::Path;
+//! ONNX Runtime adapter (crate `ort` 2.0.0-rc.15, `load-dynamic`).
+//!
+//! `libonnxruntime.so` is loaded at run time, from (first found): [`RuntimeOptions::ort_library`],
+//! the `ORT_DYLIB_PATH` environment variable, or the library that `scripts/setup.sh` found in
+//! the project's Python environment when this crate was built (`SRGAN_ORT_DYLIB`). One ONNX
+//! Runtime environment per process, kept in a `OnceLock`.
+//!
+//! Execution providers are registered with `error_on_failure`: `--device cuda` on a machine or
+//! an onnxruntime build without CUDA is an error that carries ONNX Runtime's own reason (for
+//! example the CUDA library that failed to load), never a silent fall back to the CPU. The CPU
+//! provider is registered explicitly too, so ONNX Runtime's automatic device selection never
+//! picks something else.
 
-/// Placeholder.
-pub struct OrtUpscaler {
-    info: ModelInfo,
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use ndarray::{Array4, ArrayView4, Ix4};
+use ort::ep::{self, ExecutionProviderDispatch};
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::{TensorRef, ValueType};
+
+use crate::{
+    check_input, check_output, Device, ModelInfo, Result, RuntimeError, RuntimeOptions, Upscaler,
+};
+
+const RUNTIME: &str = "ort";
+
+/// The ONNX Runtime environment of this process and the library it came from. Only a success
+/// is kept: a failed load can be retried with another path.
+static ENVIRONMENT: OnceLock<(ort::environment::Environment, PathBuf)> = OnceLock::new();
+static INIT: Mutex<()> = Mutex::new(());
+
+/// Where `libonnxruntime.so` is looked for: [`RuntimeOptions::ort_library`], else
+/// `ORT_DYLIB_PATH`, else the library `scripts/setup.sh` found at build time.
+pub fn library_path(opts: &RuntimeOptions) -> Option<PathBuf> {
+    if let Some(p) = &opts.ort_library {
+        return Some(p.clone());
+    }
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    option_env!("SRGAN_ORT_DYLIB").map(PathBuf::from)
 }
 
-impl OrtUpscaler {
-    /// Placeholder.
-    pub fn open(model: &Path, _opts: &RuntimeOptions) -> Result<Self> {
-        Err(RuntimeError::ModelLoad { path: model.into(), reason: "not implemented yet".into() })
+fn environment(opts: &RuntimeOptions) -> Result<&'static ort::environment::Environment> {
+    let lib_err = |path: &Path, reason: String| RuntimeError::Library {
+        library: "ONNX Runtime",
+        path: path.into(),
+        reason,
+    };
+    let wanted = library_path(opts).ok_or_else(|| {
+        lib_err(
+            Path::new("libonnxruntime.so"),
+            "no library configured: set ORT_DYLIB_PATH or run scripts/setup.sh".into(),
+        )
+    })?;
+    if !wanted.is_file() {
+        return Err(lib_err(
+            &wanted,
+            "no such file (set ORT_DYLIB_PATH to a libonnxruntime.so, or run scripts/setup.sh)"
+                .into(),
+        ));
+    }
+    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    if ENVIRONMENT.get().is_none() {
+        let env = ort::init_from(&wanted)
+            .map_err(|e| lib_err(&wanted, one_line(&e.to_string())))?
+            .with_name("srgan")
+            .with_telemetry(false)
+            .build()
+            .map_err(|e| lib_err(&wanted, one_line(&e.to_string())))?;
+        let _ = ENVIRONMENT.set((env, wanted.clone()));
+    }
+    let (env, loaded) = ENVIRONMENT.get().expect("set above");
+    if *loaded != wanted
+        && std::fs::canonicalize(loaded).ok() != std::fs::canonicalize(&wanted).ok()
+    {
+        return Err(lib_err(
+            &wanted,
+            format!(
+                "this process already loaded {}; only one ONNX Runtime library per process",
+                loaded.display()
+            ),
+        ));
+    }
+    Ok(env)
+}
+
+/// A model running in ONNX Runtime.
+pub struct OrtUpscaler {
+    session: Session,
+    input_name: String,
+    info: ModelInfo,
+    scale: usize,
+    name: String,
+}
+
+impl std::fmt::Debug for OrtUpscaler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrtUpscaler")
+            .field("name", &self.name)
+            .field("scale", &self.scale)
+            .finish()
     }
 }
 
+fn providers(opts: &RuntimeOptions) -> Vec<ExecutionProviderDispatch> {
+    match &opts.device {
+        Device::Cpu => vec![ep::CPU::default().build().error_on_failure()],
+        Device::Cuda(id) => vec![ep::CUDA::default()
+            .with_device_id(*id as i32)
+            .build()
+            .error_on_failure()],
+        Device::TensorRt(id) => {
+            let mut trt = ep::TensorRT::default().with_device_id(*id as i32);
+            if let Some(dir) = &opts.trt_cache_dir {
+                let dir = dir.display().to_string();
+                trt = trt
+                    .with_engine_cache(true)
+                    .with_engine_cache_path(&dir)
+                    .with_timing_cache(true)
+                    .with_timing_cache_path(&dir);
+            }
+            vec![trt.build().error_on_failure()]
+        }
+    }
+}
+
+impl OrtUpscaler {
+    /// Loads `model` into an ONNX Runtime session on the device of `opts`.
+    pub fn open(model: &Path, opts: &RuntimeOptions) -> Result<Self> {
+        let info = crate::read_model_info(model)?;
+        if let Some(dir) = &opts.trt_cache_dir {
+            if !matches!(opts.device, Device::TensorRt(_)) {
+                return Err(RuntimeError::UnsupportedDevice {
+                    runtime: RUNTIME,
+                    device: format!("{} with a TensorRT cache ({})", opts.device, dir.display()),
+                    supported: "the TensorRT cache only with --device tensorrt",
+                });
+            }
+            std::fs::create_dir_all(dir).map_err(|e| RuntimeError::Library {
+                library: "TensorRT engine cache",
+                path: dir.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        let env = environment(opts)?;
+        let load = |reason: String| RuntimeError::ModelLoad {
+            path: model.into(),
+            reason,
+        };
+        let builder = Session::builder(env)
+            .map_err(|e| load(e.to_string()))?
+            .with_optimization_level(GraphOptimizationLevel::All)
+            .map_err(|e| load(e.to_string()))?
+            .with_intra_threads(opts.resolved_threads())
+            .map_err(|e| load(e.to_string()))?;
+        let mut builder = builder
+            .with_execution_providers(providers(opts))
+            .map_err(|e| RuntimeError::DeviceUnavailable {
+                runtime: RUNTIME,
+                device: opts.device.to_string(),
+                reason: one_line(&e.to_string()),
+            })?;
+        let session = builder.commit_from_file(model).map_err(|e| {
+            let msg = one_line(&e.to_string());
+            if opts.device != Device::Cpu
+                && (msg.contains("CUDA") || msg.contains("TensorRT") || msg.contains("cuda"))
+            {
+                RuntimeError::DeviceUnavailable {
+                    runtime: RUNTIME,
+                    device: opts.device.to_string(),
+                    reason: msg,
+                }
+            } else {
+                load(msg)
+            }
+        })?;
+        let inputs = session.inputs();
+        if inputs.len() != 1 {
+            return Err(RuntimeError::InvalidModel {
+                path: model.into(),
+                reason: format!("it has {} inputs, expected 1 image input", inputs.len()),
+            });
+        }
+        let input_name = inputs[0].name().to_string();
+        match inputs[0].dtype() {
+            ValueType::Tensor { ty, shape, .. } => {
+                if shape.len() != 4 {
+                    return Err(RuntimeError::InvalidModel {
+                        path: model.into(),
+                        reason: format!(
+                            "input `{input_name}` has {} dimensions {:?}, expected 4 [N, 3, H, W]",
+                            shape.len(),
+                            &shape[..]
+                        ),
+                    });
+                }
+                if shape[1] != 3 && shape[1] != -1 {
+                    return Err(RuntimeError::InvalidModel {
+                        path: model.into(),
+                        reason: format!(
+                            "input `{input_name}` has {} channels, expected 3 (RGB)",
+                            shape[1]
+                        ),
+                    });
+                }
+                if *ty != ort::value::TensorElementType::Float32 {
+                    return Err(RuntimeError::InvalidModel {
+                        path: model.into(),
+                        reason: format!("input `{input_name}` is {ty:?}, expected f32"),
+                    });
+                }
+            }
+            other => {
+                return Err(RuntimeError::InvalidModel {
+                    path: model.into(),
+                    reason: format!("input `{input_name}` is {other:?}, expected a tensor"),
+                })
+            }
+        }
+        let device = match &opts.device {
+            Device::Cpu => "cpu",
+            Device::Cuda(_) => "cuda",
+            Device::TensorRt(_) => "tensorrt",
+        };
+        let mut me = Self {
+            session,
+            input_name,
+            scale: info.scale.unwrap_or(0),
+            info,
+            name: format!("ort-{device}"),
+        };
+        if me.scale == 0 {
+            me.scale = crate::infer_scale(&mut me).map_err(|e| RuntimeError::InvalidModel {
+                path: model.into(),
+                reason: format!("cannot infer the scale from a probe run: {e}"),
+            })?;
+        }
+        Ok(me)
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 impl Upscaler for OrtUpscaler {
-    fn name(&self) -> &str { "ort" }
-    fn scale(&self) -> usize { 4 }
-    fn info(&self) -> &ModelInfo { &self.info }
-    fn upscale(&mut self, _input: ArrayView4<'_, f32>) -> Result<Array4<f32>> { unimplemented!() }
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn scale(&self) -> usize {
+        self.scale
+    }
+
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn upscale(&mut self, input: ArrayView4<'_, f32>) -> Result<Array4<f32>> {
+        check_input(&input)?;
+        let shape = input.shape().to_vec();
+        let fail = |reason: String| RuntimeError::Inference {
+            runtime: RUNTIME,
+            shape: shape.clone(),
+            reason: one_line(&reason),
+        };
+        let contiguous = input.as_standard_layout();
+        let tensor =
+            TensorRef::from_array_view(contiguous.view()).map_err(|e| fail(e.to_string()))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.input_name.as_str() => tensor])
+            .map_err(|e| fail(e.to_string()))?;
+        let view = outputs[0]
+            .try_extract_array::<f32>()
+            .map_err(|e| fail(e.to_string()))?;
+        let out_shape = view.shape().to_vec();
+        check_output(
+            RUNTIME,
+            &shape,
+            &out_shape,
+            Some(self.scale).filter(|s| *s > 0),
+        )?;
+        let out = view
+            .into_dimensionality::<Ix4>()
+            .map_err(|e| fail(e.to_string()))?
+            .to_owned();
+        Ok(out)
+    }
 }

@@ -1,0 +1,156 @@
+//! The ort and tract adapters on a foreign model (no srgan metadata) and on bad models.
+//! Parity on our own exported models lives in the workspace's integration tests.
+
+use std::path::{Path, PathBuf};
+
+use srgan_runtimes::ndarray::Array4;
+use srgan_runtimes::{open, Device, RuntimeError, RuntimeOptions, Upscaler};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name)
+}
+
+fn opts() -> RuntimeOptions {
+    RuntimeOptions {
+        threads: Some(1),
+        ..Default::default()
+    }
+}
+
+fn ramp(shape: [usize; 4]) -> Array4<f32> {
+    Array4::from_shape_fn(shape, |(n, c, h, w)| {
+        ((n * 7 + c * 13 + h * 3 + w * 5) % 17) as f32 / 16.0
+    })
+}
+
+#[test]
+fn foreign_model_scale_is_inferred_and_runtimes_agree() {
+    let path = fixture("foreign_x2.onnx");
+    let mut ort = open("ort", &path, &opts()).unwrap();
+    let mut tract = open("tract", &path, &opts()).unwrap();
+    assert_eq!(ort.scale(), 2);
+    assert_eq!(tract.scale(), 2);
+    assert_eq!(ort.info().scale, None, "the fixture has no srgan metadata");
+    for shape in [[1, 3, 17, 23], [2, 3, 8, 8]] {
+        let x = ramp(shape);
+        let a = ort.upscale(x.view()).unwrap();
+        let b = tract.upscale(x.view()).unwrap();
+        assert_eq!(a.shape(), &[shape[0], 3, shape[2] * 2, shape[3] * 2]);
+        let max = a
+            .iter()
+            .zip(b.iter())
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0f32, f32::max);
+        assert!(max <= 1e-4, "ort vs tract max abs diff {max} on {shape:?}");
+        // The model is not trivial: outputs vary.
+        let (lo, hi) = a
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
+        assert!(hi - lo > 0.05, "degenerate output range {lo}..{hi}");
+    }
+}
+
+#[test]
+fn tract_caches_one_plan_per_shape() {
+    let path = fixture("foreign_x2.onnx");
+    let mut t = srgan_runtimes::tract_backend::TractUpscaler::open(&path, &opts()).unwrap();
+    assert_eq!(t.cached_plans(), 0);
+    t.upscale(ramp([1, 3, 8, 8]).view()).unwrap();
+    t.upscale(ramp([1, 3, 8, 8]).view()).unwrap();
+    assert_eq!(t.cached_plans(), 1);
+    t.upscale(ramp([1, 3, 9, 8]).view()).unwrap();
+    assert_eq!(t.cached_plans(), 2);
+}
+
+#[test]
+fn input_that_is_not_4d_is_rejected_by_both() {
+    let path = fixture("input_3d.onnx");
+    for rt in ["ort", "tract"] {
+        let err = open(rt, &path, &opts()).unwrap_err();
+        assert!(
+            matches!(err, RuntimeError::InvalidModel { .. }),
+            "{rt}: {err}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains("input_3d.onnx") && msg.contains("expected 4"),
+            "{rt}: {msg}"
+        );
+    }
+}
+
+#[test]
+fn corrupt_model_is_a_load_error_naming_the_file() {
+    let dir = std::env::temp_dir().join(format!("srgan-rt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("corrupt.onnx");
+    let mut bytes = std::fs::read(fixture("foreign_x2.onnx")).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&bad, &bytes).unwrap();
+    for rt in ["ort", "tract"] {
+        let err = open(rt, &bad, &opts()).unwrap_err();
+        assert!(err.to_string().contains("corrupt.onnx"), "{rt}: {err}");
+        assert!(
+            !err.to_string().contains('\n'),
+            "{rt}: multi-line error {err}"
+        );
+    }
+    let missing = dir.join("missing.onnx");
+    for rt in ["ort", "tract"] {
+        let err = open(rt, &missing, &opts()).unwrap_err();
+        assert!(err.to_string().contains("missing.onnx"), "{rt}: {err}");
+    }
+}
+
+#[test]
+fn missing_onnxruntime_library_is_named() {
+    let o = RuntimeOptions {
+        ort_library: Some("/nonexistent/libonnxruntime.so".into()),
+        ..opts()
+    };
+    let err = open("ort", &fixture("foreign_x2.onnx"), &o).unwrap_err();
+    assert!(matches!(err, RuntimeError::Library { .. }), "{err}");
+    assert!(
+        err.to_string().contains("/nonexistent/libonnxruntime.so"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cuda_and_tensorrt_are_errors_not_fallbacks_on_this_machine() {
+    // The CPU-only onnxruntime wheel (and a machine without a GPU) cannot give CUDA; asking
+    // for it must fail and say so, never run on the CPU.
+    for device in [Device::Cuda(0), Device::TensorRt(0)] {
+        let o = RuntimeOptions {
+            device: device.clone(),
+            ..opts()
+        };
+        match open("ort", &fixture("foreign_x2.onnx"), &o) {
+            Err(e @ RuntimeError::DeviceUnavailable { .. }) => {
+                assert!(e.to_string().contains(&device.to_string()), "{e}")
+            }
+            Err(e) => panic!("{device}: wrong error kind: {e}"),
+            Ok(u) => panic!("{device}: opened as {} on a machine without CUDA", u.name()),
+        }
+        let err = open("tract", &fixture("foreign_x2.onnx"), &o).unwrap_err();
+        assert!(
+            matches!(err, RuntimeError::UnsupportedDevice { .. }),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn bad_input_shapes_are_errors() {
+    let mut t = open("tract", &fixture("foreign_x2.onnx"), &opts()).unwrap();
+    let err = t
+        .upscale(Array4::<f32>::zeros([1, 4, 8, 8]).view())
+        .unwrap_err();
+    assert!(matches!(err, RuntimeError::InputShape { .. }), "{err}");
+    let err = t
+        .upscale(Array4::<f32>::zeros([1, 3, 0, 8]).view())
+        .unwrap_err();
+    assert!(matches!(err, RuntimeError::InputShape { .. }), "{err}");
+}
