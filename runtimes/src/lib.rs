@@ -211,8 +211,8 @@ pub(crate) fn check_output(
     let ok = output.len() == 4
         && output[0] == input[0]
         && output[1] == 3
-        && output[2] % input[2] == 0
-        && output[3] % input[3] == 0
+        && output[2].is_multiple_of(input[2])
+        && output[3].is_multiple_of(input[3])
         && output[2] / input[2] == output[3] / input[3]
         && scale.is_none_or(|s| output[2] == input[2] * s);
     if ok {
@@ -239,13 +239,13 @@ pub(crate) fn infer_scale(u: &mut dyn Upscaler) -> Result<usize> {
 
 /// The runtimes compiled in, by CLI name.
 pub fn available_runtimes() -> Vec<&'static str> {
-    #[allow(unused_mut)]
-    let mut v = Vec::new();
-    #[cfg(feature = "ort")]
-    v.push("ort");
-    #[cfg(feature = "tract")]
-    v.push("tract");
-    v
+    [
+        #[cfg(feature = "ort")]
+        "ort",
+        #[cfg(feature = "tract")]
+        "tract",
+    ]
+    .to_vec()
 }
 
 /// Opens a model on a runtime by its CLI name (`ort` or `tract`).
