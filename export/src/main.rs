@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use srgan_export::exporter::{DEFAULT_OPSET, MAX_OPSET, MIN_OPSET};
 use srgan_export::{
     build_model, summarize, write_model, Checkpoint, ExportOptions, GeneratorConfig,
 };
@@ -20,16 +21,12 @@ use srgan_export::{
 #[command(name = "srgan-export", version)]
 struct Args {
     /// Generator checkpoint (safetensors) to export.
-    #[arg(
-        required_unless_present = "random_init",
-        conflicts_with = "random_init"
-    )]
     checkpoint: Option<PathBuf>,
     /// Output ONNX file.
     #[arg(short, long)]
     output: PathBuf,
     /// ONNX opset (13..=21).
-    #[arg(long, default_value_t = srgan_export::exporter::DEFAULT_OPSET)]
+    #[arg(long, default_value_t = DEFAULT_OPSET)]
     opset: i64,
     /// Replace existing output files.
     #[arg(long)]
@@ -37,20 +34,20 @@ struct Args {
     /// Export a generator with random weights instead of a checkpoint (no libtorch needed).
     #[arg(long)]
     random_init: bool,
-    /// Residual blocks of the random generator.
-    #[arg(long, default_value_t = 16, requires = "random_init")]
-    blocks: usize,
-    /// Feature channels of the random generator.
-    #[arg(long, default_value_t = 64, requires = "random_init")]
-    channels: usize,
-    /// Upscaling factor of the random generator (2, 4 or 8).
-    #[arg(long, default_value_t = 4, requires = "random_init")]
-    scale: usize,
-    /// Seed of the random weights.
-    #[arg(long, default_value_t = 0, requires = "random_init")]
-    seed: u64,
+    /// Residual blocks of the random generator [default: 16].
+    #[arg(long)]
+    blocks: Option<usize>,
+    /// Feature channels of the random generator [default: 64].
+    #[arg(long)]
+    channels: Option<usize>,
+    /// Upscaling factor of the random generator, 2, 4 or 8 [default: 4].
+    #[arg(long)]
+    scale: Option<usize>,
+    /// Seed of the random weights [default: 0].
+    #[arg(long)]
+    seed: Option<u64>,
     /// Also write the random generator's checkpoint here.
-    #[arg(long, requires = "random_init")]
+    #[arg(long)]
     save_checkpoint: Option<PathBuf>,
 }
 
@@ -73,17 +70,44 @@ struct Job {
 
 impl Job {
     fn from_args(a: Args) -> Result<Self> {
-        let source = match a.checkpoint {
-            Some(p) => Source::File(p),
-            None => {
-                let config = GeneratorConfig::new(a.blocks, a.channels, a.scale);
+        if !(MIN_OPSET..=MAX_OPSET).contains(&a.opset) {
+            bail!(
+                "--opset {}: supported opsets are {MIN_OPSET}..={MAX_OPSET}",
+                a.opset
+            );
+        }
+        let random_only = [
+            ("--blocks", a.blocks.is_some()),
+            ("--channels", a.channels.is_some()),
+            ("--scale", a.scale.is_some()),
+            ("--seed", a.seed.is_some()),
+            ("--save-checkpoint", a.save_checkpoint.is_some()),
+        ];
+        let source = match (a.checkpoint, a.random_init) {
+            (Some(p), false) => {
+                if let Some((flag, _)) = random_only.iter().find(|(_, set)| *set) {
+                    bail!("{flag} only applies with --random-init, not to a checkpoint");
+                }
+                Source::File(p)
+            }
+            (None, true) => {
+                let config = GeneratorConfig::new(
+                    a.blocks.unwrap_or(16),
+                    a.channels.unwrap_or(64),
+                    a.scale.unwrap_or(4),
+                );
                 config.validate().context("--random-init")?;
                 Source::Random {
                     config,
-                    seed: a.seed,
+                    seed: a.seed.unwrap_or(0),
                     save: a.save_checkpoint,
                 }
             }
+            (Some(p), true) => bail!(
+                "give either a checkpoint ({}) or --random-init, not both",
+                p.display()
+            ),
+            (None, false) => bail!("no checkpoint given (or pass --random-init)"),
         };
         let mut outputs = vec![a.output.as_path()];
         if let Source::Random {
@@ -174,8 +198,25 @@ fn main() -> ExitCode {
     match Job::from_args(args).and_then(Job::run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error chain on one line, `a: b: c`, leaving out a cause whose text the message before
+/// it already contains (library errors often print their source themselves).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.contains(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg.replace('\n', " ")
 }

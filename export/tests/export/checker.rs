@@ -1,0 +1,69 @@
+//! Every exported model passes `onnx.checker.check_model(m, full_check=True)`.
+
+use srgan_export::{write_onnx, ExportOptions};
+
+use crate::common::{checkpoint, run_python, scratch};
+
+#[test]
+fn onnx_checker_accepts_every_exported_model() {
+    let dir = scratch("checker");
+    let default = ExportOptions::default();
+    // (name, blocks, channels, scale, lr_range, hr_range, opset)
+    let cases: Vec<(&str, usize, usize, usize, [f32; 2], [f32; 2], i64)> = vec![
+        ("x2_b0", 0, 4, 2, [0.0, 1.0], [-1.0, 1.0], default.opset),
+        ("x4_b1", 1, 8, 4, [0.0, 1.0], [-1.0, 1.0], default.opset),
+        ("x8_b3", 3, 4, 8, [0.0, 1.0], [-1.0, 1.0], default.opset),
+        (
+            "x4_ranges",
+            1,
+            4,
+            4,
+            [-1.0, 1.0],
+            [0.0, 255.0],
+            default.opset,
+        ),
+        ("x2_hr01", 3, 8, 2, [0.0, 1.0], [0.0, 1.0], default.opset),
+        ("paper", 16, 64, 4, [0.0, 1.0], [-1.0, 1.0], default.opset),
+        ("opset13", 1, 4, 4, [-0.5, 0.5], [-1.0, 1.0], 13),
+        ("opset21", 1, 4, 4, [-0.5, 0.5], [-1.0, 1.0], 21),
+    ];
+    let mut paths = Vec::new();
+    for (i, (name, b, c, s, lr, hr, opset)) in cases.into_iter().enumerate() {
+        let ck = checkpoint(b, c, s, lr, hr, i as u64);
+        let path = dir.join(format!("{name}.onnx"));
+        write_onnx(&ck, &path, &ExportOptions { opset }).expect("export");
+        paths.push(path);
+    }
+    let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    let out = run_python("check_model.py", &refs);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("ok ")).count(),
+        paths.len(),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn onnx_checker_rejects_a_broken_model() {
+    // The check can fail: a Conv fed by a value nothing produces is rejected.
+    use prost::Message;
+    let dir = scratch("checker-broken");
+    let ck = checkpoint(0, 4, 2, [0.0, 1.0], [-1.0, 1.0], 1);
+    let mut model = srgan_export::build_model(&ck, &ExportOptions::default()).unwrap();
+    model.graph.as_mut().unwrap().node[0].input[0] = "nowhere".into();
+    let path = dir.join("broken.onnx");
+    std::fs::write(&path, model.encode_to_vec()).unwrap();
+    let out = std::process::Command::new(crate::common::python())
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/check_model.py"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the checker accepted a broken graph");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("broken.onnx"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,160 @@
+//! The `srgan-export` command line: success paths, and bad input giving a non-zero exit, a
+//! one-line error naming the file, and no output file.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::common::scratch;
+
+fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_srgan-export"))
+        .args(args.iter().map(|a| a.as_ref()))
+        .output()
+        .expect("start srgan-export")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Non-zero exit with exactly one line on stderr, starting `error: ` and containing `needle`.
+fn assert_one_line_error(o: &Output, needle: &str) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "expected failure, stderr: {err}");
+    assert_eq!(o.status.code(), Some(1), "exit code; stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains(needle), "`{needle}` not in {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn random_init_then_export_the_saved_checkpoint() {
+    let dir = scratch("cli-ok");
+    let (m1, ck, m2) = (
+        dir.join("a.onnx"),
+        dir.join("ck.safetensors"),
+        dir.join("b.onnx"),
+    );
+    let o = run(&[
+        &"--random-init",
+        &"--blocks",
+        &"1",
+        &"--channels",
+        &"4",
+        &"--scale",
+        &"2",
+        &"--seed",
+        &"5",
+        &"-o",
+        &m1,
+        &"--save-checkpoint",
+        &ck,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(summary.lines().count(), 1, "{summary}");
+    assert!(summary.contains("a.onnx") && summary.contains("x2") && summary.contains("ops"));
+
+    let o = run(&[&ck, &"-o", &m2]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Same weights, same metadata: byte-identical models.
+    assert_eq!(std::fs::read(&m1).unwrap(), std::fs::read(&m2).unwrap());
+
+    // --overwrite replaces.
+    let o = run(&[&ck, &"-o", &m1, &"--overwrite", &"--opset", &"13"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_ne!(std::fs::read(&m1).unwrap(), std::fs::read(&m2).unwrap());
+    assert_eq!(files_in(&dir), ["a.onnx", "b.onnx", "ck.safetensors"]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn missing_checkpoint() {
+    let dir = scratch("cli-missing");
+    let out = dir.join("m.onnx");
+    let o = run(&[&dir.join("nope.safetensors"), &"-o", &out]);
+    assert_one_line_error(&o, "nope.safetensors");
+    assert!(files_in(&dir).is_empty(), "{:?}", files_in(&dir));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn garbage_checkpoint() {
+    let dir = scratch("cli-garbage");
+    let bad = dir.join("garbage.safetensors");
+    std::fs::write(&bad, b"this is not a checkpoint at all").unwrap();
+    let out = dir.join("m.onnx");
+    let o = run(&[&bad, &"-o", &out]);
+    assert_one_line_error(&o, "garbage.safetensors");
+    assert_eq!(files_in(&dir), ["garbage.safetensors"]);
+
+    // A valid safetensors file that is not a generator checkpoint.
+    std::fs::write(&bad, b"\x02\x00\x00\x00\x00\x00\x00\x00{}").unwrap();
+    let o = run(&[&bad, &"-o", &out]);
+    assert_one_line_error(&o, "garbage.safetensors");
+    assert_eq!(files_in(&dir), ["garbage.safetensors"]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn existing_output_is_not_overwritten() {
+    let dir = scratch("cli-exists");
+    let out = dir.join("m.onnx");
+    std::fs::write(&out, b"precious").unwrap();
+    let o = run(&[
+        &"--random-init",
+        &"--blocks",
+        &"0",
+        &"--channels",
+        &"4",
+        &"-o",
+        &out,
+    ]);
+    assert_one_line_error(&o, "m.onnx");
+    assert!(stderr(&o).contains("--overwrite"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out).unwrap(), b"precious");
+
+    // Also for --save-checkpoint, and nothing else gets written.
+    let ck = dir.join("ck.safetensors");
+    std::fs::write(&ck, b"precious").unwrap();
+    let fresh = dir.join("fresh.onnx");
+    let o = run(&[
+        &"--random-init",
+        &"--channels",
+        &"4",
+        &"-o",
+        &fresh,
+        &"--save-checkpoint",
+        &ck,
+    ]);
+    assert_one_line_error(&o, "ck.safetensors");
+    assert_eq!(std::fs::read(&ck).unwrap(), b"precious");
+    assert_eq!(files_in(&dir), ["ck.safetensors", "m.onnx"]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_arguments_are_one_line_errors() {
+    let dir = scratch("cli-args");
+    let out = dir.join("m.onnx");
+    let o = run(&[&"--random-init", &"--scale", &"3", &"-o", &out]);
+    assert_one_line_error(&o, "scale");
+    let o = run(&[&"--random-init", &"--opset", &"9", &"-o", &out]);
+    assert_one_line_error(&o, "opset");
+    let o = run(&[&"-o", &out]);
+    assert_one_line_error(&o, "checkpoint");
+    let o = run(&[&dir.join("ck.safetensors"), &"--blocks", &"2", &"-o", &out]);
+    assert_one_line_error(&o, "--blocks");
+    assert!(files_in(&dir).is_empty());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,372 @@
+//! The exported graph's structure, pinned: op set, BatchNorm folded, PRelu slopes `[C,1,1]`,
+//! symbolic N/H/W, metadata keys, opset and IR version, names; and the exporter's errors.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use prost::Message;
+use srgan_export::proto::{Dimension, ModelProto, TensorProto};
+use srgan_export::{
+    build_model, export_onnx, metadata, write_onnx, Checkpoint, ExportError, ExportOptions,
+    GeneratorConfig,
+};
+
+use crate::common::{checkpoint, scratch};
+
+fn model(ck: &Checkpoint) -> ModelProto {
+    let bytes = export_onnx(ck, &ExportOptions::default()).expect("export");
+    ModelProto::decode(bytes.as_slice()).expect("exported bytes decode")
+}
+
+fn op_counts(m: &ModelProto) -> BTreeMap<String, usize> {
+    let mut c = BTreeMap::new();
+    for n in &m.graph.as_ref().unwrap().node {
+        *c.entry(n.op_type.clone()).or_insert(0) += 1;
+    }
+    c
+}
+
+fn initializer<'a>(m: &'a ModelProto, name: &str) -> &'a TensorProto {
+    m.graph
+        .as_ref()
+        .unwrap()
+        .initializer
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no initializer `{name}`"))
+}
+
+fn meta(m: &ModelProto) -> BTreeMap<&str, &str> {
+    m.metadata_props
+        .iter()
+        .map(|p| (p.key.as_str(), p.value.as_str()))
+        .collect()
+}
+
+#[test]
+fn op_set_is_pinned() {
+    for (b, s) in [(0, 2), (1, 4), (3, 8)] {
+        let m = model(&checkpoint(b, 4, s, [0.0, 1.0], [-1.0, 1.0], 0));
+        let stages = s.trailing_zeros() as usize;
+        let want: BTreeMap<String, usize> = [
+            ("Conv", 1 + 2 * b + 1 + stages + 1),
+            ("PRelu", 1 + b + stages),
+            ("Add", b + 1),
+            ("DepthToSpace", stages),
+            ("Clip", 1),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert_eq!(op_counts(&m), want, "blocks {b}, scale {s}");
+    }
+    // A training LR range other than [0,1] adds exactly one Mul and one Add.
+    let m = model(&checkpoint(1, 4, 2, [-1.0, 1.0], [-1.0, 1.0], 0));
+    let ops = op_counts(&m);
+    assert_eq!(ops.get("Mul"), Some(&1));
+    assert_eq!(ops.get("Add"), Some(&3));
+    let allowed: BTreeSet<&str> = ["Conv", "PRelu", "Add", "DepthToSpace", "Clip", "Mul"].into();
+    assert!(ops.keys().all(|k| allowed.contains(k.as_str())), "{ops:?}");
+    let g = m.graph.as_ref().unwrap();
+    assert_eq!(g.node[0].op_type, "Mul");
+    assert_eq!(g.node[0].input[0], "lr");
+    assert_eq!(
+        initializer(&m, "input.range.scale").f32_values(),
+        Some(vec![2.0])
+    );
+    assert_eq!(
+        initializer(&m, "input.range.shift").f32_values(),
+        Some(vec![-1.0])
+    );
+}
+
+#[test]
+fn batch_norm_is_folded_into_the_conv() {
+    let ck = checkpoint(2, 4, 4, [0.0, 1.0], [-1.0, 1.0], 3);
+    let m = model(&ck);
+    assert!(m
+        .graph
+        .as_ref()
+        .unwrap()
+        .node
+        .iter()
+        .all(|n| n.op_type != "BatchNormalization"));
+    let g = |n: &str| &ck.tensors[n].data;
+    let (w, gamma, beta, mean, var) = (
+        g("blocks.1.conv2.weight"),
+        g("blocks.1.bn2.weight"),
+        g("blocks.1.bn2.bias"),
+        g("blocks.1.bn2.running_mean"),
+        g("blocks.1.bn2.running_var"),
+    );
+    let fw = initializer(&m, "blocks.1.conv2.weight")
+        .f32_values()
+        .unwrap();
+    let fb = initializer(&m, "blocks.1.conv2.bias").f32_values().unwrap();
+    let per_out = w.len() / 4;
+    for o in 0..4 {
+        let s = gamma[o] / (var[o] + ck.config.bn_eps).sqrt();
+        for k in 0..per_out {
+            let i = o * per_out + k;
+            assert!((fw[i] - w[i] * s).abs() < 1e-6, "weight {i}");
+        }
+        assert!((fb[o] - (beta[o] - mean[o] * s)).abs() < 1e-6, "bias {o}");
+    }
+    // The HR range [-1,1] -> [0,1] is folded into the tail conv.
+    let tb = initializer(&m, "tail.conv.bias").f32_values().unwrap();
+    let b = g("tail.conv.bias");
+    for c in 0..3 {
+        assert!((tb[c] - (b[c] + 1.0) / 2.0).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn conv_depth_to_space_and_prelu_details() {
+    let ck = checkpoint(1, 8, 4, [0.0, 1.0], [-1.0, 1.0], 4);
+    let m = model(&ck);
+    let g = m.graph.as_ref().unwrap();
+    for n in &g.node {
+        match n.op_type.as_str() {
+            "PRelu" => {
+                let slope = initializer(&m, &n.input[1]);
+                assert_eq!(slope.dims, vec![8, 1, 1], "{}", n.name);
+            }
+            "DepthToSpace" => {
+                let attrs: BTreeMap<&str, _> =
+                    n.attribute.iter().map(|a| (a.name.as_str(), a)).collect();
+                assert_eq!(attrs["blocksize"].i, 2);
+                assert_eq!(attrs["mode"].s, b"CRD");
+            }
+            "Conv" => {
+                let w = initializer(&m, &n.input[1]);
+                let k = w.dims[2];
+                let pads = &n.attribute.iter().find(|a| a.name == "pads").unwrap().ints;
+                assert_eq!(pads, &vec![k / 2; 4], "{}", n.name);
+                assert_eq!(n.input.len(), 3, "{}: every Conv has a bias", n.name);
+            }
+            "Clip" => {
+                assert_eq!(n.output, vec!["sr".to_string()]);
+                let lo = initializer(&m, &n.input[1]);
+                let hi = initializer(&m, &n.input[2]);
+                assert!(lo.dims.is_empty() && hi.dims.is_empty(), "scalar bounds");
+                assert_eq!(lo.f32_values(), Some(vec![0.0]));
+                assert_eq!(hi.f32_values(), Some(vec![1.0]));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(g.node.last().unwrap().op_type, "Clip");
+}
+
+#[test]
+fn names_are_meaningful_and_unique() {
+    let ck = checkpoint(3, 4, 8, [0.0, 1.0], [-1.0, 1.0], 5);
+    let m = model(&ck);
+    let g = m.graph.as_ref().unwrap();
+    let nodes: BTreeSet<&str> = g.node.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(nodes.len(), g.node.len(), "node names unique");
+    for n in [
+        "head.conv",
+        "head.prelu",
+        "blocks.2.conv1",
+        "blocks.2.prelu",
+        "blocks.2.conv2",
+        "blocks.2.add",
+        "trunk.conv",
+        "trunk.add",
+        "upsample.2.conv",
+        "upsample.2.pixel_shuffle",
+        "upsample.2.prelu",
+        "tail.conv",
+        "output.clip",
+    ] {
+        assert!(nodes.contains(n), "no node `{n}` in {nodes:?}");
+    }
+    // Initializers: every conv weight/bias and PReLU slope under its checkpoint name (BN
+    // tensors are gone, folded), plus the clip bounds.
+    let inits: BTreeSet<&str> = g.initializer.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(inits.len(), g.initializer.len(), "initializer names unique");
+    let mut want: BTreeSet<String> = ck
+        .config
+        .param_specs()
+        .into_iter()
+        .map(|s| s.name)
+        .filter(|n| !n.contains(".bn"))
+        .collect();
+    for conv in ["trunk.conv", "blocks.0.conv1", "blocks.0.conv2"] {
+        want.insert(format!("{conv}.bias"));
+    }
+    for i in 1..3 {
+        want.insert(format!("blocks.{i}.conv1.bias"));
+        want.insert(format!("blocks.{i}.conv2.bias"));
+    }
+    want.insert("output.clip.min".into());
+    want.insert("output.clip.max".into());
+    let want: BTreeSet<&str> = want.iter().map(String::as_str).collect();
+    assert_eq!(inits, want);
+}
+
+#[test]
+fn inputs_outputs_opset_and_metadata() {
+    let mut ck = checkpoint(2, 4, 4, [0.0, 1.0], [-1.0, 1.0], 6);
+    ck.extra_metadata
+        .insert("srgan.trained_epochs".into(), "7".into());
+    let m = model(&ck);
+    assert_eq!(m.ir_version, 8);
+    assert_eq!(m.opset_import.len(), 1);
+    assert_eq!(m.opset_import[0].domain, "");
+    assert_eq!(m.opset_import[0].version, 17);
+    assert_eq!(m.producer_name, "srgan-export");
+    assert_eq!(m.producer_version, env!("CARGO_PKG_VERSION"));
+    assert!(m.doc_string.contains("SRGAN generator"), "{}", m.doc_string);
+
+    let g = m.graph.as_ref().unwrap();
+    assert_eq!(g.input.len(), 1);
+    assert_eq!(g.output.len(), 1);
+    let (et, dims) = g.input[0].tensor_dims().unwrap();
+    assert_eq!((g.input[0].name.as_str(), et), ("lr", 1));
+    assert_eq!(
+        dims,
+        [
+            Dimension::symbol("N"),
+            Dimension::fixed(3),
+            Dimension::symbol("H"),
+            Dimension::symbol("W"),
+        ]
+    );
+    let (et, dims) = g.output[0].tensor_dims().unwrap();
+    assert_eq!((g.output[0].name.as_str(), et), ("sr", 1));
+    assert_eq!(dims[0], Dimension::symbol("N"));
+    assert_eq!(dims[1], Dimension::fixed(3));
+    assert_eq!(dims.len(), 4);
+
+    let md = meta(&m);
+    assert_eq!(md.len(), m.metadata_props.len(), "duplicate metadata keys");
+    assert_eq!(md[metadata::SCALE], "4");
+    assert_eq!(
+        md[metadata::RECEPTIVE_FIELD_RADIUS],
+        ck.config.receptive_field_radius().to_string()
+    );
+    assert_eq!(md[metadata::COLOUR_ORDER], "RGB");
+    assert_eq!(md[metadata::LAYOUT], "NCHW");
+    assert_eq!(md[metadata::INPUT_RANGE], "[0,1]");
+    assert_eq!(md[metadata::OUTPUT_RANGE], "[0,1]");
+    assert_eq!(md[metadata::TRAINING_LR_RANGE], "[0,1]");
+    assert_eq!(md[metadata::TRAINING_HR_RANGE], "[-1,1]");
+    let arch: GeneratorConfig = serde_json::from_str(md[metadata::ARCHITECTURE]).unwrap();
+    assert_eq!(arch, ck.config);
+    assert_eq!(
+        md[metadata::PRODUCER],
+        format!("srgan-export {}", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(md["srgan.trained_epochs"], "7");
+    assert_eq!(md["srgan.weights"], "random-init seed=6");
+    // The key strings themselves are part of the contract with the runtimes.
+    for key in [
+        "srgan.scale",
+        "srgan.receptive_field_radius",
+        "srgan.colour_order",
+        "srgan.layout",
+        "srgan.input_range",
+        "srgan.output_range",
+        "srgan.training_lr_range",
+        "srgan.training_hr_range",
+        "srgan.architecture",
+        "srgan.producer",
+    ] {
+        assert!(md.contains_key(key), "missing metadata key {key}");
+    }
+}
+
+#[test]
+fn other_opsets_set_the_matching_ir_version() {
+    let ck = checkpoint(0, 4, 2, [0.0, 1.0], [-1.0, 1.0], 7);
+    for (opset, ir) in [(13, 7), (17, 8), (19, 9), (21, 10)] {
+        let m = build_model(&ck, &ExportOptions { opset }).unwrap();
+        assert_eq!((m.opset_import[0].version, m.ir_version), (opset, ir));
+    }
+}
+
+#[test]
+fn exporter_errors_carry_the_facts() {
+    let ck = checkpoint(1, 4, 2, [0.0, 1.0], [-1.0, 1.0], 8);
+    match build_model(&ck, &ExportOptions { opset: 12 }) {
+        Err(ExportError::UnsupportedOpset { opset: 12, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+
+    let mut bad = ck.clone();
+    bad.tensors.get_mut("trunk.bn.running_mean").unwrap().shape = vec![2, 2];
+    let err = build_model(&bad, &ExportOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, ExportError::InvalidCheckpoint { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("trunk.bn.running_mean"), "{err}");
+
+    let mut zero_var = ck.clone();
+    zero_var
+        .tensors
+        .get_mut("blocks.0.bn2.running_var")
+        .unwrap()
+        .data[0] = -ck.config.bn_eps;
+    match build_model(&zero_var, &ExportOptions::default()) {
+        Err(ExportError::NonFinite { tensor }) => assert_eq!(tensor, "blocks.0.conv2.weight"),
+        other => panic!("{other:?}"),
+    }
+
+    let mut conflict = ck.clone();
+    conflict
+        .extra_metadata
+        .insert(metadata::SCALE.into(), "3".into());
+    match build_model(&conflict, &ExportOptions::default()) {
+        Err(ExportError::ConflictingMetadata {
+            key,
+            checkpoint,
+            exported,
+        }) => assert_eq!(
+            (key.as_str(), checkpoint.as_str(), exported.as_str()),
+            (metadata::SCALE, "3", "2")
+        ),
+        other => panic!("{other:?}"),
+    }
+    // An equal value is not a conflict (and is not duplicated).
+    let mut same = ck.clone();
+    same.extra_metadata
+        .insert(metadata::SCALE.into(), "2".into());
+    let m = build_model(&same, &ExportOptions::default()).unwrap();
+    assert_eq!(
+        m.metadata_props
+            .iter()
+            .filter(|p| p.key == metadata::SCALE)
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn write_onnx_is_atomic_and_matches_export_onnx() {
+    let dir = scratch("write");
+    let ck = checkpoint(1, 4, 2, [0.0, 1.0], [-1.0, 1.0], 9);
+    let path = dir.join("m.onnx");
+    std::fs::write(&path, b"old").unwrap();
+    write_onnx(&ck, &path, &ExportOptions::default()).unwrap();
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        export_onnx(&ck, &ExportOptions::default()).unwrap()
+    );
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        vec![std::ffi::OsString::from("m.onnx")],
+        "no temp files left"
+    );
+    // A failing write names the file and leaves nothing behind.
+    let missing = dir.join("no/such/dir/m.onnx");
+    let err = write_onnx(&ck, &missing, &ExportOptions::default()).unwrap_err();
+    assert!(matches!(err, ExportError::Write { .. }));
+    assert!(err.to_string().contains("no/such/dir/m.onnx"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
