@@ -1,0 +1,221 @@
+//! Parity between ONNX Runtime, tract and the plain-Rust reference pass, on models exported by
+//! `srgan-export`: at most 1e-4 max abs difference on f32 and at most 1 level on 8-bit output.
+//!
+//! The reference runs straight from the checkpoint (BatchNorm unfolded, naive convolution), so
+//! two runtimes agreeing on a wrongly exported graph still fail here.
+
+use std::path::{Path, PathBuf};
+
+use srgan_export::{reference, write_onnx, Checkpoint, ExportOptions, GeneratorConfig};
+use srgan_runtimes::ndarray::{Array4, ArrayView4};
+use srgan_runtimes::{open, RuntimeOptions, Upscaler};
+
+const F32_TOL: f32 = 1e-4;
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("srgan-parity-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+fn export(cfg: &GeneratorConfig, seed: u64, dir: &Path) -> (Checkpoint, PathBuf) {
+    let ck = Checkpoint::random_init(cfg, seed).expect("random init");
+    let path = dir.join(format!(
+        "g_b{}_c{}_x{}_s{seed}.onnx",
+        cfg.blocks, cfg.channels, cfg.scale
+    ));
+    write_onnx(&ck, &path, &ExportOptions::default()).expect("export");
+    (ck, path)
+}
+
+/// A deterministic pseudo-random input in [0, 1].
+fn random_input(shape: [usize; 4], seed: u64) -> Array4<f32> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    Array4::from_shape_simple_fn(shape, || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 40) as f32) / ((1u64 << 24) as f32)
+    })
+}
+
+fn reference_out(ck: &Checkpoint, x: &ArrayView4<'_, f32>) -> Array4<f32> {
+    let s = x.shape();
+    let shape = [s[0], s[1], s[2], s[3]];
+    let data = reference::forward(ck, x.as_standard_layout().as_slice().unwrap(), shape);
+    let k = ck.config.scale;
+    Array4::from_shape_vec([s[0], 3, s[2] * k, s[3] * k], data).expect("reference shape")
+}
+
+/// Largest absolute difference, with the index of its first occurrence for the report.
+fn max_diff(a: &Array4<f32>, b: &Array4<f32>) -> (f32, usize) {
+    assert_eq!(a.shape(), b.shape(), "shapes differ");
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| (x - y).abs())
+        .enumerate()
+        .fold(
+            (0.0, 0),
+            |(m, i), (j, d)| if d > m { (d, j) } else { (m, i) },
+        )
+}
+
+fn max_level_diff(a: &Array4<f32>, b: &Array4<f32>) -> u32 {
+    let q = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as i32;
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| (q(*x) - q(*y)).unsigned_abs())
+        .max()
+        .unwrap_or(0)
+}
+
+/// The output must carry information: not constant, not all clipped.
+fn assert_not_degenerate(out: &Array4<f32>, what: &str) {
+    let n = out.len() as f32;
+    let inside = out.iter().filter(|v| **v > 0.0 && **v < 1.0).count() as f32;
+    let mean = out.iter().sum::<f32>() / n;
+    let var = out.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n;
+    assert!(
+        inside / n > 0.5 && var.sqrt() > 0.01,
+        "{what}: degenerate output (in (0,1): {:.0}%, std {:.4})",
+        100.0 * inside / n,
+        var.sqrt()
+    );
+}
+
+fn runtimes(path: &Path) -> Vec<Box<dyn Upscaler>> {
+    let opts = RuntimeOptions {
+        threads: Some(2),
+        ..Default::default()
+    };
+    ["ort", "tract"]
+        .iter()
+        .map(|rt| open(rt, path, &opts).unwrap_or_else(|e| panic!("open {rt}: {e}")))
+        .collect()
+}
+
+fn check_parity(ck: &Checkpoint, path: &Path, inputs: &[Array4<f32>]) {
+    let mut rts = runtimes(path);
+    for x in inputs {
+        let want = reference_out(ck, &x.view());
+        assert_not_degenerate(&want, "reference");
+        for rt in rts.iter_mut() {
+            assert_eq!(rt.scale(), ck.config.scale);
+            let got = rt.upscale(x.view()).unwrap();
+            let (d, at) = max_diff(&want, &got);
+            assert!(
+                d <= F32_TOL,
+                "{} vs reference on {:?} ({}): max abs diff {d} at flat index {at} (> {F32_TOL})",
+                rt.name(),
+                x.shape(),
+                path.display()
+            );
+            let levels = max_level_diff(&want, &got);
+            assert!(levels <= 1, "{}: {levels} levels apart on 8-bit", rt.name());
+        }
+    }
+}
+
+#[test]
+fn random_inputs_of_several_sizes_and_scales() {
+    let dir = temp_dir("sizes");
+    let cases = [
+        (GeneratorConfig::new(2, 8, 4), 1),
+        (GeneratorConfig::new(1, 6, 2), 2),
+        (GeneratorConfig::new(1, 4, 8), 3),
+        (GeneratorConfig::new(0, 8, 4), 4),
+    ];
+    for (cfg, seed) in cases {
+        let (ck, path) = export(&cfg, seed, &dir);
+        let inputs = [
+            random_input([1, 3, 17, 23], seed),
+            random_input([2, 3, 8, 8], seed + 10),
+            random_input([1, 3, 1, 5], seed + 20),
+        ];
+        check_parity(&ck, &path, &inputs);
+    }
+}
+
+#[test]
+fn non_default_value_ranges() {
+    let dir = temp_dir("ranges");
+    let mut cfg = GeneratorConfig::new(1, 8, 2);
+    cfg.lr_range = [-1.0, 1.0];
+    cfg.hr_range = [0.0, 1.0];
+    let (ck, path) = export(&cfg, 5, &dir);
+    check_parity(&ck, &path, &[random_input([1, 3, 13, 9], 5)]);
+}
+
+#[test]
+fn the_tolerance_catches_a_wrong_graph() {
+    // A checkpoint that differs in one BatchNorm statistic must not pass as the same model:
+    // if it did, the parity tolerance could not catch a wrong BN fold.
+    let dir = temp_dir("mutant");
+    let cfg = GeneratorConfig::new(1, 8, 4);
+    let (ck, _) = export(&cfg, 9, &dir);
+    let mut mutant = ck.clone();
+    mutant
+        .tensors
+        .get_mut("blocks.0.bn2.running_var")
+        .unwrap()
+        .data[3] *= 1.5;
+    let (_, mutant_path) = {
+        let p = dir.join("mutant.onnx");
+        write_onnx(&mutant, &p, &ExportOptions::default()).unwrap();
+        ((), p)
+    };
+    let x = random_input([1, 3, 12, 12], 9);
+    let want = reference_out(&ck, &x.view());
+    for mut rt in runtimes(&mutant_path) {
+        let got = rt.upscale(x.view()).unwrap();
+        let (d, _) = max_diff(&want, &got);
+        assert!(
+            d > 10.0 * F32_TOL,
+            "{}: mutant within {d} of the original",
+            rt.name()
+        );
+    }
+}
+
+fn photo_tensor(path: &Path) -> Array4<f32> {
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    Array4::from_shape_fn([1, 3, h, w], |(_, c, y, x)| {
+        f32::from(img.get_pixel(x as u32, y as u32)[c]) / 255.0
+    })
+}
+
+fn bundled_photo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/chelsea_lr_x4.png")
+}
+
+#[test]
+fn real_photo_tiny_model_against_reference() {
+    let dir = temp_dir("photo-tiny");
+    let (ck, path) = export(&GeneratorConfig::new(2, 8, 4), 11, &dir);
+    check_parity(&ck, &path, &[photo_tensor(&bundled_photo())]);
+}
+
+#[test]
+fn real_photo_paper_model() {
+    // The paper's 16x64 x4 generator: ort and tract on the whole bundled photo (112x75), and
+    // both against the reference on a crop (the naive reference is slow at this size).
+    let dir = temp_dir("photo-paper");
+    let (ck, path) = export(&GeneratorConfig::paper(), 12, &dir);
+    let photo = photo_tensor(&bundled_photo());
+    let mut rts = runtimes(&path);
+    let a = rts[0].upscale(photo.view()).unwrap();
+    let b = rts[1].upscale(photo.view()).unwrap();
+    assert_not_degenerate(&a, "ort");
+    let (d, at) = max_diff(&a, &b);
+    assert!(d <= F32_TOL, "ort vs tract on the photo: {d} at {at}");
+    assert!(max_level_diff(&a, &b) <= 1);
+    let crop = photo
+        .slice(srgan_runtimes::ndarray::s![.., .., 20..44, 40..64])
+        .to_owned();
+    check_parity(&ck, &path, &[crop]);
+}
