@@ -116,6 +116,17 @@ pub struct Trainer<G: MainModule = Generator> {
     nan_at: Option<u64>,
 }
 
+impl<G: MainModule> std::fmt::Debug for Trainer<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trainer")
+            .field("out", &self.out)
+            .field("step", &self.step)
+            .field("phase", &self.cfg.phase)
+            .field("device", &self.device)
+            .finish()
+    }
+}
+
 impl<G: MainModule> Trainer<G> {
     /// Prepares a fresh run: checks the config, builds the networks, loads the data and the
     /// VGG weights, creates the output folder. Nothing of an earlier run there is read.
@@ -334,6 +345,11 @@ impl<G: MainModule> Trainer<G> {
     #[doc(hidden)]
     pub fn inject_nan_at(&mut self, iteration: u64) {
         self.nan_at = Some(iteration);
+    }
+
+    /// The batch of 0-based iteration `t` (the same one training uses).
+    pub fn batch(&self, t: u64) -> data::Batch {
+        data::make_batch(&self.images, &self.sampling, t)
     }
 
     /// The batch of 0-based iteration `t` as (LR in `lr_range`, HR in `hr_range`) tensors.

@@ -1,0 +1,154 @@
+//! Bad inputs: each a clear error, and nothing already on disk is lost.
+
+use srgan_models::trainer::files;
+use srgan_models::{ModelsError, Phase, TrainConfig, Trainer, TrainerOptions};
+
+use crate::common::{photo_folders, synthetic, tiny_config, tmp_dir, write_tiny_vgg};
+
+#[test]
+fn config_with_unknown_key_or_bad_value() {
+    let p = std::path::Path::new("bad.yaml");
+    let err = TrainConfig::from_yaml_str("seed: 1\nbatch_size: 4\n", p).unwrap_err();
+    assert!(matches!(err, ModelsError::ConfigParse { .. }));
+    assert!(err.to_string().contains("batch_size"), "{err}");
+    let err = TrainConfig::from_yaml_str("data: { crop: 4, cropp: 3 }\n", p).unwrap_err();
+    assert!(err.to_string().contains("cropp"), "{err}");
+    let err = TrainConfig::from_yaml_str(
+        "generator: { blocks: 1, channels: 4, scale: 4 }\nloss: { vgg_weight: 0 }\ndata: { crop: 30 }\n",
+        p,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("data.crop = 30"), "{err}");
+    let err = TrainConfig::from_yaml_str("loss: { vgg_weight: 0, adversarial_weight: -1 }\n", p)
+        .unwrap_err();
+    assert!(err.to_string().contains("loss.adversarial_weight"), "{err}");
+    let err = TrainConfig::from_yaml_str("phase: warmup\n", p).unwrap_err();
+    assert!(err.to_string().contains("warmup"), "{err}");
+    // The shipped configs parse (those needing VGG weights say so clearly).
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    for name in ["tiny.yaml", "tiny_gan.yaml", "srresnet.yaml"] {
+        TrainConfig::from_yaml_file(&root.join(name)).unwrap();
+    }
+    let text = std::fs::read_to_string(root.join("srgan.yaml")).unwrap();
+    let cfg: TrainConfig = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(cfg.loss.vgg_weight, 0.006);
+}
+
+#[test]
+fn perceptual_loss_without_weights() {
+    let (train, _) = photo_folders("novgg");
+    let mut cfg = tiny_config(&train, Phase::Pretrain);
+    cfg.loss.vgg_weight = 0.006;
+    let err = cfg.validate().unwrap_err();
+    assert!(matches!(err, ModelsError::VggWeightsRequired { .. }));
+    assert!(err.to_string().contains("--vgg-weights"), "{err}");
+}
+
+#[test]
+fn missing_data_folder_and_folder_without_usable_images() {
+    let out = tmp_dir("nodata-out");
+    let missing = out.join("no-such-folder");
+    let cfg = tiny_config(&missing, Phase::Pretrain);
+    let err = Trainer::<srgan_models::Generator>::new(
+        cfg,
+        &out.join("run"),
+        tch::Device::Cpu,
+        TrainerOptions::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no-such-folder"), "{err}");
+    assert!(!out.join("run").exists(), "nothing is written");
+
+    let bad = tmp_dir("nodata-bad");
+    synthetic(10, 10, 1).save(bad.join("small.png")).unwrap();
+    std::fs::write(bad.join("broken.jpg"), b"not a jpeg").unwrap();
+    let folder = srgan_models::data::ImageFolder::open(&bad, 24, 1);
+    let err = folder.unwrap_err();
+    assert!(matches!(err, ModelsError::NoUsableImages { skipped: 2, .. }), "{err}");
+    synthetic(40, 40, 2).save(bad.join("ok.png")).unwrap();
+    let folder = srgan_models::data::ImageFolder::open(&bad, 24, 1).unwrap();
+    assert_eq!(folder.images.len(), 1);
+    assert!(folder.warnings.iter().any(|w| w.contains("small.png") && w.contains("smaller")));
+    assert!(folder.warnings.iter().any(|w| w.contains("broken.jpg") && w.contains("decode")));
+}
+
+#[test]
+fn vgg_file_with_a_wrong_shape_names_the_tensor() {
+    let (train, _) = photo_folders("badvgg");
+    let out = tmp_dir("badvgg-out");
+    let mut cfg = tiny_config(&train, Phase::Pretrain);
+    cfg.loss.vgg_weight = 0.006;
+    cfg.vgg.weights = Some(write_tiny_vgg(&out, true));
+    cfg.vgg.layer = srgan_models::VggLayer::Vgg22;
+    cfg.vgg.width_divisor = Some(16);
+    let err = Trainer::<srgan_models::Generator>::new(
+        cfg.clone(),
+        &out.join("run"),
+        tch::Device::Cpu,
+        TrainerOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ModelsError::VggTensorShape { .. }), "{err}");
+    assert!(err.to_string().contains("features.5.weight"), "{err}");
+    // A file lacking a layer names it too.
+    cfg.vgg.layer = srgan_models::VggLayer::Vgg54;
+    cfg.vgg.weights = Some(write_tiny_vgg(&out, false));
+    let err = srgan_models::Vgg19Features::load(&cfg.vgg, tch::Device::Cpu).unwrap_err();
+    assert!(err.to_string().contains("features.10.weight"), "{err}");
+}
+
+#[test]
+fn resume_from_another_architecture_changes_nothing() {
+    let (train, _) = photo_folders("arch");
+    let out = tmp_dir("arch-out");
+    let mut cfg = tiny_config(&train, Phase::Pretrain);
+    cfg.iterations = 2;
+    let mut t: Trainer =
+        Trainer::new(cfg.clone(), &out, tch::Device::Cpu, TrainerOptions::default()).unwrap();
+    t.run().unwrap();
+    drop(t);
+    let before: Vec<Vec<u8>> = [files::GENERATOR, files::STATE, files::METRICS, files::CONFIG]
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
+    let mut other = cfg.clone();
+    other.generator.blocks = 2;
+    other.iterations = 4;
+    let err = Trainer::<srgan_models::Generator>::resume(
+        other,
+        &out,
+        &out.join(files::STATE),
+        tch::Device::Cpu,
+        TrainerOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ModelsError::ResumeMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("generator architecture"), "{err}");
+    let after: Vec<Vec<u8>> = [files::GENERATOR, files::STATE, files::METRICS, files::CONFIG]
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
+    assert!(before == after, "files changed");
+    // A generator checkpoint is not a training state.
+    let err = Trainer::<srgan_models::Generator>::resume(
+        cfg,
+        &out,
+        &out.join(files::GENERATOR),
+        tch::Device::Cpu,
+        TrainerOptions::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("format"), "{err}");
+}
+
+#[test]
+fn explicit_cuda_that_cannot_be_had_is_an_error() {
+    if tch::Cuda::is_available() {
+        assert!(srgan_models::resolve_device("cuda:999").is_err());
+    } else {
+        let err = srgan_models::resolve_device("cuda").unwrap_err();
+        assert!(err.to_string().contains("not available"), "{err}");
+    }
+    assert!(srgan_models::resolve_device("tpu").is_err());
+    assert_eq!(srgan_models::resolve_device("cpu").unwrap(), tch::Device::Cpu);
+}
