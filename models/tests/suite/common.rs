@@ -26,7 +26,11 @@ pub fn synthetic(w: u32, h: u32, seed: u32) -> RgbImage {
         let (u, v) = (x as f32 / w as f32, y as f32 / h as f32);
         let r = 0.5 + 0.4 * (6.0 * u * f + 2.0 * v).sin();
         let g = 0.5 + 0.4 * (5.0 * v * f - 3.0 * u).cos();
-        let b = if ((x / 9 + y / 13 + seed) % 3) == 0 { 0.8 } else { 0.2 };
+        let b = if ((x / 9 + y / 13 + seed) % 3) == 0 {
+            0.8
+        } else {
+            0.2
+        };
         Rgb([(r * 255.0) as u8, (g * 255.0) as u8, (b * 255.0) as u8])
     })
 }
@@ -57,7 +61,9 @@ pub fn photo_folders(tag: &str) -> (PathBuf, PathBuf) {
             ("rocket.jpg", &val),
         ] {
             if let Ok(img) = image::open(d.join(name)) {
-                let img = img.resize(160, 160, image::imageops::FilterType::Triangle).to_rgb8();
+                let img = img
+                    .resize(160, 160, image::imageops::FilterType::Triangle)
+                    .to_rgb8();
                 img.save(dst.join(name.replace(".jpg", ".png"))).unwrap();
                 written += 1;
             }
@@ -65,7 +71,9 @@ pub fn photo_folders(tag: &str) -> (PathBuf, PathBuf) {
     }
     if written < 4 {
         for i in 0..3 {
-            synthetic(128, 112, i).save(train.join(format!("s{i}.png"))).unwrap();
+            synthetic(128, 112, i)
+                .save(train.join(format!("s{i}.png")))
+                .unwrap();
         }
         synthetic(96, 80, 7).save(val.join("v.png")).unwrap();
     }
@@ -121,7 +129,11 @@ pub fn write_tiny_vgg(dir: &Path, bad: bool) -> PathBuf {
         "classifier.0.bias".into(),
         tch::Tensor::zeros([7], (tch::Kind::Float, tch::Device::Cpu)),
     ));
-    let p = dir.join(if bad { "vgg_bad.safetensors" } else { "vgg.safetensors" });
+    let p = dir.join(if bad {
+        "vgg_bad.safetensors"
+    } else {
+        "vgg.safetensors"
+    });
     tch::Tensor::write_safetensors(&named, &p).unwrap();
     p
 }

@@ -64,12 +64,21 @@ fn missing_data_folder_and_folder_without_usable_images() {
     std::fs::write(bad.join("broken.jpg"), b"not a jpeg").unwrap();
     let folder = srgan_models::data::ImageFolder::open(&bad, 24, 1);
     let err = folder.unwrap_err();
-    assert!(matches!(err, ModelsError::NoUsableImages { skipped: 2, .. }), "{err}");
+    assert!(
+        matches!(err, ModelsError::NoUsableImages { skipped: 2, .. }),
+        "{err}"
+    );
     synthetic(40, 40, 2).save(bad.join("ok.png")).unwrap();
     let folder = srgan_models::data::ImageFolder::open(&bad, 24, 1).unwrap();
     assert_eq!(folder.images.len(), 1);
-    assert!(folder.warnings.iter().any(|w| w.contains("small.png") && w.contains("smaller")));
-    assert!(folder.warnings.iter().any(|w| w.contains("broken.jpg") && w.contains("decode")));
+    assert!(folder
+        .warnings
+        .iter()
+        .any(|w| w.contains("small.png") && w.contains("smaller")));
+    assert!(folder
+        .warnings
+        .iter()
+        .any(|w| w.contains("broken.jpg") && w.contains("decode")));
 }
 
 #[test]
@@ -103,14 +112,24 @@ fn resume_from_another_architecture_changes_nothing() {
     let out = tmp_dir("arch-out");
     let mut cfg = tiny_config(&train, Phase::Pretrain);
     cfg.iterations = 2;
-    let mut t: Trainer =
-        Trainer::new(cfg.clone(), &out, tch::Device::Cpu, TrainerOptions::default()).unwrap();
+    let mut t: Trainer = Trainer::new(
+        cfg.clone(),
+        &out,
+        tch::Device::Cpu,
+        TrainerOptions::default(),
+    )
+    .unwrap();
     t.run().unwrap();
     drop(t);
-    let before: Vec<Vec<u8>> = [files::GENERATOR, files::STATE, files::METRICS, files::CONFIG]
-        .iter()
-        .map(|f| std::fs::read(out.join(f)).unwrap())
-        .collect();
+    let before: Vec<Vec<u8>> = [
+        files::GENERATOR,
+        files::STATE,
+        files::METRICS,
+        files::CONFIG,
+    ]
+    .iter()
+    .map(|f| std::fs::read(out.join(f)).unwrap())
+    .collect();
     let mut other = cfg.clone();
     other.generator.blocks = 2;
     other.iterations = 4;
@@ -124,10 +143,15 @@ fn resume_from_another_architecture_changes_nothing() {
     .unwrap_err();
     assert!(matches!(err, ModelsError::ResumeMismatch { .. }), "{err}");
     assert!(err.to_string().contains("generator architecture"), "{err}");
-    let after: Vec<Vec<u8>> = [files::GENERATOR, files::STATE, files::METRICS, files::CONFIG]
-        .iter()
-        .map(|f| std::fs::read(out.join(f)).unwrap())
-        .collect();
+    let after: Vec<Vec<u8>> = [
+        files::GENERATOR,
+        files::STATE,
+        files::METRICS,
+        files::CONFIG,
+    ]
+    .iter()
+    .map(|f| std::fs::read(out.join(f)).unwrap())
+    .collect();
     assert!(before == after, "files changed");
     // A generator checkpoint is not a training state.
     let err = Trainer::<srgan_models::Generator>::resume(
@@ -150,5 +174,8 @@ fn explicit_cuda_that_cannot_be_had_is_an_error() {
         assert!(err.to_string().contains("not available"), "{err}");
     }
     assert!(srgan_models::resolve_device("tpu").is_err());
-    assert_eq!(srgan_models::resolve_device("cpu").unwrap(), tch::Device::Cpu);
+    assert_eq!(
+        srgan_models::resolve_device("cpu").unwrap(),
+        tch::Device::Cpu
+    );
 }

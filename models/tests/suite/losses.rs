@@ -10,11 +10,20 @@ fn close(t: &Tensor, want: f64) {
 
 #[test]
 fn mse_bce_tv_by_hand() {
-    close(&losses::mse(&Tensor::from_slice(&[1.0f32, 2.0]), &Tensor::from_slice(&[0.0f32, 4.0])), 2.5);
+    close(
+        &losses::mse(
+            &Tensor::from_slice(&[1.0f32, 2.0]),
+            &Tensor::from_slice(&[0.0f32, 4.0]),
+        ),
+        2.5,
+    );
     // x=0,t=0.5: ln 2; x=2,t=1: ln(1+e^-2).
     let want = (2f64.ln() + (1.0 + (-2f64).exp()).ln()) / 2.0;
     close(
-        &losses::bce_with_logits(&Tensor::from_slice(&[0.0f32, 2.0]), &Tensor::from_slice(&[0.5f32, 1.0])),
+        &losses::bce_with_logits(
+            &Tensor::from_slice(&[0.0f32, 2.0]),
+            &Tensor::from_slice(&[0.5f32, 1.0]),
+        ),
         want,
     );
     // [[1,2],[3,5]]: vertical diffs 2,3 -> 6.5; horizontal 1,2 -> 2.5.
@@ -30,8 +39,14 @@ fn discriminator_and_adversarial_by_hand() {
     let t_fake = Tensor::from_slice(&[0.0f32, 0.2]).view([2, 1]);
     let bce = |x: f64, t: f64| x.max(0.0) - x * t + (1.0 + (-x.abs()).exp()).ln();
     let want = (bce(0.0, 1.0) + bce(1.0, 0.8)) / 2.0 + (bce(0.0, 0.0) + bce(-1.0, 0.2)) / 2.0;
-    close(&losses::discriminator_loss(&real, &fake, &t_real, &t_fake), want);
-    close(&losses::adversarial_loss(&fake), (bce(0.0, 1.0) + bce(-1.0, 1.0)) / 2.0);
+    close(
+        &losses::discriminator_loss(&real, &fake, &t_real, &t_fake),
+        want,
+    );
+    close(
+        &losses::adversarial_loss(&fake),
+        (bce(0.0, 1.0) + bce(-1.0, 1.0)) / 2.0,
+    );
 }
 
 #[test]

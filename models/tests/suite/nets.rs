@@ -28,11 +28,11 @@ fn a_duplicate_name_is_caught() {
     let vs = nn::VarStore::new(Device::Cpu);
     let _a = Generator::build(&vs.root(), &cfg).unwrap();
     // get-or-create would reuse names; `add` renames: force it through a second PReLU.
-    let _dup = vs.root().sub("head").sub("prelu").var(
-        "weight",
-        &[4],
-        nn::Init::Const(0.0),
-    );
+    let _dup = vs
+        .root()
+        .sub("head")
+        .sub("prelu")
+        .var("weight", &[4], nn::Init::Const(0.0));
     let names: Vec<String> = vs.variables().into_keys().collect();
     assert!(names.iter().any(|n| n.contains("__")), "{names:?}");
     let err = check_var_names(&vs, &cfg).unwrap_err().to_string();
@@ -64,7 +64,10 @@ fn generator_and_discriminator_shapes() {
         dvs.variables()["features.7.conv.weight"].size(),
         vec![512, 512, 3, 3]
     );
-    assert_eq!(dvs.variables()["dense1.weight"].size(), vec![1024, 512 * 36]);
+    assert_eq!(
+        dvs.variables()["dense1.weight"].size(),
+        vec![1024, 512 * 36]
+    );
 }
 
 #[test]

@@ -22,7 +22,10 @@ fn exported_checkpoint_matches_tch_on_ort_and_tract() {
     let ck_path = out.join(files::GENERATOR);
     let ck = Checkpoint::load(&ck_path).unwrap();
     let rv = &ck.tensors["blocks.0.bn1.running_var"].data;
-    assert!(rv.iter().any(|v| (v - 1.0).abs() > 1e-3), "BN stats trivial");
+    assert!(
+        rv.iter().any(|v| (v - 1.0).abs() > 1e-3),
+        "BN stats trivial"
+    );
 
     let opts = RuntimeOptions {
         threads: Some(1),
@@ -36,6 +39,15 @@ fn exported_checkpoint_matches_tch_on_ort_and_tract() {
     let want = tch_up.upscale(x.view()).unwrap();
     assert_eq!(want.shape(), &[2, 3, 36, 44]);
     assert!(want.iter().all(|v| (0.0..=1.0).contains(v)));
+
+    // The plain-Rust reference of the contract agrees with tch (so tch follows the contract).
+    let reference = srgan_export::reference::forward(&ck, x.as_slice().unwrap(), [2, 3, 9, 11]);
+    let max = reference
+        .iter()
+        .zip(want.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(max <= 1e-4, "reference: max abs diff {max}");
 
     let onnx = out.join("generator.onnx");
     srgan_export::write_onnx(&ck, &onnx, &ExportOptions::default()).unwrap();

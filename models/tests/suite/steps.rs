@@ -25,7 +25,11 @@ fn d_step_changes_only_d_and_g_step_only_g() {
     t.d_step(&hr, &sr, 0).unwrap();
     let g1 = snapshot(t.generator_vars());
     let d1 = snapshot(t.discriminator_vars().unwrap());
-    assert!(changed(&g0, &g1).is_empty(), "D step changed G: {:?}", changed(&g0, &g1));
+    assert!(
+        changed(&g0, &g1).is_empty(),
+        "D step changed G: {:?}",
+        changed(&g0, &g1)
+    );
     let dc = changed(&d0, &d1);
     assert!(dc.iter().any(|n| n == "dense2.weight"), "{dc:?}");
     assert!(dc.iter().any(|n| n == "features.0.conv.weight"), "{dc:?}");
@@ -36,7 +40,11 @@ fn d_step_changes_only_d_and_g_step_only_g() {
     let g2 = snapshot(t.generator_vars());
     let d2 = snapshot(t.discriminator_vars().unwrap());
     let v2 = snapshot(t.vgg().unwrap().var_store());
-    assert!(changed(&d1, &d2).is_empty(), "G step changed D: {:?}", changed(&d1, &d2));
+    assert!(
+        changed(&d1, &d2).is_empty(),
+        "G step changed D: {:?}",
+        changed(&d1, &d2)
+    );
     let gc = changed(&g1, &g2);
     assert!(gc.iter().any(|n| n == "head.conv.weight"), "{gc:?}");
     assert!(gc.iter().any(|n| n == "tail.conv.bias"), "{gc:?}");

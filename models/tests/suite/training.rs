@@ -26,7 +26,14 @@ fn a_short_run_lowers_the_pixel_loss_and_writes_its_files() {
     assert!(last < 0.7 * first, "pixel loss {first} -> {last}");
     let v = outcome.last_validation.unwrap();
     assert!(v.psnr.is_finite() && v.bicubic_psnr.is_finite(), "{v:?}");
-    for f in [files::GENERATOR, files::BEST, files::STATE, files::METRICS, files::PLOT, files::CONFIG] {
+    for f in [
+        files::GENERATOR,
+        files::BEST,
+        files::STATE,
+        files::METRICS,
+        files::PLOT,
+        files::CONFIG,
+    ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     let ck = Checkpoint::load(out.join(files::GENERATOR)).unwrap();
@@ -50,13 +57,23 @@ fn an_interrupted_and_resumed_run_logs_the_same_losses() {
     cfg.epoch_iterations = Some(3);
 
     let full_dir = tmp_dir("resume-full");
-    let mut full: Trainer =
-        Trainer::new(cfg.clone(), &full_dir, tch::Device::Cpu, TrainerOptions::default()).unwrap();
+    let mut full: Trainer = Trainer::new(
+        cfg.clone(),
+        &full_dir,
+        tch::Device::Cpu,
+        TrainerOptions::default(),
+    )
+    .unwrap();
     full.run().unwrap();
 
     let part_dir = tmp_dir("resume-part");
-    let mut first: Trainer =
-        Trainer::new(cfg.clone(), &part_dir, tch::Device::Cpu, TrainerOptions::default()).unwrap();
+    let mut first: Trainer = Trainer::new(
+        cfg.clone(),
+        &part_dir,
+        tch::Device::Cpu,
+        TrainerOptions::default(),
+    )
+    .unwrap();
     // Stop through the flag, as Ctrl-C does, after iteration 3.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let o = first.run_until(3).unwrap();
@@ -81,7 +98,11 @@ fn an_interrupted_and_resumed_run_logs_the_same_losses() {
     assert_eq!(resumed.len(), full.history().len());
     for (i, (a, b)) in full.history().iter().zip(&resumed).enumerate() {
         for ((name, x), (_, y)) in a.named().iter().zip(b.named()) {
-            assert!((x - y).abs() <= 1e-5, "iteration {}: {name} {x} vs {y}", i + 1);
+            assert!(
+                (x - y).abs() <= 1e-5,
+                "iteration {}: {name} {x} vs {y}",
+                i + 1
+            );
         }
     }
     // The metrics files agree too (epoch means straddle the interruption).
