@@ -4,12 +4,14 @@ use srgan_export::{write_onnx, ExportOptions};
 
 use crate::common::{checkpoint, run_python, scratch};
 
+/// (name, blocks, channels, scale, lr_range, hr_range, opset)
+type Case = (&'static str, usize, usize, usize, [f32; 2], [f32; 2], i64);
+
 #[test]
 fn onnx_checker_accepts_every_exported_model() {
     let dir = scratch("checker");
     let default = ExportOptions::default();
-    // (name, blocks, channels, scale, lr_range, hr_range, opset)
-    let cases: Vec<(&str, usize, usize, usize, [f32; 2], [f32; 2], i64)> = vec![
+    let cases: Vec<Case> = vec![
         ("x2_b0", 0, 4, 2, [0.0, 1.0], [-1.0, 1.0], default.opset),
         ("x4_b1", 1, 8, 4, [0.0, 1.0], [-1.0, 1.0], default.opset),
         ("x8_b3", 3, 4, 8, [0.0, 1.0], [-1.0, 1.0], default.opset),
