@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 use prost::Message;
 
 use crate::checkpoint::{
-    atomic_write, Checkpoint, CheckpointError, Tensor, BODY_KERNEL, HEAD_TAIL_KERNEL,
+    atomic_write, Checkpoint, CheckpointError, GeneratorConfig, Tensor, BODY_KERNEL,
+    HEAD_TAIL_KERNEL,
 };
 use crate::fold::{fold_batch_norm, fold_output_range, BatchNorm};
 use crate::ops::{self, GraphBuilder};
@@ -118,6 +119,16 @@ pub enum ExportError {
         /// The exporter's value.
         exported: String,
     },
+    /// The weights do not fit in one protobuf message (2 GiB); external data is not supported.
+    #[error(
+        "the model has {params} parameters, more than the {max_params} one ONNX file can hold"
+    )]
+    TooLarge {
+        /// Parameters of the architecture.
+        params: usize,
+        /// The most that fit.
+        max_params: usize,
+    },
     /// The model could not be written.
     #[error("writing the model failed: {source}")]
     Write {
@@ -127,6 +138,26 @@ pub enum ExportError {
         #[source]
         source: Box<CheckpointError>,
     },
+}
+
+/// The most parameters an exported model may hold: a protobuf message is limited to 2 GiB, and
+/// weights are stored inline as f32 (external data is not written). Leaves room for the rest.
+pub const MAX_PARAMS: usize = (i32::MAX as usize - (16 << 20)) / 4;
+
+/// Checks that an architecture can be exported in one file, before any weights are allocated.
+pub fn check_exportable(config: &GeneratorConfig) -> Result<(), ExportError> {
+    let params: usize = config
+        .param_specs()
+        .iter()
+        .map(|s| s.shape.iter().product::<usize>())
+        .sum();
+    if params > MAX_PARAMS {
+        return Err(ExportError::TooLarge {
+            params,
+            max_params: MAX_PARAMS,
+        });
+    }
+    Ok(())
 }
 
 /// IR version for an opset (the ONNX versioning table).
@@ -148,6 +179,7 @@ pub fn build_model(ck: &Checkpoint, opts: &ExportOptions) -> Result<ModelProto, 
             max: MAX_OPSET,
         });
     }
+    check_exportable(&ck.config)?;
     ck.validate(Path::new("checkpoint"))
         .map_err(|e| ExportError::InvalidCheckpoint {
             source: Box::new(e),

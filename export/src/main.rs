@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use srgan_export::exporter::{DEFAULT_OPSET, MAX_OPSET, MIN_OPSET};
+use srgan_export::exporter::{check_exportable, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET};
 use srgan_export::{
     build_model, summarize, write_model, Checkpoint, ExportOptions, GeneratorConfig,
 };
@@ -97,6 +97,7 @@ impl Job {
                     a.scale.unwrap_or(4),
                 );
                 config.validate().context("--random-init")?;
+                check_exportable(&config).context("--random-init")?;
                 Source::Random {
                     config,
                     seed: a.seed.unwrap_or(0),

@@ -153,6 +153,17 @@ fn bad_arguments_are_one_line_errors() {
     assert_one_line_error(&o, "opset");
     let o = run(&[&"-o", &out]);
     assert_one_line_error(&o, "checkpoint");
+    // Too big for one ONNX file: refused before any weights are allocated.
+    let o = run(&[
+        &"--random-init",
+        &"--blocks",
+        &"1024",
+        &"--channels",
+        &"4096",
+        &"-o",
+        &out,
+    ]);
+    assert_one_line_error(&o, "parameters");
     let o = run(&[&dir.join("ck.safetensors"), &"--blocks", &"2", &"-o", &out]);
     assert_one_line_error(&o, "--blocks");
     assert!(files_in(&dir).is_empty());
