@@ -119,7 +119,8 @@ pub fn plot_metrics(metrics: &Path, out: &Path) -> Result<()> {
     let xr = (0.0, xr.1.max(1.0));
     let grid = Rgb([225, 225, 225]);
     // Losses, log10 scale.
-    let losses: Vec<(Vec<(f64, f64)>, Rgb<u8>)> = [
+    type Series = (Vec<(f64, f64)>, Rgb<u8>);
+    let losses: Vec<Series> = [
         ("generator_content_loss", Rgb([31, 119, 180])),
         ("generator_total_loss", Rgb([44, 160, 44])),
         ("discriminator_loss", Rgb([214, 39, 40])),

@@ -490,7 +490,7 @@ impl<G: MainModule> Trainer<G> {
         }
         let (lr, mut hr) = self.batch_tensors(b);
         if self.nan_at == Some(t + 1) {
-            hr = hr * f64::NAN;
+            hr *= f64::NAN;
         }
         let sr = self.generate(&lr);
         let d_loss = if self.adversary.is_some() {

@@ -82,11 +82,13 @@ pub fn photo_folders(tag: &str) -> (PathBuf, PathBuf) {
 
 /// A tiny x2 config on `train`.
 pub fn tiny_config(train: &Path, phase: Phase) -> TrainConfig {
-    let mut c = TrainConfig::default();
-    c.seed = 3;
-    c.phase = phase;
-    c.iterations = 10;
-    c.generator = GeneratorConfig::new(1, 8, 2);
+    let mut c = TrainConfig {
+        seed: 3,
+        phase,
+        iterations: 10,
+        generator: GeneratorConfig::new(1, 8, 2),
+        ..Default::default()
+    };
     c.discriminator.base_channels = 4;
     c.discriminator.dense = 16;
     c.discriminator.pool = 1;
