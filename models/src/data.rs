@@ -4,8 +4,10 @@
 //! than the crop or one that cannot be decoded is skipped with a warning naming it. Each
 //! training sample is a random `crop`x`crop` HR patch, optionally flipped and rotated by a
 //! multiple of 90 degrees, and its LR partner is the patch downscaled by the scale with the
-//! bicubic (Keys, a = -0.5, "Catmull-Rom") kernel widened by the scale for antialiasing, as
-//! MATLAB's `imresize` and PIL's `BICUBIC` do, then rounded to 8 bits like a saved LR image.
+//! bicubic kernel (Keys, a = -0.5) widened by the scale for antialiasing, exactly as MATLAB's
+//! `imresize(hr, 1/scale, 'bicubic')` (`srgan_imaging::resample::downscale`), then rounded to
+//! 8 bits like a saved LR image. The bicubic baseline of validation is
+//! `srgan_imaging::resample::upscale`, also rounded to 8 bits.
 //!
 //! Loading is deterministic: which images and crops iteration `t` gets depends only on
 //! `(seed, t)`, so a run can be resumed at any iteration. Background threads prepare the batches;
@@ -17,15 +19,13 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use image::imageops::{self, FilterType};
+use image::imageops;
 use image::RgbImage;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use srgan_runtimes::ndarray::{Array4, ArrayView4};
 
 use crate::error::{ModelsError, Result};
-
-/// The resampling filter used for every LR image and for the bicubic baseline.
-pub const BICUBIC: FilterType = FilterType::CatmullRom;
 
 /// Mixes a seed and a few counters into one RNG seed (SplitMix64 finaliser at each step).
 pub fn derive_seed(parts: &[u64]) -> u64 {
@@ -146,14 +146,34 @@ impl ImageFolder {
     }
 }
 
-/// Downscales by `scale` with [`BICUBIC`], rounding to 8 bits.
-pub fn bicubic_down(img: &RgbImage, scale: u32) -> RgbImage {
-    imageops::resize(img, img.width() / scale, img.height() / scale, BICUBIC)
+/// `[1, 3, H, W]` in [0, 1].
+pub fn image_to_nchw(img: &RgbImage) -> Array4<f32> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    Array4::from_shape_fn((1, 3, h, w), |(_, c, y, x)| {
+        img.get_pixel(x as u32, y as u32).0[c] as f32 / 255.0
+    })
 }
 
-/// Upscales by `scale` with [`BICUBIC`] (the baseline the paper compares against).
+/// The first image of an NCHW batch in [0, 1], rounded to 8 bits.
+pub fn nchw_to_image(x: ArrayView4<'_, f32>) -> RgbImage {
+    let (_, _, h, w) = x.dim();
+    RgbImage::from_fn(w as u32, h as u32, |px, py| {
+        let v =
+            |c: usize| (x[[0, c, py as usize, px as usize]].clamp(0.0, 1.0) * 255.0).round() as u8;
+        image::Rgb([v(0), v(1), v(2)])
+    })
+}
+
+/// Downscales by `scale` with MATLAB's bicubic (antialiased), rounding to 8 bits.
+pub fn bicubic_down(img: &RgbImage, scale: u32) -> RgbImage {
+    let x = image_to_nchw(img);
+    nchw_to_image(srgan_imaging::resample::downscale(x.view(), scale as usize).view())
+}
+
+/// Upscales by `scale` with MATLAB's bicubic, rounding to 8 bits (the paper's baseline).
 pub fn bicubic_up(img: &RgbImage, scale: u32) -> RgbImage {
-    imageops::resize(img, img.width() * scale, img.height() * scale, BICUBIC)
+    let x = image_to_nchw(img);
+    nchw_to_image(srgan_imaging::resample::upscale(x.view(), scale as usize).view())
 }
 
 /// Crops the largest top-left region whose sides are multiples of `scale`.
