@@ -1,1 +1,24 @@
-fn main() {}
+//! `srgan-run`: upscale an image or a folder of images with an exported SRGAN model on ONNX
+//! Runtime or tract. See `srgan-run --help`; the work is done by [`srgan::run`].
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use srgan::run::{run, RunArgs, RunConfig};
+
+fn main() -> ExitCode {
+    let args = RunArgs::parse();
+    let outcome = RunConfig::from_args(args)
+        .context("invalid arguments")
+        .and_then(|cfg| run(&cfg).context("cannot run"));
+    match outcome {
+        Ok(summary) if summary.failed.is_empty() => ExitCode::SUCCESS,
+        // Each failure was reported with its path as it happened.
+        Ok(_) => ExitCode::from(1),
+        Err(e) => {
+            // The root cause names the file; the context says which step.
+            eprintln!("srgan-run: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,1 +1,11 @@
 //! Cross-crate tests: parity between runtimes, tiling, the CLI end to end.
+//!
+//! One test binary, one module per theme. Models are made on the fly (random weights on a
+//! tiny architecture, exported by `srgan_export`); images are generated in temporary folders.
+
+mod common;
+
+mod cli;
+mod images;
+mod parity;
+mod tiling;

@@ -1,0 +1,401 @@
+//! `srgan-run` end to end: the built binary on generated images and tiny exported models.
+//! Good inputs (one file, a folder, RGBA, grey, 16-bit, a foreign model, tiling) and bad
+//! ones (each must give one clear line, no panic, and leave no output behind).
+
+use std::path::Path;
+
+use image::DynamicImage;
+
+use crate::common::{self, TempDir};
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 temp path")
+}
+
+/// Runs a single-file upscale on `runtime`; returns the output image.
+fn upscale_file(dir: &TempDir, img: &DynamicImage, name: &str, runtime: &str) -> DynamicImage {
+    let model = common::tiny_model(dir);
+    let input = dir.join(name);
+    common::save(img, &input);
+    let output = dir.join(format!("out-{runtime}-{name}"));
+    let out = common::srgan_run(
+        [
+            "-i",
+            s(&input),
+            "-o",
+            s(&output),
+            "-m",
+            s(&model),
+            "--runtime",
+            runtime,
+            "--threads",
+            "1",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    common::load(&output)
+}
+
+#[test]
+fn single_file_on_both_runtimes_within_one_level() {
+    let dir = TempDir::new("cli-single");
+    let img = common::rgb8(23, 17);
+    let a = upscale_file(&dir, &img, "photo.png", "tract");
+    let b = upscale_file(&dir, &img, "photo.png", "ort");
+    assert_eq!(a.color(), image::ColorType::Rgb8);
+    assert_eq!((a.width(), a.height()), (92, 68));
+    assert!(common::max_level_diff(&a, &b) <= 1);
+}
+
+#[test]
+fn output_folder_keeps_the_stem_and_format_can_change() {
+    let dir = TempDir::new("cli-names");
+    let model = common::tiny_model(&dir);
+    let input = dir.join("photo.png");
+    common::save(&common::rgb8(9, 8), &input);
+    let out_dir = dir.join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["-i", s(&input), "-o", s(&out_dir), "-m", s(&model)];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--runtime", "tract", "-q"]);
+        common::srgan_run(args, &[])
+    };
+    let out = run(&[]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(out.stderr.is_empty(), "-q prints nothing on success");
+    let out = run(&["-f", "jpg"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(common::names(&out_dir), ["photo.jpg", "photo.png"]);
+    let jpg = std::fs::read(out_dir.join("photo.jpg")).unwrap();
+    assert_eq!(image::guess_format(&jpg).unwrap(), image::ImageFormat::Jpeg);
+}
+
+#[test]
+fn folder_with_one_corrupt_file() {
+    let dir = TempDir::new("cli-folder");
+    let model = common::tiny_model(&dir);
+    let input = dir.join("in");
+    std::fs::create_dir(&input).unwrap();
+    common::save(&common::rgb8(10, 7), &input.join("a.png"));
+    common::save(&common::rgb8(8, 8), &input.join("b.jpg"));
+    common::save(&common::luma8(6, 9), &input.join("c.png"));
+    std::fs::write(
+        input.join("corrupt.png"),
+        b"\x89PNG\r\n\x1a\nthis is not a PNG",
+    )
+    .unwrap();
+    std::fs::write(input.join("notes.txt"), b"not an image, ignored").unwrap();
+    let output = dir.join("out");
+    let out = common::srgan_run(
+        [
+            "-i",
+            s(&input),
+            "-o",
+            s(&output),
+            "-m",
+            s(&model),
+            "--runtime",
+            "tract",
+        ],
+        &[],
+    );
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let errors: Vec<_> = err.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("corrupt.png"), "{err}");
+    assert!(err.contains("3 ok, 1 failed"), "{err}");
+    assert_eq!(common::names(&output), ["a.png", "b.jpg", "c.png"]);
+    let c = common::load(&output.join("c.png"));
+    assert_eq!(c.color(), image::ColorType::L8);
+    assert_eq!((c.width(), c.height()), (24, 36));
+}
+
+#[test]
+fn rgba_keeps_its_alpha() {
+    let dir = TempDir::new("cli-rgba");
+    let img = common::rgba8(12, 10, |x, y| if x < 6 { 255 } else { (y * 20) as u8 });
+    let out = upscale_file(&dir, &img, "logo.png", "tract");
+    assert_eq!(out.color(), image::ColorType::Rgba8);
+    let out = out.into_rgba8();
+    assert_eq!(out.dimensions(), (48, 40));
+    // Far from the step, the alpha is the input's.
+    assert_eq!(out.get_pixel(2, 2).0[3], 255);
+    assert_eq!(out.get_pixel(2, 37).0[3], 255);
+    // On the right the alpha is the ramp 20 * y (LR rows), which bicubic reproduces: HR row
+    // 22 samples LR row (22 + 0.5) / 4 - 0.5 = 5.125, so alpha 102.5.
+    let a = out.get_pixel(44, 22).0[3];
+    assert!((f32::from(a) - 102.5).abs() <= 1.0, "alpha {a}");
+}
+
+#[test]
+fn grey_stays_grey_and_16_bit_stays_16_bit() {
+    let dir = TempDir::new("cli-grey");
+    let g8 = upscale_file(&dir, &common::luma8(11, 7), "g8.png", "tract");
+    assert_eq!(g8.color(), image::ColorType::L8);
+    let g16 = upscale_file(&dir, &common::luma16(11, 7), "g16.png", "tract");
+    assert_eq!(g16.color(), image::ColorType::L16);
+    let rgb16 = upscale_file(&dir, &common::rgb16(11, 7), "rgb16.png", "ort");
+    assert_eq!(rgb16.color(), image::ColorType::Rgb16);
+    assert_eq!((rgb16.width(), rgb16.height()), (44, 28));
+    // Real 16-bit values, not 8-bit ones scaled up.
+    let raw = rgb16.to_rgb16().into_raw();
+    assert!(raw.iter().any(|v| v % 257 != 0));
+}
+
+#[test]
+fn existing_output_is_kept_without_overwrite() {
+    let dir = TempDir::new("cli-exists");
+    let model = common::tiny_model(&dir);
+    let input = dir.join("in.png");
+    common::save(&common::rgb8(8, 8), &input);
+    let output = dir.join("out.png");
+    std::fs::write(&output, b"precious").unwrap();
+    let args = [
+        "-i",
+        s(&input),
+        "-o",
+        s(&output),
+        "-m",
+        s(&model),
+        "--runtime",
+        "tract",
+    ];
+    let out = common::srgan_run(args, &[]);
+    common::assert_one_line_error(&out, 1, &["out.png", "--overwrite"]);
+    assert_eq!(std::fs::read(&output).unwrap(), b"precious");
+    let out = common::srgan_run(args.iter().chain(&["--overwrite"]), &[]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(common::load(&output).width(), 32);
+    assert_eq!(common::names(dir.path()).len(), 3, "no temporary file left");
+}
+
+#[test]
+fn foreign_model_runs_with_inferred_scale() {
+    let dir = TempDir::new("cli-foreign");
+    let input = dir.join("in.png");
+    common::save(&common::rgb8(13, 9), &input);
+    let output = dir.join("out.png");
+    let model = common::fixture("foreign_x2.onnx");
+    let out = common::srgan_run(
+        [
+            "-i",
+            s(&input),
+            "-o",
+            s(&output),
+            "-m",
+            s(&model),
+            "--runtime",
+            "tract",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let img = common::load(&output);
+    assert_eq!((img.width(), img.height()), (26, 18));
+}
+
+#[test]
+fn tiled_run_equals_whole_run() {
+    let dir = TempDir::new("cli-tiles");
+    let model = common::tiny_model(&dir);
+    let input = dir.join("in.png");
+    common::save(&common::rgb8(37, 29), &input);
+    let mut outs = Vec::new();
+    for tile in ["0", "8", "13"] {
+        let output = dir.join(format!("out{tile}.png"));
+        let out = common::srgan_run(
+            [
+                "-i",
+                s(&input),
+                "-o",
+                s(&output),
+                "-m",
+                s(&model),
+                "--runtime",
+                "tract",
+                "--tile",
+                tile,
+            ],
+            &[],
+        );
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        outs.push(common::load(&output));
+    }
+    assert!(common::max_level_diff(&outs[0], &outs[1]) <= 1);
+    assert!(common::max_level_diff(&outs[0], &outs[2]) <= 1);
+}
+
+/// Runs one bad single-file case; expects exit `code`, one line naming `mentions`, and no
+/// file in the output folder.
+fn bad_case(
+    name: &str,
+    bytes: &[u8],
+    model: Option<&Path>,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    code: i32,
+    mentions: &[&str],
+) {
+    let dir = TempDir::new(&format!("cli-bad-{name}"));
+    let input = dir.join(name);
+    if bytes.is_empty() {
+        common::save(&common::rgb8(8, 8), &input);
+    } else {
+        std::fs::write(&input, bytes).unwrap();
+    }
+    let model = model
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| common::tiny_model(&dir));
+    let out_dir = dir.join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let mut args = vec!["-i", s(&input), "-o", s(&out_dir), "-m", s(&model)];
+    args.extend_from_slice(extra);
+    let out = common::srgan_run(&args, env);
+    common::assert_one_line_error(&out, code, mentions);
+    assert!(
+        common::names(&out_dir).is_empty(),
+        "partial output left: {:?}",
+        common::names(&out_dir)
+    );
+}
+
+#[test]
+fn bad_images_give_one_line_and_no_output() {
+    let mut good = Vec::new();
+    common::rgb8(32, 32)
+        .write_to(
+            &mut std::io::Cursor::new(&mut good),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    let truncated = &good[..good.len() / 2];
+    let tract = ["--runtime", "tract"];
+    bad_case(
+        "truncated.png",
+        truncated,
+        None,
+        &tract,
+        &[],
+        1,
+        &["truncated.png", "truncated"],
+    );
+    bad_case(
+        "text.png",
+        b"just some text\n",
+        None,
+        &tract,
+        &[],
+        1,
+        &["text.png", "not an image"],
+    );
+    bad_case(
+        "zero.png",
+        &common::png_header_only(0, 16),
+        None,
+        &tract,
+        &[],
+        1,
+        &["zero.png", "zero-size"],
+    );
+    bad_case(
+        "bomb.png",
+        &common::png_header_only(100_000, 100_000),
+        None,
+        &tract,
+        &[],
+        1,
+        &["bomb.png", "too large"],
+    );
+}
+
+#[test]
+fn bad_models_give_one_line_and_no_output() {
+    let dir = TempDir::new("cli-bad-models");
+    let corrupt = dir.join("corrupt.onnx");
+    std::fs::write(&corrupt, b"this is not a protobuf \xff\xff\xff").unwrap();
+    for runtime in ["ort", "tract"] {
+        bad_case(
+            "in.png",
+            b"",
+            Some(&corrupt),
+            &["--runtime", runtime],
+            &[],
+            2,
+            &["corrupt.onnx"],
+        );
+        bad_case(
+            "in.png",
+            b"",
+            Some(&common::fixture("input_3d.onnx")),
+            &["--runtime", runtime],
+            &[],
+            2,
+            &["input_3d.onnx", "4"],
+        );
+    }
+    bad_case(
+        "in.png",
+        b"",
+        Some(&dir.join("missing.onnx")),
+        &[],
+        &[],
+        2,
+        &["missing.onnx"],
+    );
+}
+
+#[test]
+fn missing_onnxruntime_library_is_named() {
+    bad_case(
+        "in.png",
+        b"",
+        None,
+        &["--runtime", "ort"],
+        &[("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")],
+        2,
+        &["/nonexistent/libonnxruntime.so"],
+    );
+}
+
+#[test]
+fn unavailable_devices_are_errors_not_fallbacks() {
+    // This machine's onnxruntime is the CPU build: asking for CUDA must fail and say so.
+    // (On a machine with onnxruntime-gpu and a GPU this case would run; skip it there.)
+    if std::env::var_os("SRGAN_TEST_HAS_CUDA").is_none() {
+        bad_case(
+            "in.png",
+            b"",
+            None,
+            &["--runtime", "ort", "--device", "cuda"],
+            &[],
+            2,
+            &["cuda", "CUDA"],
+        );
+    }
+    bad_case(
+        "in.png",
+        b"",
+        None,
+        &["--runtime", "tract", "--device", "cuda:0"],
+        &[],
+        2,
+        &["tract", "cuda:0"],
+    );
+    // A device name that does not parse is a usage error (clap's message, exit 2).
+    let out = common::srgan_run(
+        [
+            "-i", "a.png", "-o", "b.png", "-m", "m.onnx", "--device", "tpu",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("unknown device `tpu`"),
+        "{}",
+        common::stderr(&out)
+    );
+}
