@@ -53,8 +53,11 @@ pub mod files {
 /// Options that do not change the result.
 #[derive(Debug, Clone, Default)]
 pub struct TrainerOptions {
-    /// Show a progress bar and periodic lines on stderr. Default false.
+    /// Report progress on stderr: the running means every `log_every` iterations, each epoch
+    /// and each validation. Default false.
     pub progress: bool,
+    /// With `progress`, draw an indicatif bar (lines are printed above it). Default false.
+    pub bar: bool,
     /// Set from outside (Ctrl-C) to stop at the end of the current iteration after writing a
     /// checkpoint. Default: a flag nobody sets.
     pub stop: Option<Arc<AtomicBool>>,
@@ -521,7 +524,7 @@ impl<G: MainModule> Trainer<G> {
             self.cfg.data.workers,
             self.cfg.data.prefetch,
         );
-        let bar = if self.opts.progress {
+        let bar = if self.opts.progress && self.opts.bar {
             let bar = indicatif::ProgressBar::new(self.cfg.iterations);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
@@ -562,7 +565,7 @@ impl<G: MainModule> Trainer<G> {
                 let mut fields: Vec<(&str, f64)> = self.epoch_means.means().into_iter().collect();
                 fields.push(("lr", self.adam_g.lr()));
                 logging::append(&metrics_path, &logging::record("train", self.step, &fields))?;
-                if bar.is_hidden() {
+                if self.opts.progress {
                     say(format!(
                         "iteration {}/{}: {}",
                         self.step,

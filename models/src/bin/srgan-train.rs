@@ -64,7 +64,7 @@ struct Args {
     /// libtorch CPU threads (overrides threads).
     #[arg(long)]
     threads: Option<usize>,
-    /// No progress bar; periodic lines only.
+    /// No progress bar; periodic lines only (the default when stderr is not a terminal).
     #[arg(long)]
     quiet: bool,
 }
@@ -145,7 +145,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         .context("installing the Ctrl-C handler")?;
     }
     let opts = TrainerOptions {
-        progress: !args.quiet,
+        progress: true,
+        bar: !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         stop: Some(stop),
     };
     let mut trainer = match &args.resume {

@@ -82,6 +82,7 @@ fn an_interrupted_and_resumed_run_logs_the_same_losses() {
     drop(first);
     let opts = TrainerOptions {
         progress: false,
+        bar: false,
         stop: Some(stop.clone()),
     };
     let mut second: Trainer = Trainer::resume(
@@ -128,6 +129,7 @@ fn the_stop_flag_checkpoints_and_returns() {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let opts = TrainerOptions {
         progress: false,
+        bar: false,
         stop: Some(stop),
     };
     let mut t: Trainer = Trainer::new(cfg, &out, tch::Device::Cpu, opts).unwrap();
