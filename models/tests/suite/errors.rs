@@ -179,3 +179,43 @@ fn explicit_cuda_that_cannot_be_had_is_an_error() {
         tch::Device::Cpu
     );
 }
+
+/// torchvision-style `.pth` (a `torch.save`d state dict) loads, when the venv's Python with
+/// torch is at hand (`SRGAN_PYTHON`); skipped otherwise.
+#[test]
+fn vgg_weights_from_a_pth_state_dict() {
+    let Some(py) = std::env::var_os("SRGAN_PYTHON") else {
+        eprintln!("SRGAN_PYTHON not set: skipped");
+        return;
+    };
+    let dir = tmp_dir("pth");
+    let pth = dir.join("vgg.pth");
+    let layers = srgan_models::vgg::vgg_layers(srgan_models::VggLayer::Vgg22, 16);
+    let specs: Vec<String> = layers
+        .iter()
+        .map(|(s, _)| format!("({}, {}, {})", s.index, s.cout, s.cin))
+        .collect();
+    let script = format!(
+        "import torch\nsd = {{}}\nfor i, o, c in [{}]:\n    sd[f'features.{{i}}.weight'] = torch.full((o, c, 3, 3), 0.01 * i)\n    sd[f'features.{{i}}.bias'] = torch.zeros(o)\nsd['classifier.6.bias'] = torch.zeros(3)\ntorch.save(sd, r'{}')\n",
+        specs.join(", "),
+        pth.display()
+    );
+    let status = std::process::Command::new(&py)
+        .arg("-c")
+        .arg(&script)
+        .status();
+    if !matches!(status, Ok(s) if s.success()) {
+        eprintln!("python with torch unavailable: skipped");
+        return;
+    }
+    let cfg = srgan_models::VggConfig {
+        weights: Some(pth),
+        layer: srgan_models::VggLayer::Vgg22,
+        width_divisor: Some(16),
+    };
+    let vgg = srgan_models::Vgg19Features::load(&cfg, tch::Device::Cpu).unwrap();
+    let w = &vgg.var_store().variables()["features.7.weight"];
+    assert!((w.double_value(&[0, 0, 0, 0]) - 0.07).abs() < 1e-6);
+    let x = tch::Tensor::rand([1, 3, 16, 16], (tch::Kind::Float, tch::Device::Cpu));
+    assert_eq!(vgg.forward(&x).size(), vec![1, 8, 8, 8]);
+}
