@@ -11,7 +11,7 @@
 //! folder and renames it, so no half-written output is ever left behind.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Cursor, Read, Seek, Write};
+use std::io::{BufWriter, Cursor, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageFormat, ImageReader, Limits};
@@ -224,12 +224,23 @@ pub struct Decoded {
 }
 
 /// Decodes a PNG or JPEG file under `limits`; the format is guessed from the content.
+///
+/// The file is read into memory first (it is compressed, so much smaller than the decoded
+/// image; a file larger than `limits.max_alloc` is refused as too large).
 pub fn read_image(path: &Path, limits: &DecodeLimits) -> Result<Decoded, ImageError> {
-    let file = File::open(path).map_err(|e| ImageError::Read {
-        path: path.into(),
-        reason: e.to_string(),
-    })?;
-    decode_from(BufReader::new(file), path, limits)
+    let mut file = File::open(path).map_err(|e| read_err(path, e))?;
+    let len = file.metadata().map_err(|e| read_err(path, e))?.len();
+    if len > limits.max_alloc {
+        return Err(ImageError::TooLarge {
+            path: path.into(),
+            reason: format!("the file is {} MiB", len >> 20),
+            limits: *limits,
+        });
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.read_to_end(&mut bytes)
+        .map_err(|e| read_err(path, e))?;
+    decode_bytes(&bytes, path, limits)
 }
 
 /// Decodes PNG or JPEG bytes under `limits`; `path` only names the source in errors.
@@ -238,7 +249,54 @@ pub fn decode_bytes(
     path: &Path,
     limits: &DecodeLimits,
 ) -> Result<Decoded, ImageError> {
+    if image::guess_format(bytes).ok() == Some(ImageFormat::Jpeg) && !jpeg_is_complete(bytes) {
+        // The JPEG decoder fills a cut-off scan with grey instead of failing: check first.
+        return Err(ImageError::Truncated {
+            path: path.into(),
+            reason: "the JPEG data ends before its end-of-image marker".into(),
+        });
+    }
     decode_from(Cursor::new(bytes), path, limits)
+}
+
+/// Whether JPEG data runs to its end-of-image marker: walks the marker segments from SOI,
+/// skipping each entropy-coded scan (where 0xFF is followed by a stuffed 0x00 or a restart
+/// marker), until EOI.
+fn jpeg_is_complete(b: &[u8]) -> bool {
+    if b.len() < 4 || b[0] != 0xFF || b[1] != 0xD8 {
+        return false;
+    }
+    let mut i = 2;
+    while i + 1 < b.len() {
+        if b[i] != 0xFF {
+            return false;
+        }
+        let marker = b[i + 1];
+        match marker {
+            0xD9 => return true,
+            0xFF => i += 1,               // fill byte
+            0x01 | 0xD0..=0xD7 => i += 2, // markers without a length
+            _ => {
+                let Some(len) = b.get(i + 2..i + 4) else {
+                    return false;
+                };
+                let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+                if len < 2 {
+                    return false;
+                }
+                i += 2 + len;
+                if marker == 0xDA {
+                    // Entropy-coded data up to the next real marker.
+                    while i + 1 < b.len()
+                        && !(b[i] == 0xFF && !matches!(b[i + 1], 0x00 | 0xD0..=0xD7 | 0xFF))
+                    {
+                        i += 1;
+                    }
+                }
+            }
+        }
+    }
+    false
 }
 
 fn decode_from<R: std::io::BufRead + Seek>(
@@ -633,6 +691,26 @@ mod tests {
         ));
         for e in [decode(truncated).unwrap_err(), decode(b"text").unwrap_err()] {
             assert!(!e.to_string().contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn truncated_jpeg_is_caught() {
+        let img = DynamicImage::ImageRgb8(ImageBuffer::from_fn(64, 64, |x, y| {
+            Rgb([(x * 4) as u8, (y * 4) as u8, ((x * y) % 256) as u8])
+        }));
+        let mut v = Cursor::new(Vec::new());
+        encode_image(&img, OutputFormat::jpeg(), &mut v, Path::new("a.jpg")).unwrap();
+        let b = v.into_inner();
+        assert!(jpeg_is_complete(&b));
+        assert!(decode(&b).is_ok());
+        // Trailing bytes after EOI are allowed.
+        let mut trailing = b.clone();
+        trailing.extend_from_slice(b"\0\0trailer");
+        assert!(decode(&trailing).is_ok());
+        for cut in [b.len() / 3, b.len() / 2, b.len() - 2, b.len() - 1] {
+            let e = decode(&b[..cut]).unwrap_err();
+            assert!(matches!(e, ImageError::Truncated { .. }), "cut {cut}: {e}");
         }
     }
 

@@ -273,6 +273,14 @@ fn bad_images_give_one_line_and_no_output() {
         )
         .unwrap();
     let truncated = &good[..good.len() / 2];
+    let mut jpeg = Vec::new();
+    common::rgb8(32, 32)
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    let truncated_jpeg = &jpeg[..jpeg.len() * 2 / 3];
     let tract = ["--runtime", "tract"];
     bad_case(
         "truncated.png",
@@ -282,6 +290,15 @@ fn bad_images_give_one_line_and_no_output() {
         &[],
         1,
         &["truncated.png", "truncated"],
+    );
+    bad_case(
+        "truncated.jpg",
+        truncated_jpeg,
+        None,
+        &tract,
+        &[],
+        1,
+        &["truncated.jpg", "truncated"],
     );
     bad_case(
         "text.png",
