@@ -259,6 +259,12 @@ pub fn decode_bytes(
     decode_from(Cursor::new(bytes), path, limits)
 }
 
+/// Whether `ff xx` starts a marker inside entropy-coded data (not a stuffed byte, a restart
+/// marker or fill).
+fn is_marker(ff: u8, xx: u8) -> bool {
+    ff == 0xFF && !matches!(xx, 0x00 | 0xD0..=0xD7 | 0xFF)
+}
+
 /// Whether JPEG data runs to its end-of-image marker: walks the marker segments from SOI,
 /// skipping each entropy-coded scan (where 0xFF is followed by a stuffed 0x00 or a restart
 /// marker), until EOI.
@@ -287,9 +293,7 @@ fn jpeg_is_complete(b: &[u8]) -> bool {
                 i += 2 + len;
                 if marker == 0xDA {
                     // Entropy-coded data up to the next real marker.
-                    while i + 1 < b.len()
-                        && !(b[i] == 0xFF && !matches!(b[i + 1], 0x00 | 0xD0..=0xD7 | 0xFF))
-                    {
+                    while i + 1 < b.len() && !is_marker(b[i], b[i + 1]) {
                         i += 1;
                     }
                 }
