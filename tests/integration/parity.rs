@@ -18,8 +18,31 @@ fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// Random weights whose output uses the [0, 1] range: PyTorch-style init leaves the tail's
+/// output within about +-0.01 of mid-grey, too flat for a parity test to mean much. Scales the
+/// tail convolution up (the largest gain that keeps most values unclipped on a probe input)
+/// and centres its bias on the middle of `hr_range`.
+fn lively(ck: Checkpoint) -> Checkpoint {
+    let probe = random_input([1, 3, 12, 12], 99);
+    for gain in [15.0f32, 8.0, 4.0, 2.0, 1.0] {
+        let mut c = ck.clone();
+        let [lo, hi] = c.config.hr_range;
+        let g = gain * (hi - lo) / 2.0;
+        for v in &mut c.tensors.get_mut("tail.conv.weight").unwrap().data {
+            *v *= g;
+        }
+        for v in &mut c.tensors.get_mut("tail.conv.bias").unwrap().data {
+            *v = (lo + hi) / 2.0 + *v * g * 0.1;
+        }
+        if degeneracy(&reference_out(&c, &probe.view())).is_none() {
+            return c;
+        }
+    }
+    panic!("no tail gain gives a usable output for {:?}", ck.config);
+}
+
 fn export(cfg: &GeneratorConfig, seed: u64, dir: &Path) -> (Checkpoint, PathBuf) {
-    let ck = Checkpoint::random_init(cfg, seed).expect("random init");
+    let ck = lively(Checkpoint::random_init(cfg, seed).expect("random init"));
     let path = dir.join(format!(
         "g_b{}_c{}_x{}_s{seed}.onnx",
         cfg.blocks, cfg.channels, cfg.scale
@@ -71,18 +94,25 @@ fn max_level_diff(a: &Array4<f32>, b: &Array4<f32>) -> u32 {
         .unwrap_or(0)
 }
 
-/// The output must carry information: not constant, not all clipped.
-fn assert_not_degenerate(out: &Array4<f32>, what: &str) {
+/// Why an output carries too little information to test with (nearly constant, or mostly
+/// clipped), if it does.
+fn degeneracy(out: &Array4<f32>) -> Option<String> {
     let n = out.len() as f32;
     let inside = out.iter().filter(|v| **v > 0.0 && **v < 1.0).count() as f32;
     let mean = out.iter().sum::<f32>() / n;
-    let var = out.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n;
-    assert!(
-        inside / n > 0.5 && var.sqrt() > 0.01,
-        "{what}: degenerate output (in (0,1): {:.0}%, std {:.4})",
-        100.0 * inside / n,
-        var.sqrt()
-    );
+    let std = (out.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
+    (inside / n <= 0.7 || std <= 0.03).then(|| {
+        format!(
+            "degenerate output (in (0,1): {:.0}%, std {std:.4})",
+            100.0 * inside / n
+        )
+    })
+}
+
+fn assert_not_degenerate(out: &Array4<f32>, what: &str) {
+    if let Some(why) = degeneracy(out) {
+        panic!("{what}: {why}");
+    }
 }
 
 fn runtimes(path: &Path) -> Vec<Box<dyn Upscaler>> {
