@@ -89,8 +89,8 @@ pub struct RunArgs {
     /// Runtime.
     #[arg(long, value_enum, default_value_t = RuntimeKind::Ort)]
     pub runtime: RuntimeKind,
-    /// Device: cpu, cuda[:N] or tensorrt[:N] (ort only). A device that cannot be had is an
-    /// error, never a silent fall back to the CPU.
+    /// Device: cpu, cuda, cuda:N, tensorrt or tensorrt:N (GPUs: ort only). A device that
+    /// cannot be had is an error, never a silent fall back to the CPU.
     #[arg(long, default_value = "cpu")]
     pub device: Device,
     /// Largest tile, in LR pixels per side; 0 runs each image whole. Bounds the runtime's
