@@ -630,6 +630,12 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
             cfg.model.display()
         ));
     }
+    if folder && jobs.is_empty() && early_failures.is_empty() {
+        console.warn(&format!(
+            "no .png/.jpg/.jpeg files in {}",
+            cfg_input(&cfg.target).display()
+        ));
+    }
     if ignored > 0 {
         console.note(&format!(
             "ignoring {ignored} entries without a .png/.jpg/.jpeg extension"
@@ -647,26 +653,32 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
     };
     process(upscaler.as_mut(), &jobs, cfg, &opts, &console);
     let summary = console.finish(ignored);
-    if !cfg.quiet {
-        let secs = start.elapsed().as_secs_f64();
-        if folder {
-            eprintln!(
-                "srgan-run: {} ok, {} failed ({}, x{}, {secs:.2} s)",
-                summary.ok,
-                summary.failed.len(),
-                upscaler.name(),
-                upscaler.scale()
-            );
-        } else if summary.ok == 1 {
-            eprintln!(
-                "srgan-run: wrote {} ({}, x{}, {secs:.2} s)",
-                jobs[0].output.display(),
-                upscaler.name(),
-                upscaler.scale()
-            );
-        }
+    let secs = start.elapsed().as_secs_f64();
+    if folder && (!cfg.quiet || !summary.failed.is_empty()) {
+        // With failures the summary is printed even with -q: it explains the exit status.
+        eprintln!(
+            "srgan-run: {} ok, {} failed ({}, x{}, {secs:.2} s)",
+            summary.ok,
+            summary.failed.len(),
+            upscaler.name(),
+            upscaler.scale()
+        );
+    } else if !folder && !cfg.quiet && summary.ok == 1 {
+        eprintln!(
+            "srgan-run: wrote {} ({}, x{}, {secs:.2} s)",
+            jobs[0].output.display(),
+            upscaler.name(),
+            upscaler.scale()
+        );
     }
     Ok(summary)
+}
+
+fn cfg_input(target: &Target) -> &Path {
+    match target {
+        Target::File(job) => &job.input,
+        Target::Folder { input, .. } => input,
+    }
 }
 
 /// Decode thread -> inference (this thread) -> encode thread, with bounded channels so at
@@ -828,8 +840,10 @@ mod tests {
         assert!(bad.is_empty());
         assert_eq!(jobs[2].output, out.join("b.jpg"));
         // Output folder = input folder with the same format would replace the inputs.
+        // (b.JPG -> b.jpg is another file on a case-sensitive file system.)
         let (jobs, bad) = plan_folder(files, &d, None, 95);
-        assert!(jobs.is_empty());
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(bad.len(), 2);
         assert!(bad
             .iter()
             .all(|e| matches!(e, FileError::OutputIsInput { .. })));
