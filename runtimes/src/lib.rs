@@ -254,6 +254,8 @@ pub fn open(
     model: &std::path::Path,
     opts: &RuntimeOptions,
 ) -> Result<Box<dyn Upscaler>> {
+    // Without any runtime feature the arms below that use these are compiled out.
+    let _ = (model, opts);
     match runtime {
         #[cfg(feature = "ort")]
         "ort" => Ok(Box::new(ort_backend::OrtUpscaler::open(model, opts)?)),
