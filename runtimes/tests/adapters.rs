@@ -1,5 +1,6 @@
 //! The ort and tract adapters on a foreign model (no srgan metadata) and on bad models.
 //! Parity on our own exported models lives in the workspace's integration tests.
+#![cfg(all(feature = "ort", feature = "tract"))]
 
 use std::path::{Path, PathBuf};
 
