@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Everything CI checks: formatting, clippy with -D warnings, and every test of the workspace
-# (the training crate included, which needs the libtorch that scripts/setup.sh installs).
+# Everything CI checks: formatting, clippy with -D warnings, that the deployment crates need no
+# libtorch, and every test of the workspace with every feature (the training crate and
+# `srgan-run --runtime tch` included; they use the libtorch that scripts/setup.sh installs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
+echo "== deployment builds without libtorch; the exporter without any runtime" >&2
+if cargo tree -p srgan -e normal --prefix none | grep -qE '^(tch|torch-sys) '; then
+  echo "error: srgan (srgan-run) depends on libtorch without the tch feature" >&2; exit 1
+fi
+if cargo tree -p srgan-export -e normal --prefix none | grep -qE '^(tch|torch-sys|ort|tract-onnx) '; then
+  echo "error: srgan-export depends on a runtime or libtorch" >&2; exit 1
+fi
 echo "== cargo clippy -D warnings" >&2
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 echo "== cargo test" >&2
-cargo test --workspace
+cargo test --workspace --all-features

@@ -114,6 +114,10 @@ pub struct RunArgs {
     /// ort + TensorRT: folder for the engine cache.
     #[arg(long)]
     pub trt_cache: Option<PathBuf>,
+    /// ort: the libonnxruntime.so to load. Default: $ORT_DYLIB_PATH, else the library
+    /// scripts/setup.sh found when this binary was built.
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    pub ort_library: Option<PathBuf>,
     /// Replace existing outputs (otherwise an existing output is that file's failure).
     #[arg(long)]
     pub overwrite: bool,
@@ -369,7 +373,7 @@ impl RunConfig {
                 device: args.device,
                 threads: args.threads,
                 trt_cache_dir: args.trt_cache,
-                ort_library: None,
+                ort_library: args.ort_library.filter(|p| !p.as_os_str().is_empty()),
             },
             tile: args.tile,
             tile_pad: args.tile_pad,

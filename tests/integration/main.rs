@@ -8,4 +8,5 @@ mod common;
 mod cli;
 mod images;
 mod parity;
+mod tch_runtime;
 mod tiling;
