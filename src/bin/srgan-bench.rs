@@ -1,0 +1,26 @@
+//! `srgan-bench`: every runtime side by side in one process: p50/p95 latency, output
+//! megapixels per second, achieved GFLOP/s and its share of an sgemm ceiling measured in the
+//! same run; optionally the Python peers (`--peers`) and the end-to-end pipeline figures
+//! (`--pipeline`). Writes `bench.json` and `bench.png`. See `srgan-bench --help` and
+//! BENCHMARKS.md.
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+
+#[path = "../bench/mod.rs"]
+mod bench;
+
+fn main() -> ExitCode {
+    let args = bench::BenchArgs::parse();
+    let outcome = bench::BenchConfig::from_args(args)
+        .context("invalid arguments")
+        .and_then(|cfg| bench::run(&cfg));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("srgan-bench: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
