@@ -36,6 +36,9 @@ pub fn bench(c: &mut Criterion, setup: &Setup) {
     cfg.data.batch = BATCH;
     cfg.data.crop = CROP;
     cfg.data.workers = 1;
+    // SRResNet-MSE (configs/srresnet.yaml): no perceptual term, so no VGG weights needed.
+    cfg.loss.pixel_weight = 1.0;
+    cfg.loss.vgg_weight = 0.0;
     let device = srgan_models::resolve_device("cpu").expect("the CPU");
     let mut trainer: Trainer<Generator> = Trainer::new(
         cfg,

@@ -255,9 +255,13 @@ def ort_session(onnx_path, threads):
     return sess, sess.get_inputs()[0].name
 
 
-def versions():
+def versions(loaded_only=False):
+    """Library versions; with `loaded_only`, of the modules already imported (so that a
+    pipeline's wall time does not pay for importing torch just to report its version)."""
     out = {"python": platform.python_version()}
     for mod in ("numpy", "onnxruntime", "torch", "PIL"):
+        if loaded_only and mod not in sys.modules:
+            continue
         try:
             out[mod] = __import__(mod).__version__
         except Exception as e:  # noqa: BLE001 - reported, not fatal
@@ -433,7 +437,7 @@ def cmd_pipeline(a):
         "in_script_s": t_end - t_start,
         "first_image_in_script_s": first_written,
         "per_image": summarise(per_image),
-        "versions": versions(),
+        "versions": versions(loaded_only=True),
     }
     write_json(report, a.json)
 
