@@ -52,7 +52,7 @@ pub struct BenchArgs {
     /// Batch sizes, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub batch: Vec<usize>,
-    /// Runtimes, comma separated (ort, tract). A GPU is probed through ort in any case.
+    /// Runtimes, comma separated (ort, tract). A GPU is probed through ort too (see --no-gpu).
     #[arg(long, value_delimiter = ',', default_value = "ort,tract")]
     pub runtimes: Vec<String>,
     /// Intra-op threads for every runtime and peer. Default: all cores.
@@ -74,6 +74,9 @@ pub struct BenchArgs {
     /// Do not probe ort for a GPU (CUDA, TensorRT).
     #[arg(long)]
     pub no_gpu: bool,
+    /// Skip the model timings and the ceiling (e.g. to rerun only --pipeline).
+    #[arg(long)]
+    pub skip_models: bool,
     /// Output folder for bench.json, bench.png and the peers' JSON.
     #[arg(short, long, default_value = "bench-out")]
     pub out: PathBuf,
@@ -83,8 +86,8 @@ pub struct BenchArgs {
     /// PyTorch training-step iterations in the peers (0: skip).
     #[arg(long, default_value_t = 5)]
     pub train_iterations: usize,
-    /// Run srgan-run end to end: a folder of photos (with the Python pipelines when --peers
-    /// is given too), start-up to first image, and the peak RSS of a tiled upscale.
+    /// Run srgan-run end to end: a folder of photos through srgan-run (each runtime) and the
+    /// two Python pipelines, start-up to first image, and the peak RSS of a tiled upscale.
     #[arg(long)]
     pub pipeline: bool,
     /// Photos in the pipeline folder.
@@ -269,10 +272,12 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<()> {
         report::load_average().unwrap_or_default()
     );
 
-    let runs = measure::run_all(cfg, &model).context("timing the runtimes")?;
-    rep.ceiling = runs.ceiling;
-    rep.runtimes = runs.runtimes;
-    rep.results = runs.results;
+    if !cfg.args.skip_models {
+        let runs = measure::run_all(cfg, &model).context("timing the runtimes")?;
+        rep.ceiling = runs.ceiling;
+        rep.runtimes = runs.runtimes;
+        rep.results = runs.results;
+    }
 
     if cfg.args.peers {
         match peers::run_model(cfg, &model) {
