@@ -3,8 +3,9 @@
 # with ONNX Runtime and with tract, and print the parity between them, their timing, and how
 # close each comes to the original photo (PSNR against assets/chelsea.png, bicubic beside it).
 #
-# Uses the shipped x4 model (models/x4/srgan_x4.onnx) when there is one; otherwise exports a
-# random-weight generator, which shows the pipeline and the parity but not a good picture.
+# Uses the shipped x4 model (models/x4/srgan_x4.onnx, else models/x4/srresnet_x4.onnx; MODEL=...
+# picks another); without one it exports a random-weight generator, which shows the pipeline
+# and the parity but not a good picture.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,6 +13,11 @@ cargo build --release --quiet -p srgan -p srgan-export --bins
 BIN=target/release
 OUT=${OUT:-out/demo}
 mkdir -p "$OUT"
+if [[ -z ${MODEL:-} ]]; then
+  for m in models/x4/srgan_x4.onnx models/x4/srresnet_x4.onnx; do
+    if [[ -f $m ]]; then MODEL=$m; break; fi
+  done
+fi
 MODEL=${MODEL:-models/x4/srgan_x4.onnx}
 if [[ ! -f $MODEL ]]; then
   echo "demo: no shipped model at $MODEL; exporting a random-weight x4 generator instead" >&2
@@ -30,3 +36,8 @@ echo "demo: parity between the runtimes (must be within 1 level):"
 "$BIN/srgan-compare" "$OUT/chelsea_x4_ort.png" "$OUT/chelsea_x4_tract.png" --max-diff 1
 echo "demo: against the original photo:"
 "$BIN/srgan-compare" assets/chelsea.png "$OUT/chelsea_x4_ort.png"
+echo "demo: PSNR/SSIM on Y (4-px border) against bicubic, LR made from the original by srgan-eval:"
+EVAL=$OUT/eval-hr
+mkdir -p "$EVAL"
+cp assets/chelsea.png "$EVAL/"
+"$BIN/srgan-eval" "$MODEL" --data "$EVAL" --runtime ort
