@@ -3,9 +3,10 @@
 # with ONNX Runtime and with tract, and print the parity between them, their timing, and how
 # close each comes to the original photo (PSNR against assets/chelsea.png, bicubic beside it).
 #
-# Uses the shipped x4 model (models/x4/srgan_x4.onnx, else models/x4/srresnet_x4.onnx; MODEL=...
-# picks another); without one it exports a random-weight generator, which shows the pipeline
-# and the parity but not a good picture.
+# Uses the shipped x4 SRResNet (models/x4/srresnet_x4.onnx: the better of the two shipped
+# models, see MODEL_CARD.md); MODEL=models/x4/srgan_x4.onnx picks the SRGAN, or any other .onnx.
+# Without a shipped model it exports a random-weight generator, which shows the pipeline and
+# the parity but not a good picture.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -14,7 +15,7 @@ BIN=target/release
 OUT=${OUT:-out/demo}
 mkdir -p "$OUT"
 if [[ -z ${MODEL:-} ]]; then
-  for m in models/x4/srgan_x4.onnx models/x4/srresnet_x4.onnx; do
+  for m in models/x4/srresnet_x4.onnx models/x4/srgan_x4.onnx; do
     if [[ -f $m ]]; then MODEL=$m; break; fi
   done
 fi
