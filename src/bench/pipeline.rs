@@ -1,5 +1,6 @@
 //! End to end, as a user runs it: `srgan-run` as a child process, timed from spawn to exit,
-//! its peak resident memory read from the kernel (`wait4`'s rusage of that one child).
+//! its peak resident memory read from the kernel (`wait4`'s rusage of that one child, spawned
+//! by a small helper process: see [`RUSAGE_HELPER`]).
 //!
 //! - A folder of photos (scikit-image's bundled CC0 photos, cropped square and resized by
 //!   `peers.py photos`) through srgan-run (ort, tract) and through the two Python pipelines of
@@ -79,8 +80,58 @@ pub struct PipelineReport {
     pub notes: Vec<String>,
 }
 
-/// Runs `cmd` to completion; wall time from spawn and the child's peak RSS. Its stderr goes to
-/// `log`.
+/// The hidden subcommand of srgan-bench that measures one child: `srgan-bench __rusage OUT
+/// PROGRAM ARGS...` runs PROGRAM (stdio inherited), writes `PEAK_RSS_KIB WALL_S` to OUT and
+/// exits with PROGRAM's status.
+///
+/// Why a helper: Linux keeps the largest RSS a process ever had across `exec`, and a child
+/// spawned straight from srgan-bench (vfork + exec) starts with srgan-bench's own high-water
+/// mark, which is over 1 GiB after the model timings. The helper is small when it spawns, so
+/// its child's `ru_maxrss` is the child's own.
+pub const RUSAGE_HELPER: &str = "__rusage";
+
+/// Runs the helper (see [`RUSAGE_HELPER`]) on `args` = `OUT PROGRAM ARGS...`.
+pub fn rusage_helper(args: &[std::ffi::OsString]) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let [out, program, rest @ ..] = args else {
+        eprintln!("usage: srgan-bench {RUSAGE_HELPER} OUT PROGRAM [ARGS...]");
+        return ExitCode::from(2);
+    };
+    let t = Instant::now();
+    let child = match Command::new(program).args(rest).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "srgan-bench: cannot start {}: {e}",
+                program.to_string_lossy()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let (status, kib) = match wait_with_rusage(child) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("srgan-bench: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let wall = t.elapsed().as_secs_f64();
+    if let Err(e) = std::fs::write(out, format!("{kib} {wall}\n")) {
+        eprintln!(
+            "srgan-bench: cannot write {}: {e}",
+            Path::new(out).display()
+        );
+        return ExitCode::from(2);
+    }
+    if status_ok(status) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Runs `cmd` to completion through the [`RUSAGE_HELPER`]: its wall time from spawn to exit
+/// and its peak RSS. Its stderr goes to `log`.
 pub fn run_child(
     name: &str,
     cmd: &mut Command,
@@ -90,27 +141,44 @@ pub fn run_child(
     let command = format!("{cmd:?}");
     let log_file =
         std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
-    cmd.stdin(Stdio::null())
+    let rss_file = log.with_extension("rusage");
+    let mut wrapped = Command::new(std::env::current_exe().context("cannot find srgan-bench")?);
+    wrapped
+        .arg(RUSAGE_HELPER)
+        .arg(&rss_file)
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(log_file));
-    let t = Instant::now();
-    let child = cmd
-        .spawn()
+    let status = wrapped
+        .status()
         .with_context(|| format!("cannot start {command}"))?;
-    let (status, rusage) = wait_with_rusage(child)?;
-    let wall_s = t.elapsed().as_secs_f64();
-    if !status_ok(status) {
+    if !status.success() {
         let tail = std::fs::read_to_string(log).unwrap_or_default();
         let tail: Vec<&str> = tail.lines().rev().take(5).collect();
         bail!(
-            "{name} failed (wait status {status}): {}",
+            "{name} failed ({status}): {}",
             tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
         );
     }
+    let text = std::fs::read_to_string(&rss_file)
+        .with_context(|| format!("cannot read {}", rss_file.display()))?;
+    let mut fields = text.split_whitespace();
+    let (Some(Ok(kib)), Some(Ok(wall_s))) = (
+        fields.next().map(str::parse::<i64>),
+        fields.next().map(str::parse::<f64>),
+    ) else {
+        bail!(
+            "{}: unexpected content `{}`",
+            rss_file.display(),
+            text.trim()
+        );
+    };
     Ok(ChildRun {
         name: name.into(),
         wall_s,
-        peak_rss_mib: rusage as f64 / 1024.0,
+        peak_rss_mib: kib as f64 / 1024.0,
         images,
         command,
     })

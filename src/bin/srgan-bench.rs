@@ -12,6 +12,13 @@ use clap::Parser;
 mod bench;
 
 fn main() -> ExitCode {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv
+        .get(1)
+        .is_some_and(|a| a == bench::pipeline::RUSAGE_HELPER)
+    {
+        return bench::pipeline::rusage_helper(&argv[2..]);
+    }
     let args = bench::BenchArgs::parse();
     let outcome = bench::BenchConfig::from_args(args)
         .context("invalid arguments")
