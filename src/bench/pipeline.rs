@@ -225,6 +225,16 @@ fn status_ok(status: i32) -> bool {
     }
 }
 
+/// Whether `ldd` lists libtorch among the binary's libraries (false when `ldd` is missing).
+fn links_libtorch(binary: &Path) -> bool {
+    Command::new("ldd")
+        .arg(binary)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("libtorch"))
+}
+
 fn make_photos(cfg: &BenchConfig, dir: &Path, count: usize, size: usize) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(dir);
     python(
@@ -287,6 +297,16 @@ pub fn run_all(cfg: &BenchConfig, model: &Prepared) -> anyhow::Result<PipelineRe
         ..Default::default()
     };
     let log = |name: &str| logs.join(format!("{name}.log"));
+    if links_libtorch(&cfg.srgan_run) {
+        let note = format!(
+            "{} links libtorch (built with --features tch, e.g. by `cargo bench --features \
+             tch`): its start-up and memory include loading libtorch; rebuild it without \
+             the feature for deployment figures",
+            cfg.srgan_run.display()
+        );
+        eprintln!("srgan-bench: warning: {note}");
+        rep.notes.push(note);
+    }
 
     if a.photos > 0 {
         let photos = root.join("photos");
