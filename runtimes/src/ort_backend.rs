@@ -107,7 +107,12 @@ impl std::fmt::Debug for OrtUpscaler {
 
 fn providers(opts: &RuntimeOptions) -> Vec<ExecutionProviderDispatch> {
     match &opts.device {
-        Device::Cpu => vec![ep::CPU::default().build().error_on_failure()],
+        // The arena is what onnxruntime-python uses by default; ort's CPU provider defaults to
+        // no arena, which made every call 1.2-1.5x slower here (BENCHMARKS.md).
+        Device::Cpu => vec![ep::CPU::default()
+            .with_arena_allocator(true)
+            .build()
+            .error_on_failure()],
         Device::Cuda(id) => vec![ep::CUDA::default()
             .with_device_id(*id as i32)
             .build()
