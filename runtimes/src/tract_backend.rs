@@ -182,6 +182,23 @@ impl Upscaler for TractUpscaler {
 
     fn upscale(&mut self, input: ArrayView4<'_, f32>) -> Result<Array4<f32>> {
         check_input(&input)?;
+        if input.shape()[0] > 1 {
+            // tract's batched convolution path is several times slower than N single-sample
+            // runs (4 x batch 1: 0.99 s, batch 4: 4.94 s here; BENCHMARKS.md), so a batch runs
+            // one sample at a time through the batch-1 plan.
+            let outs = input
+                .outer_iter()
+                .map(|x| self.upscale(x.insert_axis(ndarray::Axis(0))))
+                .collect::<Result<Vec<_>>>()?;
+            let views: Vec<_> = outs.iter().map(|o| o.view()).collect();
+            return ndarray::concatenate(ndarray::Axis(0), &views).map_err(|e| {
+                RuntimeError::Inference {
+                    runtime: RUNTIME,
+                    shape: input.shape().to_vec(),
+                    reason: e.to_string(),
+                }
+            });
+        }
         let s = input.shape();
         let shape = [s[0], s[1], s[2], s[3]];
         let plan = self.plan(shape)?;
