@@ -9,6 +9,11 @@
 //! - the training input range is reached from [0, 1] by `Mul` + `Add` before the head conv (only
 //!   when it is not [0, 1]; it cannot be folded into the conv exactly because of zero padding);
 //! - the training output range is mapped to [0, 1] inside the tail conv, then `Clip` to [0, 1];
+//! - by default ([`ExportOptions::subpixel_tail`]) the tail conv runs *before* the last pixel
+//!   shuffle, on the coarse grid, rearranged exactly by [`crate::fold::subpixel_conv`]: the
+//!   last stage is `Conv -> PRelu (slopes repeated per sub-pixel) -> tail Conv (12 outputs,
+//!   5x5 for the 9x9 tail) -> DepthToSpace -> Clip`. Same function (to float rounding), about
+//!   1.5x faster in ONNX Runtime for the paper model (BENCHMARKS.md);
 //! - `metadata_props` under the keys in [`metadata`].
 
 use std::path::{Path, PathBuf};
@@ -19,7 +24,9 @@ use crate::checkpoint::{
     atomic_write, Checkpoint, CheckpointError, GeneratorConfig, Tensor, BODY_KERNEL,
     HEAD_TAIL_KERNEL,
 };
-use crate::fold::{fold_batch_norm, fold_output_range, BatchNorm};
+use crate::fold::{
+    fold_batch_norm, fold_output_range, repeat_per_subpixel, subpixel_conv, BatchNorm,
+};
 use crate::ops::{self, GraphBuilder};
 use crate::proto::{
     Dimension, GraphProto, ModelProto, OperatorSetIdProto, StringStringEntryProto, ValueInfoProto,
@@ -71,12 +78,26 @@ pub struct ExportOptions {
     /// ONNX opset of the default domain, [`MIN_OPSET`]..=[`MAX_OPSET`]. Default: 17 (IR
     /// version 8). The IR version follows from the opset.
     pub opset: i64,
+    /// Run the tail conv before the last pixel shuffle, on the coarse grid (see the module
+    /// docs). Default: true. `false` exports the layers literally, in training order.
+    pub subpixel_tail: bool,
 }
 
 impl Default for ExportOptions {
     fn default() -> Self {
         Self {
             opset: DEFAULT_OPSET,
+            subpixel_tail: true,
+        }
+    }
+}
+
+impl ExportOptions {
+    /// The default options at another opset.
+    pub fn with_opset(opset: i64) -> Self {
+        Self {
+            opset,
+            ..Self::default()
         }
     }
 }
@@ -198,10 +219,19 @@ pub fn build_model(ck: &Checkpoint, opts: &ExportOptions) -> Result<ModelProto, 
         y = residual_block(&mut g, ck, i, &y)?;
     }
     y = trunk(&mut g, ck, &y, &head)?;
-    for j in 0..cfg.upsample_stages() {
-        y = upsample(&mut g, ck, j, &y)?;
+    let stages = cfg.upsample_stages();
+    for j in 0..stages {
+        y = if opts.subpixel_tail && j + 1 == stages {
+            upsample_before_shuffle(&mut g, ck, j, &y)
+        } else {
+            upsample(&mut g, ck, j, &y)?
+        };
     }
-    let y = tail(&mut g, ck, &y)?;
+    let y = if opts.subpixel_tail {
+        tail_subpixel(&mut g, ck, &y)?
+    } else {
+        tail(&mut g, ck, &y)?
+    };
     output_clip(&mut g, &y);
 
     let doc = format!(
@@ -281,7 +311,8 @@ pub fn write_model(model: &ModelProto, path: &Path) -> Result<(), ExportError> {
 pub struct ModelSummary {
     /// Number of nodes.
     pub ops: usize,
-    /// Number of initializer elements.
+    /// Number of initializer elements (more than the checkpoint's trainable parameters when
+    /// the tail is rearranged: its coarse-grid kernel holds zeros).
     pub params: usize,
 }
 
@@ -471,6 +502,54 @@ fn upsample(
     let y = conv_plain(g, ck, &format!("{p}.conv"), x, BODY_KERNEL);
     let y = ops::depth_to_space(g, &format!("{p}.pixel_shuffle"), &y, 2);
     Ok(prelu(g, ck, &format!("{p}.prelu"), &y))
+}
+
+/// The last upsampling stage when the tail runs before its pixel shuffle: the conv, then
+/// PReLU with each slope repeated for the 4 sub-pixels of its channel (PReLU is per channel,
+/// and the CRD shuffle sends channels `4c..4c+4` to channel `c`, so it commutes this way). The
+/// shuffle itself follows the tail conv ([`tail_subpixel`]).
+fn upsample_before_shuffle(g: &mut GraphBuilder, ck: &Checkpoint, j: usize, x: &str) -> String {
+    let p = format!("upsample.{j}");
+    let y = conv_plain(g, ck, &format!("{p}.conv"), x, BODY_KERNEL);
+    let name = format!("{p}.prelu.weight");
+    let slope = repeat_per_subpixel(tensor(ck, &name), 2);
+    let s = g.initializer(
+        &name,
+        &slope,
+        &format!("{name} repeated for the 4 sub-pixels: PReLU applied before the pixel shuffle"),
+    );
+    ops::prelu(g, &format!("{p}.prelu"), &y, &s)
+}
+
+/// The tail conv with the training HR range folded in, rearranged to run on the coarse grid
+/// of the last upsampling stage, then that stage's pixel shuffle.
+fn tail_subpixel(g: &mut GraphBuilder, ck: &Checkpoint, x: &str) -> Result<String, ExportError> {
+    let range = ck.config.hr_range;
+    let (w, b) = fold_output_range(
+        tensor(ck, "tail.conv.weight"),
+        &tensor(ck, "tail.conv.bias").data,
+        range,
+    );
+    let (w, b) = subpixel_conv(&w, &b.data, 2);
+    finite("tail.conv.weight", &w)?;
+    finite("tail.conv.bias", &b)?;
+    let r = format_range(range);
+    let k = w.shape[2];
+    let wn = g.initializer(
+        "tail.conv.weight",
+        &w,
+        &format!(
+            "tail.conv.weight / (hi - lo), hr_range {r} -> [0,1]; rearranged to a {k}x{k} conv \
+             before the last pixel shuffle (output channel 4o + 2i + j = sub-pixel (i, j) of o)"
+        ),
+    );
+    let bn = g.initializer(
+        "tail.conv.bias",
+        &b,
+        &format!("(tail.conv.bias - lo) / (hi - lo), hr_range {r} -> [0,1]; 4 copies each"),
+    );
+    let y = ops::conv(g, "tail.conv", x, &wn, &bn, k);
+    Ok(ops::depth_to_space(g, "tail.pixel_shuffle", &y, 2))
 }
 
 /// The tail conv with the training HR range mapped to [0, 1] folded in.

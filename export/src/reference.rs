@@ -271,4 +271,43 @@ mod tests {
         let y = prelu(map(2, 1, 2, vec![-2., 3., -10., 0.]), &s);
         assert_eq!(y.data, vec![-1., 3., -1., 0.]);
     }
+
+    /// A small deterministic pattern in [-1, 1).
+    fn pattern(n: usize, seed: u32) -> Vec<f32> {
+        let mut x = seed.wrapping_mul(2654435761).wrapping_add(12345);
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x % 2000) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn subpixel_conv_equals_conv_after_the_shuffle() {
+        use crate::fold::{repeat_per_subpixel, subpixel_conv};
+        // The paper's 9x9 tail and a 3x3 and a 5x5 one; a non-square image so that rows and
+        // columns cannot be swapped unnoticed; borders included (zero padding must agree).
+        for (k, c, o) in [(9usize, 2usize, 3usize), (3, 3, 2), (5, 1, 1)] {
+            let y = map(4 * c, 5, 7, pattern(4 * c * 35, k as u32));
+            let w = Tensor::new(vec![o, c, k, k], pattern(o * c * k * k, 7 + k as u32));
+            let b = pattern(o, 99);
+            let slope = Tensor::new(vec![c], pattern(c, 5).iter().map(|v| v.abs()).collect());
+
+            let want = conv2d(&prelu(pixel_shuffle2(y.clone()), &slope), &w, Some(&b));
+            let (w2, b2) = subpixel_conv(&w, &b, 2);
+            assert_eq!(
+                w2.shape,
+                vec![4 * o, 4 * c, 2 * (k / 2).div_ceil(2) + 1, w2.shape[3]]
+            );
+            let s2 = repeat_per_subpixel(&slope, 2);
+            let got = pixel_shuffle2(conv2d(&prelu(y, &s2), &w2, Some(&b2.data)));
+            assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w));
+            for (i, (a, g)) in want.data.iter().zip(&got.data).enumerate() {
+                assert!((a - g).abs() < 1e-5, "k {k}: element {i}: {a} vs {g}");
+            }
+        }
+    }
 }

@@ -33,7 +33,7 @@ fn onnx_checker_accepts_every_exported_model() {
     for (i, (name, b, c, s, lr, hr, opset)) in cases.into_iter().enumerate() {
         let ck = checkpoint(b, c, s, lr, hr, i as u64);
         let path = dir.join(format!("{name}.onnx"));
-        write_onnx(&ck, &path, &ExportOptions { opset }).expect("export");
+        write_onnx(&ck, &path, &ExportOptions::with_opset(opset)).expect("export");
         paths.push(path);
     }
     let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();

@@ -112,8 +112,24 @@ fn batch_norm_is_folded_into_the_conv() {
         assert!((fb[o] - (beta[o] - mean[o] * s)).abs() < 1e-6, "bias {o}");
     }
     // The HR range [-1,1] -> [0,1] is folded into the tail conv.
+    // By default the tail runs before the last pixel shuffle: 4 copies of each bias, one per
+    // sub-pixel.
     let tb = initializer(&m, "tail.conv.bias").f32_values().unwrap();
     let b = g("tail.conv.bias");
+    assert_eq!(tb.len(), 12);
+    for c in 0..12 {
+        assert!((tb[c] - (b[c / 4] + 1.0) / 2.0).abs() < 1e-6, "bias {c}");
+    }
+    let plain = build_model(
+        &ck,
+        &ExportOptions {
+            subpixel_tail: false,
+            ..ExportOptions::default()
+        },
+    )
+    .unwrap();
+    let tb = initializer(&plain, "tail.conv.bias").f32_values().unwrap();
+    assert_eq!(tb.len(), 3);
     for c in 0..3 {
         assert!((tb[c] - (b[c] + 1.0) / 2.0).abs() < 1e-6);
     }
@@ -128,7 +144,9 @@ fn conv_depth_to_space_and_prelu_details() {
         match n.op_type.as_str() {
             "PRelu" => {
                 let slope = initializer(&m, &n.input[1]);
-                assert_eq!(slope.dims, vec![8, 1, 1], "{}", n.name);
+                // The last stage's PReLU runs before its pixel shuffle: 4 slopes per channel.
+                let c = if n.name == "upsample.1.prelu" { 32 } else { 8 };
+                assert_eq!(slope.dims, vec![c, 1, 1], "{}", n.name);
             }
             "DepthToSpace" => {
                 let attrs: BTreeMap<&str, _> =
@@ -155,6 +173,53 @@ fn conv_depth_to_space_and_prelu_details() {
         }
     }
     assert_eq!(g.node.last().unwrap().op_type, "Clip");
+    // The last stage: conv, PReLU, the tail conv (12 outputs, 5x5 for the 9x9 tail), the
+    // shuffle, the clip.
+    let tail: Vec<(&str, &str)> = g.node[g.node.len() - 5..]
+        .iter()
+        .map(|n| (n.name.as_str(), n.op_type.as_str()))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            ("upsample.1.conv", "Conv"),
+            ("upsample.1.prelu", "PRelu"),
+            ("tail.conv", "Conv"),
+            ("tail.pixel_shuffle", "DepthToSpace"),
+            ("output.clip", "Clip"),
+        ]
+    );
+    assert_eq!(initializer(&m, "tail.conv.weight").dims, vec![12, 32, 5, 5]);
+}
+
+#[test]
+fn plain_tail_exports_the_layers_in_training_order() {
+    let ck = checkpoint(1, 8, 4, [0.0, 1.0], [-1.0, 1.0], 4);
+    let opts = ExportOptions {
+        subpixel_tail: false,
+        ..ExportOptions::default()
+    };
+    let m = build_model(&ck, &opts).unwrap();
+    let g = m.graph.as_ref().unwrap();
+    let tail: Vec<(&str, &str)> = g.node[g.node.len() - 5..]
+        .iter()
+        .map(|n| (n.name.as_str(), n.op_type.as_str()))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            ("upsample.1.conv", "Conv"),
+            ("upsample.1.pixel_shuffle", "DepthToSpace"),
+            ("upsample.1.prelu", "PRelu"),
+            ("tail.conv", "Conv"),
+            ("output.clip", "Clip"),
+        ]
+    );
+    assert_eq!(initializer(&m, "tail.conv.weight").dims, vec![3, 8, 9, 9]);
+    assert_eq!(
+        initializer(&m, "upsample.1.prelu.weight").dims,
+        vec![8, 1, 1]
+    );
 }
 
 #[test]
@@ -174,9 +239,10 @@ fn names_are_meaningful_and_unique() {
         "trunk.conv",
         "trunk.add",
         "upsample.2.conv",
-        "upsample.2.pixel_shuffle",
+        "upsample.1.pixel_shuffle",
         "upsample.2.prelu",
         "tail.conv",
+        "tail.pixel_shuffle",
         "output.clip",
     ] {
         assert!(nodes.contains(n), "no node `{n}` in {nodes:?}");
@@ -281,7 +347,7 @@ fn inputs_outputs_opset_and_metadata() {
 fn other_opsets_set_the_matching_ir_version() {
     let ck = checkpoint(0, 4, 2, [0.0, 1.0], [-1.0, 1.0], 7);
     for (opset, ir) in [(13, 7), (17, 8), (19, 9), (21, 10)] {
-        let m = build_model(&ck, &ExportOptions { opset }).unwrap();
+        let m = build_model(&ck, &ExportOptions::with_opset(opset)).unwrap();
         assert_eq!((m.opset_import[0].version, m.ir_version), (opset, ir));
     }
 }
@@ -289,7 +355,7 @@ fn other_opsets_set_the_matching_ir_version() {
 #[test]
 fn exporter_errors_carry_the_facts() {
     let ck = checkpoint(1, 4, 2, [0.0, 1.0], [-1.0, 1.0], 8);
-    match build_model(&ck, &ExportOptions { opset: 12 }) {
+    match build_model(&ck, &ExportOptions::with_opset(12)) {
         Err(ExportError::UnsupportedOpset { opset: 12, .. }) => {}
         other => panic!("{other:?}"),
     }

@@ -14,6 +14,8 @@ struct Case {
     name: &'static str,
     ck: Checkpoint,
     shape: [usize; 4],
+    /// Export with the literal tail (`subpixel_tail: false`).
+    plain: bool,
 }
 
 struct Files {
@@ -43,7 +45,11 @@ fn run_cases(
             ort_out: f("ort.f32"),
         };
         torch_checkpoint(case).save(&files.checkpoint).unwrap();
-        write_onnx(&case.ck, &files.onnx, &ExportOptions::default()).unwrap();
+        let opts = ExportOptions {
+            subpixel_tail: !case.plain,
+            ..ExportOptions::default()
+        };
+        write_onnx(&case.ck, &files.onnx, &opts).unwrap();
         let x = random_input(case.shape.iter().product(), 100 + i as u64);
         crate::common::write_f32(&files.input, &x);
         manifest.push(json!({
@@ -69,26 +75,37 @@ fn cases() -> Vec<Case> {
             name: "x4_b1_c4_odd",
             ck: checkpoint(1, 4, 4, [0.0, 1.0], [-1.0, 1.0], 11),
             shape: [1, 3, 17, 23],
+            plain: false,
         },
         Case {
             name: "x2_b2_c8_batch2_ranges",
             ck: checkpoint(2, 8, 2, [-1.0, 1.0], [-0.5, 1.5], 12),
             shape: [2, 3, 9, 11],
+            plain: false,
         },
         Case {
             name: "x8_b0_c4",
             ck: checkpoint(0, 4, 8, [0.0, 1.0], [-1.0, 1.0], 13),
             shape: [1, 3, 5, 6],
+            plain: false,
         },
         Case {
             name: "x4_b2_c8_batch2",
             ck: checkpoint(2, 8, 4, [0.0, 1.0], [-1.0, 1.0], 14),
             shape: [2, 3, 7, 12],
+            plain: false,
         },
         Case {
             name: "paper_x4_b16_c64",
             ck: checkpoint(16, 64, 4, [0.0, 1.0], [-1.0, 1.0], 15),
             shape: [1, 3, 10, 12],
+            plain: false,
+        },
+        Case {
+            name: "x4_b1_c4_odd_plain_tail",
+            ck: checkpoint(1, 4, 4, [0.0, 1.0], [-1.0, 1.0], 11),
+            shape: [1, 3, 17, 23],
+            plain: true,
         },
     ]
 }
@@ -146,6 +163,7 @@ fn the_numeric_check_detects_a_wrong_batch_norm() {
         name: "perturbed",
         ck: checkpoint(1, 4, 2, [0.0, 1.0], [-1.0, 1.0], 21),
         shape: [1, 3, 8, 9],
+        plain: false,
     }];
     let results = run_cases(&dir, &cases, |c| {
         let mut ck = c.ck.clone();
