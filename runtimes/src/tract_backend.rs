@@ -4,6 +4,11 @@
 //! shape then gets its own optimized plan, built on first use and cached (symbolic shapes ran
 //! about 4.7x slower here). Matrix products run on a private rayon pool of
 //! [`RuntimeOptions::threads`] threads (tract-linalg's `multithread-mm`).
+//!
+//! Plans are built with tract's direct spatial convolution turned off (knob
+//! `TRACT_DISABLE_DIRECT_SPATIAL`; set that variable to `0` to turn it back on): tract picks it
+//! for every 3x3 64-channel convolution of this model, and it made the paper model 1.3x (64x64)
+//! to 1.8x (128x128) slower than im2col and a matrix product (BENCHMARKS.md).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,6 +17,7 @@ use std::sync::Arc;
 use ndarray::{Array4, ArrayView4, Ix4};
 use tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::knobs::KnobScope;
 use tract_onnx::tract_hir::infer::Factoid;
 
 use crate::{
@@ -53,6 +59,18 @@ fn chain(e: &anyhow::Error) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// The knobs plans are built under: [`DIRECT_SPATIAL_KNOB`] on (direct spatial convolution
+/// off) unless the environment sets it.
+fn knobs() -> TractResult<KnobScope> {
+    if std::env::var_os(DIRECT_SPATIAL_KNOB).is_some() {
+        return KnobScope::new([]);
+    }
+    KnobScope::new([(DIRECT_SPATIAL_KNOB, "true")])
+}
+
+/// tract's knob that turns its direct spatial convolution off.
+const DIRECT_SPATIAL_KNOB: &str = "TRACT_DISABLE_DIRECT_SPATIAL";
 
 impl TractUpscaler {
     /// Loads and declutters `model`. Only [`Device::Cpu`] is supported.
@@ -147,11 +165,15 @@ impl TractUpscaler {
         ]
         .into_iter()
         .collect();
-        let plan = self
-            .decluttered
-            .set_symbols(&subs)
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
+        let plan = knobs()
+            .and_then(|k| {
+                k.enter(|| {
+                    self.decluttered
+                        .set_symbols(&subs)
+                        .and_then(|m| m.into_optimized())
+                        .and_then(|m| m.into_runnable())
+                })
+            })
             .map_err(|e| RuntimeError::Inference {
                 runtime: RUNTIME,
                 shape: shape.to_vec(),

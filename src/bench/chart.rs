@@ -1,4 +1,4 @@
-//! The PNG chart: achieved GFLOP/s per input shape, one bar per runtime and peer, the sgemm
+//! The PNG chart: achieved GFLOP/s per input shape, one bar per runtime and peer, the CPU
 //! ceiling as a dashed line. Drawn pixel by pixel with the `image` crate and the bitmap font
 //! of [`font`](super::font): no font file, no plotting library. A model whose architecture is
 //! unknown (no FLOP count) is charted in output megapixels per second instead.

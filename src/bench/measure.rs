@@ -1,9 +1,15 @@
 //! Timing the runtimes: every runtime at every shape, a GPU probed through ort, and the
-//! ceiling: an sgemm run through each CPU runtime in this same process.
+//! ceiling: the best rate of two kernels run through each CPU runtime in this same process.
 //!
-//! The sgemm is an ONNX graph of one `MatMul` (`[1, 3, n, n] x [n, n]`, the right operand a
-//! constant that both runtimes pre-pack) that fits the `Upscaler` contract as a x1 "model", so
-//! that it runs through exactly the adapters under test, with the same threads.
+//! - The sgemm is an ONNX graph of one `MatMul` (`[1, 3, n, n] x [n, n]`, the right operand a
+//!   constant that both runtimes pre-pack).
+//! - The conv stack is the model's own kernel at its best: `[1, 3, s, s]` -> 1x1 conv to 64
+//!   channels -> four 3x3 64->64 convs -> 1x1 conv to 3 channels. ONNX Runtime runs 3x3
+//!   convs as direct blocked kernels, faster than its sgemm, so an sgemm alone understates
+//!   what the machine can do for this model.
+//!
+//! Both fit the `Upscaler` contract as x1 "models", so that they run through exactly the
+//! adapters under test, with the same threads.
 
 use std::path::Path;
 use std::time::Instant;
@@ -62,11 +68,15 @@ pub struct Cell {
     pub ceiling_share: Option<f64>,
 }
 
-/// One sgemm measurement.
+/// One ceiling-kernel measurement.
 #[derive(Debug, Clone, Serialize)]
 pub struct Sgemm {
     /// Runtime name.
     pub runtime: String,
+    /// The kernel: `sgemm` or `conv3x3`.
+    pub kernel: String,
+    /// GFLOP of one call.
+    pub gflop: f64,
     /// The timed calls.
     #[serde(flatten)]
     pub summary: Summary,
@@ -74,7 +84,7 @@ pub struct Sgemm {
     pub gflops: f64,
 }
 
-/// The ceiling: the best sgemm rate measured in this run.
+/// The ceiling: the best rate of the ceiling kernels measured in this run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Ceiling {
     /// What was measured.
@@ -157,8 +167,8 @@ pub fn run_all(cfg: &BenchConfig, model: &Prepared) -> anyhow::Result<Runs> {
         }
     }
 
-    if cfg.args.sgemm > 0 {
-        runs.ceiling = ceiling(cfg, model.tmp.path()).context("measuring the sgemm ceiling")?;
+    if cfg.args.sgemm > 0 || cfg.args.conv_ceiling > 0 {
+        runs.ceiling = ceiling(cfg, model.tmp.path()).context("measuring the ceiling")?;
     }
 
     for (runtime, device) in &timed {
@@ -293,39 +303,116 @@ pub fn write_sgemm_model(path: &Path, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the sgemm through every CPU runtime under test.
-fn ceiling(cfg: &BenchConfig, dir: &Path) -> anyhow::Result<Ceiling> {
-    let n = cfg.args.sgemm;
-    let path = dir.join(format!("sgemm{n}.onnx"));
-    write_sgemm_model(&path, n)?;
-    let gflop = 2.0 * 3.0 * (n as f64).powi(3) / 1e9;
-    let mut out = Ceiling {
-        kind: format!(
-            "sgemm [3*{n}, {n}] x [{n}, {n}] through each runtime, {} threads",
-            cfg.threads
-        ),
-        gflop,
+/// Writes the conv-stack "model" (see the module docs), `s` x `s`, x1.
+pub fn write_conv_model(path: &Path, s: usize) -> anyhow::Result<f64> {
+    const C: usize = 64;
+    const DEPTH: usize = 4;
+    let mut g = GraphBuilder::new();
+    let mut seed = 0usize;
+    let mut weights = |g: &mut GraphBuilder, name: &str, o: usize, i: usize, k: usize| {
+        let n = o * i * k * k;
+        let scale = 1.0 / ((i * k * k) as f64).sqrt();
+        let data: Vec<f32> = (0..n)
+            .map(|j| ((((j + seed) as f64 * PHI).fract() * 2.0 - 1.0) * scale) as f32)
+            .collect();
+        seed += n;
+        let w = g.initializer(&format!("{name}.w"), &Tensor::new(vec![o, i, k, k], data), "");
+        let b = g.initializer(&format!("{name}.b"), &Tensor::new(vec![o], vec![0.0; o]), "");
+        (w, b)
+    };
+    let (w, b) = weights(&mut g, "in", C, 3, 1);
+    let mut y = srgan_export::ops::conv(&mut g, "in", "a", &w, &b, 1);
+    for d in 0..DEPTH {
+        let name = format!("conv{d}");
+        let (w, b) = weights(&mut g, &name, C, C, 3);
+        y = srgan_export::ops::conv(&mut g, &name, &y, &w, &b, 3);
+    }
+    let (w, b) = weights(&mut g, "out", 3, C, 1);
+    let y = srgan_export::ops::conv(&mut g, "out", &y, &w, &b, 1);
+    let dims = || {
+        vec![
+            Dimension::fixed(1),
+            Dimension::fixed(3),
+            Dimension::fixed(s as i64),
+            Dimension::fixed(s as i64),
+        ]
+    };
+    let model = ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 17,
+        }],
+        producer_name: "srgan-bench".into(),
+        graph: Some(GraphProto {
+            node: g.nodes,
+            name: "conv3x3".into(),
+            initializer: g.initializers,
+            input: vec![ValueInfoProto::f32_tensor("a", dims())],
+            output: vec![ValueInfoProto::f32_tensor(&y, dims())],
+            ..Default::default()
+        }),
+        metadata_props: vec![StringStringEntryProto {
+            key: "srgan.scale".into(),
+            value: "1".into(),
+        }],
         ..Default::default()
     };
-    let shape = [1, 3, n, n];
-    let x = pattern(shape);
-    for runtime in &cfg.runtimes {
-        let mut u = srgan_runtimes::open(runtime, &path, &options(cfg, Device::Cpu))
-            .with_context(|| format!("{runtime}: opening the sgemm model"))?;
-        u.warm_up(shape)?;
-        let samples = time_calls(budget(cfg), || {
-            u.upscale(x.view()).map(|y| {
-                std::hint::black_box(&y);
-            })
-        })?;
-        let summary = summarise(&samples);
-        let gflops = gflop / summary.p50_s;
-        eprintln!("  {:<10} sgemm {n}: {gflops:.1} GFLOP/s", u.name());
-        out.per_runtime.push(Sgemm {
-            runtime: u.name().to_string(),
-            summary,
-            gflops,
-        });
+    srgan_export::write_model(&model, path)?;
+    let macs_per_pixel = 3 * C + DEPTH * C * C * 9 + C * 3;
+    Ok(2.0 * (s * s * macs_per_pixel) as f64 / 1e9)
+}
+
+/// Runs the ceiling kernels through every CPU runtime under test.
+fn ceiling(cfg: &BenchConfig, dir: &Path) -> anyhow::Result<Ceiling> {
+    let mut kernels = Vec::new();
+    let mut kinds = Vec::new();
+    let n = cfg.args.sgemm;
+    if n > 0 {
+        let path = dir.join(format!("sgemm{n}.onnx"));
+        write_sgemm_model(&path, n)?;
+        let gflop = 2.0 * 3.0 * (n as f64).powi(3) / 1e9;
+        kinds.push(format!("sgemm [3*{n}, {n}] x [{n}, {n}]"));
+        kernels.push(("sgemm", path, [1, 3, n, n], gflop));
+    }
+    let s = cfg.args.conv_ceiling;
+    if s > 0 {
+        let path = dir.join(format!("conv3x3_{s}.onnx"));
+        let gflop = write_conv_model(&path, s)?;
+        kinds.push(format!("four 3x3 64->64 convs at {s}x{s}"));
+        kernels.push(("conv3x3", path, [1, 3, s, s], gflop));
+    }
+    let mut out = Ceiling {
+        kind: format!(
+            "best of {} through each runtime, {} threads",
+            kinds.join(" and "),
+            cfg.threads
+        ),
+        gflop: kernels.first().map_or(0.0, |k| k.3),
+        ..Default::default()
+    };
+    for (kernel, path, shape, gflop) in &kernels {
+        let x = pattern(*shape);
+        for runtime in &cfg.runtimes {
+            let mut u = srgan_runtimes::open(runtime, path, &options(cfg, Device::Cpu))
+                .with_context(|| format!("{runtime}: opening the {kernel} model"))?;
+            u.warm_up(*shape)?;
+            let samples = time_calls(budget(cfg), || {
+                u.upscale(x.view()).map(|y| {
+                    std::hint::black_box(&y);
+                })
+            })?;
+            let summary = summarise(&samples);
+            let gflops = gflop / summary.p50_s;
+            eprintln!("  {:<10} {kernel}: {gflops:.1} GFLOP/s", u.name());
+            out.per_runtime.push(Sgemm {
+                runtime: u.name().to_string(),
+                kernel: kernel.to_string(),
+                gflop: *gflop,
+                summary,
+                gflops,
+            });
+        }
     }
     out.cpu_gflops = out
         .per_runtime

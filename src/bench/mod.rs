@@ -3,7 +3,7 @@
 //!
 //! - [`model`]: the model under test (by default the paper's SRResNet with random weights,
 //!   exported to a temporary folder with its checkpoint), its FLOP count and the inputs.
-//! - [`measure`]: timing every runtime at every shape, the GPU probe, the sgemm ceiling.
+//! - [`measure`]: timing every runtime at every shape, the GPU probe, the ceiling (sgemm and conv).
 //! - [`peers`]: the Python peers (`benches/peers/peers.py`) and the ratios against them.
 //! - [`pipeline`]: srgan-run end to end as a child process (a folder, start-up, peak RSS).
 //! - [`report`]: the JSON report and the printed tables; [`chart`]: the PNG chart.
@@ -33,7 +33,7 @@ pub mod stats;
     after_help = "Figures: p50/p95 = nearest-rank percentiles of the timed calls (after one \
                   warm-up call per shape); MP/s = output megapixels per second at p50; \
                   GFLOP/s = 2 x multiply-accumulates of the architecture / p50; ceiling = the \
-                  best sgemm GFLOP/s measured in this run on this machine. See BENCHMARKS.md."
+                  best of an sgemm and a 3x3 convolution stack measured in this run on this machine. See BENCHMARKS.md."
 )]
 pub struct BenchArgs {
     /// The model (.onnx). Default: the paper's SRResNet with random weights (see --arch),
@@ -71,6 +71,10 @@ pub struct BenchArgs {
     /// Side of the sgemm that measures the ceiling (0: skip it).
     #[arg(long, default_value_t = 2048)]
     pub sgemm: usize,
+    /// Side of the convolution stack that also measures the ceiling (0: skip it): four 3x3
+    /// 64->64 convolutions, the model's own kernel, at this size.
+    #[arg(long, default_value_t = 256)]
+    pub conv_ceiling: usize,
     /// Do not probe ort for a GPU (CUDA, TensorRT).
     #[arg(long)]
     pub no_gpu: bool,

@@ -343,11 +343,11 @@ impl Report {
                 .ceiling
                 .per_runtime
                 .iter()
-                .map(|p| format!("{} {:.1}", p.runtime, p.gflops))
+                .map(|p| format!("{} {} {:.1}", p.kernel, p.runtime, p.gflops))
                 .collect();
             let _ = writeln!(
                 s,
-                "ceiling (CPU): {c:.1} GFLOP/s = best of sgemm via {}",
+                "ceiling (CPU): {c:.1} GFLOP/s = best of {}",
                 per.join(", ")
             );
         }
