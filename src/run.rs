@@ -20,12 +20,49 @@ use image::DynamicImage;
 use indicatif::{ProgressBar, ProgressStyle};
 use srgan_imaging::image_io::{read_image, write_image_atomic, DecodeLimits, ImageError};
 use srgan_imaging::pipeline::{upscale_image, PipelineError, UpscaleOptions};
-use srgan_imaging::tiling::{default_tile_pad, TileConfig, FALLBACK_TILE_PAD};
+use srgan_imaging::tiling::{
+    default_tile_pad, window_bytes_per_pixel, TileConfig, FALLBACK_TILE_PAD, MIN_CORE,
+};
 use srgan_imaging::OutputFormat;
 use srgan_runtimes::{Device, ModelInfo, RuntimeError, RuntimeOptions, Upscaler};
 
-/// Default `--tile`: cores of at most this many LR pixels per side.
-pub const DEFAULT_TILE: usize = 512;
+/// Default `--max-memory`, MiB.
+pub const DEFAULT_MAX_MEMORY_MIB: u64 = 1536;
+
+/// What srgan-run holds before any image (the ONNX Runtime library, the session, the
+/// weights of a paper-size model): measured 160 MiB peak for a whole run of a 0-block model.
+pub const BASE_MEMORY_BYTES: u64 = 160 << 20;
+
+/// `--tile`: how images are cut before they reach the runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TileArg {
+    /// Per image, the cheapest grid whose windows' intermediate tensors fit what
+    /// `--max-memory` leaves after the image's own buffers (the whole image when it fits).
+    Auto,
+    /// Cores of at most this many LR pixels per side; 0: each image whole.
+    Side(usize),
+}
+
+impl std::str::FromStr for TileArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(Self::Auto);
+        }
+        s.parse::<usize>().map(Self::Side).map_err(|_| {
+            format!("`{s}`: expected `auto` or a tile side in LR pixels (0: whole image)")
+        })
+    }
+}
+
+impl std::fmt::Display for TileArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Auto => f.write_str("auto"),
+            Self::Side(n) => write!(f, "{n}"),
+        }
+    }
+}
 
 /// File extensions picked up from an input folder (any case).
 pub const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
@@ -93,10 +130,15 @@ pub struct RunArgs {
     /// cannot be had is an error, never a silent fall back to the CPU.
     #[arg(long, default_value = "cpu")]
     pub device: Device,
-    /// Largest tile, in LR pixels per side; 0 runs each image whole. Bounds the runtime's
-    /// memory.
-    #[arg(long, default_value_t = DEFAULT_TILE)]
-    pub tile: usize,
+    /// Tiling, which bounds the runtime's memory: `auto` runs each image whole when the run
+    /// fits --max-memory, else in the largest tiles that fit; N: tiles of at most N x N LR
+    /// pixels; 0: each image whole.
+    #[arg(long, default_value = "auto")]
+    pub tile: TileArg,
+    /// Peak memory `--tile auto` aims to stay under, in MiB, estimated per image from its
+    /// size and the model's channels and scale.
+    #[arg(long, default_value_t = DEFAULT_MAX_MEMORY_MIB)]
+    pub max_memory: u64,
     /// Context around each tile, in LR pixels. Default: the model's receptive-field radius
     /// from its metadata (tiling is then exact), or 16 for a model without it.
     #[arg(long)]
@@ -238,8 +280,10 @@ pub struct RunConfig {
     pub runtime: RuntimeKind,
     /// Device, threads and library paths for the runtime.
     pub runtime_options: RuntimeOptions,
-    /// `--tile` (0: whole image).
-    pub tile: usize,
+    /// `--tile`.
+    pub tile: TileArg,
+    /// `--max-memory`, MiB.
+    pub max_memory_mib: u64,
     /// `--tile-pad`; `None`: from the model (see [`resolve_tile_pad`]).
     pub tile_pad: Option<usize>,
     /// Replace existing outputs.
@@ -365,6 +409,12 @@ impl RunConfig {
             };
             Target::File(job)
         };
+        if args.max_memory == 0 {
+            return Err(RunError::Option {
+                option: "--max-memory",
+                reason: "0 MiB: expected a positive number of MiB".into(),
+            });
+        }
         Ok(Self {
             target,
             model: args.model,
@@ -376,6 +426,7 @@ impl RunConfig {
                 ort_library: args.ort_library.filter(|p| !p.as_os_str().is_empty()),
             },
             tile: args.tile,
+            max_memory_mib: args.max_memory,
             tile_pad: args.tile_pad,
             overwrite: args.overwrite,
             quiet: args.quiet,
@@ -404,6 +455,109 @@ pub fn open_upscaler(cfg: &RunConfig) -> Result<Box<dyn Upscaler>, RunError> {
             Ok(Box::new(up))
         }
     }
+}
+
+/// The feature channels of a model: from `srgan.architecture`, else 64 (SRResNet's and
+/// RRDBNet's usual width), for the memory estimate of `--tile auto`.
+pub fn model_channels(info: &ModelInfo) -> usize {
+    info.architecture
+        .as_deref()
+        .and_then(|a| serde_json::from_str::<srgan_export::GeneratorConfig>(a).ok())
+        .map_or(64, |c| c.channels)
+}
+
+/// How srgan-run tiles each image: `--tile N` (fixed), or `--tile auto` (a window budget per
+/// image).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tiling {
+    /// The same tiling for every image.
+    Fixed(TileConfig),
+    /// `--tile auto`: windows whose intermediate tensors ([`window_bytes_per_pixel`]) fit in
+    /// what `max_memory` leaves after [`BASE_MEMORY_BYTES`] and the image's own buffers
+    /// ([`image_memory_bytes`]); never smaller than a [`MIN_CORE`] tile with its context.
+    Budget {
+        /// Context around each tile.
+        tile_pad: usize,
+        /// `--max-memory`, bytes.
+        max_memory: u64,
+        /// The model's estimate per LR pixel of a window.
+        window_bytes_per_pixel: u64,
+        /// The model's scale.
+        scale: usize,
+    },
+}
+
+impl Tiling {
+    /// The tiling of `--tile` / `--max-memory` for a model. Errs when `max_memory` cannot
+    /// hold even a [`MIN_CORE`]-pixel tile with its context on top of the base.
+    pub fn new(
+        tile: TileArg,
+        max_memory_mib: u64,
+        tile_pad: usize,
+        info: &ModelInfo,
+        scale: usize,
+    ) -> Result<Self, String> {
+        match tile {
+            TileArg::Side(n) => Ok(Self::Fixed(TileConfig {
+                tile: n,
+                tile_pad,
+                max_window_pixels: 0,
+            })),
+            TileArg::Auto => {
+                let channels = model_channels(info);
+                let per_pixel = window_bytes_per_pixel(channels, scale);
+                let smallest = (MIN_CORE + 2 * tile_pad).pow(2) as u64 * per_pixel;
+                let need = (BASE_MEMORY_BYTES + smallest).div_ceil(1 << 20);
+                if max_memory_mib < need {
+                    return Err(format!(
+                        "{max_memory_mib} MiB is too small for a x{scale} model of {channels} \
+                         channels: a {MIN_CORE}x{MIN_CORE} tile with its {tile_pad}-pixel \
+                         context needs about {need} MiB"
+                    ));
+                }
+                Ok(Self::Budget {
+                    tile_pad,
+                    max_memory: max_memory_mib << 20,
+                    window_bytes_per_pixel: per_pixel,
+                    scale,
+                })
+            }
+        }
+    }
+
+    /// The tiling of one decoded image.
+    pub fn for_image(&self, image: &DynamicImage) -> TileConfig {
+        match *self {
+            Self::Fixed(c) => c,
+            Self::Budget {
+                tile_pad,
+                max_memory,
+                window_bytes_per_pixel,
+                scale,
+            } => {
+                let own = image_memory_bytes(image, scale);
+                let left = max_memory.saturating_sub(BASE_MEMORY_BYTES + own);
+                let smallest = (MIN_CORE + 2 * tile_pad).pow(2);
+                TileConfig {
+                    tile: 0,
+                    tile_pad,
+                    max_window_pixels: ((left / window_bytes_per_pixel) as usize).max(smallest),
+                }
+            }
+        }
+    }
+}
+
+/// What one image takes besides the model's intermediates, in bytes: the decoded image, its
+/// f32 LR tensor, the output image (same channels and depth, `scale`^2 the pixels) and about
+/// half of it again for the PNG encoder (measured: a 2048x2048 photo x4 through a model with
+/// negligible intermediates peaks at 414 MiB with PNG output, 321 MiB with JPEG).
+pub fn image_memory_bytes(image: &DynamicImage, scale: usize) -> u64 {
+    let decoded = image.as_bytes().len() as u64;
+    let pixels = image.width() as u64 * image.height() as u64;
+    let tensor = pixels * 3 * 4;
+    let output = decoded * (scale as u64).pow(2);
+    decoded + tensor + output + output / 2
 }
 
 /// The tile pad to use: `--tile-pad` if given; else the model's receptive-field radius (from
@@ -627,7 +781,18 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
     let mut upscaler = open_upscaler(cfg)?;
     let (tile_pad, exact) = resolve_tile_pad(cfg.tile_pad, upscaler.info());
     let console = Console::new(jobs.len() + early_failures.len(), folder, cfg.quiet);
-    if !exact && cfg.tile > 0 {
+    let tiling = Tiling::new(
+        cfg.tile,
+        cfg.max_memory_mib,
+        tile_pad,
+        upscaler.info(),
+        upscaler.scale(),
+    )
+    .map_err(|reason| RunError::Option {
+        option: "--max-memory",
+        reason: format!("{reason} ({})", cfg.model.display()),
+    })?;
+    if !exact && cfg.tile != TileArg::Side(0) {
         console.warn(&format!(
             "{} does not give its receptive-field radius; using --tile-pad {tile_pad} \
              (tile seams may show: pass --tile-pad, or --tile 0 to run images whole)",
@@ -648,14 +813,7 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
     for e in early_failures {
         console.fail(e);
     }
-    let opts = UpscaleOptions {
-        tiling: TileConfig {
-            tile: cfg.tile,
-            tile_pad,
-        },
-        ..UpscaleOptions::default()
-    };
-    process(upscaler.as_mut(), &jobs, cfg, &opts, &console);
+    process(upscaler.as_mut(), &jobs, cfg, &tiling, &console);
     let summary = console.finish(ignored);
     let secs = start.elapsed().as_secs_f64();
     if folder && (!cfg.quiet || !summary.failed.is_empty()) {
@@ -691,7 +849,7 @@ fn process(
     upscaler: &mut dyn Upscaler,
     jobs: &[Job],
     cfg: &RunConfig,
-    opts: &UpscaleOptions,
+    tiling: &Tiling,
     console: &Console,
 ) {
     let (decoded_tx, decoded_rx) = sync_channel::<(&Job, DynamicImage)>(1);
@@ -728,7 +886,11 @@ fn process(
             }
         });
         for (job, image) in decoded_rx {
-            match upscale_image(upscaler, image, opts) {
+            let opts = UpscaleOptions {
+                tiling: tiling.for_image(&image),
+                ..UpscaleOptions::default()
+            };
+            match upscale_image(upscaler, image, &opts) {
                 Ok(out) => {
                     if upscaled_tx.send((job, out)).is_err() {
                         break;

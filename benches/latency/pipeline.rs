@@ -14,7 +14,7 @@ use criterion::{Criterion, Throughput};
 use image::imageops::FilterType;
 use srgan_imaging::image_io::{decode_bytes, encode_image, DecodeLimits, OutputFormat};
 use srgan_imaging::pipeline::{upscale_image, UpscaleOptions};
-use srgan_imaging::tiling::{default_tile_pad, TileConfig};
+use srgan_imaging::tiling::default_tile_pad;
 
 use crate::runtimes::{group_name, open_all};
 use crate::{slow_group, Setup};
@@ -40,13 +40,15 @@ pub fn bench(c: &mut Criterion, setup: &Setup) {
     slow_group(&mut g, setup.quick);
     for mut u in open_all(setup) {
         let scale = u.scale();
-        let opts = UpscaleOptions {
-            tiling: TileConfig {
-                tile: srgan::run::DEFAULT_TILE,
-                tile_pad: default_tile_pad(u.info()).pad,
-            },
-            ..Default::default()
-        };
+        // srgan-run's default tiling (`--tile auto`), chosen per image as srgan-run does.
+        let tiling = srgan::run::Tiling::new(
+            srgan::run::TileArg::Auto,
+            srgan::run::DEFAULT_MAX_MEMORY_MIB,
+            default_tile_pad(u.info()).pad,
+            u.info(),
+            scale,
+        )
+        .expect("default tiling");
         g.throughput(Throughput::Elements((side as u64 * scale as u64).pow(2)));
         let mut warm = false;
         g.bench_function(format!("{}/photo{side}", group_name(u.as_ref())), |b| {
@@ -57,6 +59,10 @@ pub fn bench(c: &mut Criterion, setup: &Setup) {
             b.iter(|| {
                 let bytes = std::fs::read(&path).expect("read the photo");
                 let decoded = decode_bytes(&bytes, &path, &limits).expect("decode");
+                let opts = UpscaleOptions {
+                    tiling: tiling.for_image(&decoded.image),
+                    ..Default::default()
+                };
                 let out = upscale_image(u.as_mut(), decoded.image, &opts).expect("upscale");
                 let mut png = Cursor::new(Vec::new());
                 encode_image(&out, OutputFormat::Png, &mut png, &path).expect("encode");

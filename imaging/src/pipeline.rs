@@ -478,6 +478,7 @@ mod tests {
             tiling: TileConfig {
                 tile: 3,
                 tile_pad: 1,
+                ..TileConfig::default()
             },
             ..Default::default()
         };

@@ -25,11 +25,17 @@ pub const FALLBACK_TILE_PAD: usize = 16;
 /// How to cut an image into tiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TileConfig {
-    /// Largest core, in LR pixels per side; 0 runs the whole image at once. Default: 0.
+    /// Largest core, in LR pixels per side; 0: no limit. Default: 0.
     pub tile: usize,
     /// Context added on each side of a core, in LR pixels (clamped to the image). Default:
     /// [`FALLBACK_TILE_PAD`]; use [`default_tile_pad`] for a model.
     pub tile_pad: usize,
+    /// Largest window (core plus context) the runtime is given, in LR pixels (height x
+    /// width); 0: no limit. Default: 0. With a limit, the grid is the one that computes the
+    /// fewest pixels among those whose windows fit: the whole image when it fits, else tiles
+    /// as large as the limit allows, shaped to the image. It bounds the runtime's memory,
+    /// which grows with the window's area (see [`window_pixels_for_memory`]).
+    pub max_window_pixels: usize,
 }
 
 impl Default for TileConfig {
@@ -37,8 +43,31 @@ impl Default for TileConfig {
         Self {
             tile: 0,
             tile_pad: FALLBACK_TILE_PAD,
+            max_window_pixels: 0,
         }
     }
+}
+
+/// The smallest core [`TileConfig::max_window_pixels`] is expected to allow, per side: below
+/// it the context around each core dominates the work.
+pub const MIN_CORE: usize = 16;
+
+/// The largest window, in LR pixels, whose intermediate tensors fit in `budget_bytes` for a
+/// model of `channels` feature channels and upscaling factor `scale` (see
+/// [`window_bytes_per_pixel`]).
+pub fn window_pixels_for_memory(budget_bytes: u64, channels: usize, scale: usize) -> usize {
+    (budget_bytes / window_bytes_per_pixel(channels, scale)) as usize
+}
+
+/// The runtime's memory per LR pixel of a window, estimated: `5 * channels * scale^2` f32
+/// values. The largest tensors of the exported SRResNet are the last upsampling stage's
+/// `4 * channels` channels at `scale / 2` times the LR size, `channels * scale^2` values per
+/// LR pixel each; two or three are alive at once, and ONNX Runtime's arena adds to that.
+/// Measured on the paper model (64 channels, x4; 16 KB here): 11-18 KB per LR pixel from
+/// whole 464x464 images to repeated 296x296 tiles (BENCHMARKS.md, "Peak RSS"), so the
+/// estimate is 20 KB.
+pub fn window_bytes_per_pixel(channels: usize, scale: usize) -> u64 {
+    5 * 4 * channels.max(1) as u64 * (scale.max(1) as u64).pow(2)
 }
 
 /// The default tile pad for a model, and where it came from.
@@ -140,14 +169,14 @@ pub struct Tile {
     pub win_x: (usize, usize),
 }
 
-/// Cuts one axis of length `len` into balanced cores of at most `tile` and their windows.
-fn plan_axis(len: usize, tile: usize, pad: usize) -> Vec<((usize, usize), (usize, usize))> {
+/// Cuts one axis of length `len` into `n` balanced cores (fewer when `n` cores of
+/// `ceil(len / n)` cover it) and their windows.
+fn plan_axis(len: usize, n: usize, pad: usize) -> Vec<((usize, usize), (usize, usize))> {
     if len == 0 {
         return Vec::new();
     }
-    let tile = if tile == 0 { len } else { tile.min(len) };
-    let n = len.div_ceil(tile);
-    let core = len.div_ceil(n);
+    let core = len.div_ceil(n.clamp(1, len));
+    let n = len.div_ceil(core);
     let win = (core + 2 * pad).min(len);
     (0..n)
         .map(|i| {
@@ -161,10 +190,76 @@ fn plan_axis(len: usize, tile: usize, pad: usize) -> Vec<((usize, usize), (usize
         .collect()
 }
 
+/// One way to cut an axis: `n` cores, `tiles` windows of `win` pixels each.
+#[derive(Debug, Clone, Copy)]
+struct AxisCut {
+    n: usize,
+    tiles: usize,
+    win: usize,
+}
+
+/// Every distinct cut of an axis of `len` pixels into cores of at most `tile` (0: any),
+/// from the fewest cores to one pixel per core.
+fn axis_cuts(len: usize, tile: usize, pad: usize) -> Vec<AxisCut> {
+    let first = if tile == 0 {
+        1
+    } else {
+        len.div_ceil(tile.min(len))
+    };
+    let mut cuts: Vec<AxisCut> = Vec::new();
+    for n in first..=len {
+        let core = len.div_ceil(n);
+        if cuts.last().is_some_and(|c| len.div_ceil(c.n) == core) {
+            continue;
+        }
+        cuts.push(AxisCut {
+            n,
+            tiles: len.div_ceil(core),
+            win: (core + 2 * pad).min(len),
+        });
+    }
+    cuts
+}
+
+/// Cores per axis `(rows, columns)` for an `h` x `w` image: the fewest that satisfy `tile`,
+/// then, under [`TileConfig::max_window_pixels`], the grid computing the fewest pixels whose
+/// windows fit (the finest grid when none does).
+fn choose_grid(h: usize, w: usize, cfg: TileConfig) -> (usize, usize) {
+    let first = |len: usize| {
+        if cfg.tile == 0 || len == 0 {
+            1
+        } else {
+            len.div_ceil(cfg.tile.min(len))
+        }
+    };
+    if cfg.max_window_pixels == 0 || h == 0 || w == 0 {
+        return (first(h), first(w));
+    }
+    let ys = axis_cuts(h, cfg.tile, cfg.tile_pad);
+    let xs = axis_cuts(w, cfg.tile, cfg.tile_pad);
+    let mut best: Option<(usize, usize, usize)> = None;
+    for y in &ys {
+        for x in &xs {
+            if y.win * x.win > cfg.max_window_pixels {
+                continue;
+            }
+            let cost = y.tiles * y.win * x.tiles * x.win;
+            if best.is_none_or(|(c, _, _)| cost < c) {
+                best = Some((cost, y.n, x.n));
+            }
+        }
+    }
+    match best {
+        Some((_, ny, nx)) => (ny, nx),
+        None => (h, w),
+    }
+}
+
 /// The tiles for an `h` x `w` LR image, row by row.
 pub fn plan_tiles(h: usize, w: usize, cfg: TileConfig) -> Vec<Tile> {
-    let ys = plan_axis(h, cfg.tile, cfg.tile_pad);
-    let xs = plan_axis(w, cfg.tile, cfg.tile_pad);
+    let (ny, nx) = choose_grid(h, w, cfg);
+    let ys = plan_axis(h, ny, cfg.tile_pad);
+    let xs = plan_axis(w, nx, cfg.tile_pad);
     let mut tiles = Vec::with_capacity(ys.len() * xs.len());
     for &(core_y, win_y) in &ys {
         for &(core_x, win_x) in &xs {
@@ -312,10 +407,20 @@ pub(crate) mod tests {
             .fold(0.0, f32::max)
     }
 
+    /// The axis plan for cores of at most `tile` (0: one core).
+    fn axis_for_tile(len: usize, tile: usize, pad: usize) -> Vec<((usize, usize), (usize, usize))> {
+        let n = if tile == 0 {
+            1
+        } else {
+            len.div_ceil(tile.min(len))
+        };
+        plan_axis(len, n, pad)
+    }
+
     #[test]
     fn tiles_cover_the_image_once_with_enough_context() {
         for (len, tile, pad) in [(10, 3, 2), (7, 7, 1), (100, 32, 5), (5, 0, 3), (9, 4, 0)] {
-            let axis = plan_axis(len, tile, pad);
+            let axis = axis_for_tile(len, tile, pad);
             let mut next = 0;
             let win = axis[0].1 .1 - axis[0].1 .0;
             for &((c0, c1), (w0, w1)) in &axis {
@@ -332,7 +437,7 @@ pub(crate) mod tests {
             assert_eq!(next, len);
         }
         // Balanced: 600 in tiles of at most 512 is two cores of 300.
-        let a = plan_axis(600, 512, 10);
+        let a = axis_for_tile(600, 512, 10);
         assert_eq!(
             a.iter().map(|t| t.0).collect::<Vec<_>>(),
             [(0, 300), (300, 600)]
@@ -349,6 +454,7 @@ pub(crate) mod tests {
                 let cfg = TileConfig {
                     tile,
                     tile_pad: blurs,
+                    ..TileConfig::default()
                 };
                 let tiled = upscale_tiled(&mut m, x.view(), cfg).unwrap();
                 assert!(
@@ -360,6 +466,7 @@ pub(crate) mod tests {
             let cfg = TileConfig {
                 tile: 4,
                 tile_pad: blurs - 1,
+                ..TileConfig::default()
             };
             let tiled = upscale_tiled(&mut m, x.view(), cfg).unwrap();
             assert!(max_diff(&whole, &tiled) > 1e-3);
@@ -382,6 +489,7 @@ pub(crate) mod tests {
         let cfg = TileConfig {
             tile: 16,
             tile_pad: 3,
+            ..TileConfig::default()
         };
         upscale_tiled(&mut m, x.view(), cfg).unwrap();
         assert!(m.calls.len() > 4);
@@ -415,5 +523,86 @@ pub(crate) mod tests {
             upscale_tiled(&mut m, x.view(), TileConfig::default()),
             Err(TilingError::Runtime(RuntimeError::InputShape { .. }))
         ));
+    }
+
+    #[test]
+    fn a_window_budget_runs_a_fitting_image_whole() {
+        let mut m = BlurNearest::new(2, 1);
+        let x = pattern(1, 30, 20);
+        let cfg = TileConfig {
+            tile_pad: 1,
+            max_window_pixels: 600,
+            ..TileConfig::default()
+        };
+        upscale_tiled(&mut m, x.view(), cfg).unwrap();
+        assert_eq!(m.calls, vec![vec![1, 3, 30, 20]]);
+    }
+
+    #[test]
+    fn a_window_budget_bounds_every_window_and_keeps_the_output() {
+        let mut m = BlurNearest::new(2, 2);
+        let x = pattern(1, 37, 23);
+        let whole = m.upscale(x.view()).unwrap();
+        for budget in [60, 150, 400, 850] {
+            m.calls.clear();
+            let cfg = TileConfig {
+                tile_pad: 2,
+                max_window_pixels: budget,
+                ..TileConfig::default()
+            };
+            let tiled = upscale_tiled(&mut m, x.view(), cfg).unwrap();
+            assert!(m.calls.len() > 1, "budget {budget}: 37x23 does not fit");
+            for c in &m.calls {
+                assert!(c[2] * c[3] <= budget, "budget {budget}: window {c:?}");
+            }
+            assert!(max_diff(&whole, &tiled) < 1e-6, "budget {budget}");
+        }
+    }
+
+    #[test]
+    fn a_window_budget_picks_the_cheapest_grid() {
+        let pad = 40;
+        // The 2048x2048 photo of BENCHMARKS.md under a budget of 296x296 windows.
+        let budget = 296 * 296;
+        let cfg = TileConfig {
+            tile_pad: pad,
+            max_window_pixels: budget,
+            ..TileConfig::default()
+        };
+        let computed = |ny: usize, nx: usize| {
+            let (y, x) = (plan_axis(2048, ny, pad), plan_axis(2048, nx, pad));
+            let (wy, wx) = (y[0].1 .1 - y[0].1 .0, x[0].1 .1 - x[0].1 .0);
+            (y.len() * wy * x.len() * wx, wy * wx)
+        };
+        let tiles = plan_tiles(2048, 2048, cfg);
+        let t = &tiles[0];
+        let area = (t.win_y.1 - t.win_y.0) * (t.win_x.1 - t.win_x.0);
+        assert!(area <= budget && area > budget * 3 / 4, "window {t:?}");
+        let (ny, nx) = choose_grid(2048, 2048, cfg);
+        assert_eq!(ny * nx, tiles.len());
+        let best = computed(ny, nx).0;
+        // Any other grid whose windows fit computes at least as many pixels.
+        for ny in 1..40 {
+            for nx in 1..40 {
+                let (c, area) = computed(ny, nx);
+                if area <= budget {
+                    assert!(c >= best, "{ny}x{nx} computes {c} < {best}");
+                }
+            }
+        }
+        // A long strip is cut along its length only.
+        let strip = plan_tiles(64, 3000, cfg);
+        assert!(strip.iter().all(|t| t.win_y == (0, 64)), "{:?}", strip[0]);
+        // A budget nothing fits gives the finest grid rather than failing.
+        let tiny = TileConfig {
+            max_window_pixels: 10,
+            ..cfg
+        };
+        assert_eq!(plan_tiles(3, 4, tiny).len(), 12);
+        // A side limit still holds under a budget.
+        let both = TileConfig { tile: 100, ..cfg };
+        assert!(plan_tiles(2048, 2048, both)
+            .iter()
+            .all(|t| t.core_y.1 - t.core_y.0 <= 100 && t.core_x.1 - t.core_x.0 <= 100));
     }
 }

@@ -316,8 +316,16 @@ pub fn write_conv_model(path: &Path, s: usize) -> anyhow::Result<f64> {
             .map(|j| ((((j + seed) as f64 * PHI).fract() * 2.0 - 1.0) * scale) as f32)
             .collect();
         seed += n;
-        let w = g.initializer(&format!("{name}.w"), &Tensor::new(vec![o, i, k, k], data), "");
-        let b = g.initializer(&format!("{name}.b"), &Tensor::new(vec![o], vec![0.0; o]), "");
+        let w = g.initializer(
+            &format!("{name}.w"),
+            &Tensor::new(vec![o, i, k, k], data),
+            "",
+        );
+        let b = g.initializer(
+            &format!("{name}.b"),
+            &Tensor::new(vec![o], vec![0.0; o]),
+            "",
+        );
         (w, b)
     };
     let (w, b) = weights(&mut g, "in", C, 3, 1);

@@ -203,30 +203,75 @@ fn tiled_run_equals_whole_run() {
     let dir = TempDir::new("cli-tiles");
     let model = common::tiny_model(&dir);
     let input = dir.join("in.png");
-    common::save(&common::rgb8(37, 29), &input);
+    common::save(&common::rgb8(71, 53), &input);
     let mut outs = Vec::new();
-    for tile in ["0", "8", "13"] {
-        let output = dir.join(format!("out{tile}.png"));
-        let out = common::srgan_run(
-            [
-                "-i",
-                s(&input),
-                "-o",
-                s(&output),
-                "-m",
-                s(&model),
-                "--runtime",
-                "tract",
-                "--tile",
-                tile,
-            ],
-            &[],
-        );
-        assert!(out.status.success(), "{}", common::stderr(&out));
+    // `auto` with 166 MiB: 6 MiB over the 160 MiB base, less the image's own 0.3 MiB, leaves
+    // ~5.7 MiB, ~2300-pixel windows at the tiny model's estimate (5 x 8 channels x 4^2 x 4
+    // bytes per LR pixel): fewer than the image's 3763 pixels, so it tiles.
+    for (i, tile) in [
+        &["0"][..],
+        &["8"],
+        &["13"],
+        &["auto", "--max-memory", "166"],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let output = dir.join(format!("out{i}.png"));
+        let mut args = vec![
+            "-i",
+            s(&input),
+            "-o",
+            s(&output),
+            "-m",
+            s(&model),
+            "--runtime",
+            "tract",
+            "--tile",
+        ];
+        args.extend_from_slice(tile);
+        let out = common::srgan_run(&args, &[]);
+        assert!(out.status.success(), "{tile:?}: {}", common::stderr(&out));
         outs.push(common::load(&output));
     }
-    assert!(common::max_level_diff(&outs[0], &outs[1]) <= 1);
-    assert!(common::max_level_diff(&outs[0], &outs[2]) <= 1);
+    for (i, o) in outs.iter().enumerate().skip(1) {
+        assert!(common::max_level_diff(&outs[0], o) <= 1, "case {i}");
+    }
+}
+
+#[test]
+fn max_memory_too_small_or_bad_is_an_error() {
+    // 100 MiB is less than srgan-run's own 160 MiB base.
+    bad_case(
+        "in.png",
+        b"",
+        None,
+        &["--max-memory", "100"],
+        &[],
+        2,
+        &["--max-memory", "100 MiB is too small", "needs about"],
+    );
+    bad_case(
+        "in.png",
+        b"",
+        None,
+        &["--max-memory", "0"],
+        &[],
+        2,
+        &["--max-memory", "0 MiB"],
+    );
+    let out = common::srgan_run(
+        [
+            "-i", "a.png", "-o", "b.png", "-m", "m.onnx", "--tile", "big",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("expected `auto` or a tile side"),
+        "{}",
+        common::stderr(&out)
+    );
 }
 
 /// Runs one bad single-file case; expects exit `code`, one line naming `mentions`, and no

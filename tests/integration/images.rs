@@ -119,6 +119,7 @@ fn real_photos_tiled_and_on_both_runtimes() {
             tiling: TileConfig {
                 tile: 48,
                 tile_pad: pad,
+                ..TileConfig::default()
             },
             ..UpscaleOptions::default()
         };

@@ -88,6 +88,7 @@ fn mock_tiled_equals_untiled() {
             let cfg = TileConfig {
                 tile,
                 tile_pad: pad,
+                ..TileConfig::default()
             };
             let tiled = upscale_tiled(&mut m, x.view(), cfg).unwrap();
             let d = max_abs_diff(&whole, &tiled);
@@ -97,6 +98,7 @@ fn mock_tiled_equals_untiled() {
         let cfg = TileConfig {
             tile: 5,
             tile_pad: blurs - 1,
+            ..TileConfig::default()
         };
         let tiled = upscale_tiled(&mut m, x.view(), cfg).unwrap();
         assert!(max_abs_diff(&whole, &tiled) > 1e-3);
@@ -116,6 +118,7 @@ fn mock_tiled_image_equals_untiled_image() {
             tiling: TileConfig {
                 tile: 6,
                 tile_pad: 2,
+                ..TileConfig::default()
             },
             ..UpscaleOptions::default()
         };
@@ -146,6 +149,7 @@ fn real_model_tiled_equals_untiled(runtime: &str) {
             let tc = TileConfig {
                 tile,
                 tile_pad: pad.pad,
+                ..TileConfig::default()
             };
             let tiled = upscale_tiled(up.as_mut(), x.view(), tc).unwrap();
             let d = max_abs_diff(&whole, &tiled);
@@ -156,6 +160,7 @@ fn real_model_tiled_equals_untiled(runtime: &str) {
         let tc = TileConfig {
             tile: 8,
             tile_pad: 0,
+            ..TileConfig::default()
         };
         let tiled = upscale_tiled(up.as_mut(), x.view(), tc).unwrap();
         let d = max_abs_diff(&whole, &tiled);
