@@ -115,6 +115,8 @@ pub fn slow_group<M: criterion::measurement::Measurement>(
 }
 
 fn main() {
+    // As srgan-run and srgan-train do (`srgan_runtimes::keep_freed_memory`).
+    srgan_runtimes::keep_freed_memory();
     let setup = setup();
     let mut c = Criterion::default().configure_from_args();
     runtimes::bench(&mut c, &setup);

@@ -8,7 +8,6 @@
 #![deny(missing_docs)]
 
 pub mod adam;
-pub mod alloc;
 pub mod config;
 pub mod data;
 pub mod device;
@@ -26,7 +25,6 @@ pub mod upscaler;
 pub mod vgg;
 
 pub use adam::{Adam, AdamConfig};
-pub use alloc::keep_freed_memory;
 pub use config::{DataConfig, LrDecay, Phase, TrainConfig};
 pub use device::resolve_device;
 pub use discriminator::{BnMode, Discriminator, DiscriminatorConfig};

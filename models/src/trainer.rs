@@ -135,11 +135,11 @@ impl<G: MainModule> Trainer<G> {
     /// VGG weights, creates the output folder. Nothing of an earlier run there is read.
     ///
     /// Raises the C allocator's thresholds for the whole process
-    /// ([`crate::keep_freed_memory`]): each step then reuses the memory of the last one
+    /// ([`srgan_runtimes::keep_freed_memory`]): each step then reuses the memory of the last one
     /// instead of page-faulting it in again (a 1.3x faster CPU step here).
     pub fn new(cfg: TrainConfig, out: &Path, device: Device, opts: TrainerOptions) -> Result<Self> {
         cfg.validate()?;
-        crate::keep_freed_memory();
+        srgan_runtimes::keep_freed_memory();
         if let Some(t) = cfg.threads {
             tch::set_num_threads(t as i32);
         }

@@ -15,7 +15,9 @@ use std::path::PathBuf;
 pub use ndarray;
 use ndarray::{Array4, ArrayView4};
 
+mod alloc;
 mod info;
+pub use alloc::keep_freed_memory;
 pub use info::{read_model_info, ModelInfo};
 
 #[cfg(feature = "ort")]

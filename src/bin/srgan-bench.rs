@@ -19,6 +19,8 @@ fn main() -> ExitCode {
     {
         return bench::pipeline::rusage_helper(&argv[2..]);
     }
+    // As srgan-run and srgan-train do (`srgan_runtimes::keep_freed_memory`).
+    srgan_runtimes::keep_freed_memory();
     let args = bench::BenchArgs::parse();
     let outcome = bench::BenchConfig::from_args(args)
         .context("invalid arguments")

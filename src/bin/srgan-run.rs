@@ -7,6 +7,8 @@ use clap::Parser;
 use srgan::run::{run, RunArgs, RunConfig};
 
 fn main() -> ExitCode {
+    // Each image reuses the last one's memory (tract 15-20% faster; see the function).
+    srgan_runtimes::keep_freed_memory();
     let args = RunArgs::parse();
     let outcome = RunConfig::from_args(args)
         .context("invalid arguments")

@@ -1,14 +1,16 @@
-//! The C allocator's settings for training.
+//! The C allocator's settings for processes that run a model over and over.
 //!
-//! libtorch allocates every activation and gradient through `malloc`. glibc serves blocks
-//! above its mmap threshold (dynamic, at most 32 MiB by default) with fresh `mmap`s and
-//! returns freed heap tops to the kernel, so each training step page-faults its large
-//! tensors in again: a fifth of the paper model's CPU step was spent in the kernel here. With
-//! both thresholds raised, freed blocks stay in the process and are reused: one SRResNet step
-//! (batch 16, 96x96 crops, 2 threads) went from 0.69 s to 0.54 s (BENCHMARKS.md). PyTorch
-//! eager gets the same from `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=...` or jemalloc;
-//! by default it does not. The price: memory freed by the process is kept for reuse rather
-//! than returned, so its RSS stays at its peak.
+//! libtorch and tract allocate every intermediate tensor through `malloc`. glibc serves
+//! blocks above its mmap threshold (dynamic, at most 32 MiB by default) with fresh `mmap`s
+//! and returns freed heap tops to the kernel, so each call page-faults its large tensors in
+//! again. With both thresholds raised, freed blocks stay in the process and are reused:
+//! measured on the paper model (2 threads), one tch training step (batch 16, 96x96 crops)
+//! went from 0.69 s to 0.53 s, and tract's model time by 15-20%; ONNX Runtime, which keeps
+//! its own arena, does not change (BENCHMARKS.md). PyTorch eager gets the same from
+//! `GLIBC_TUNABLES=glibc.malloc.mmap_threshold=...` or jemalloc; by default it does not. The
+//! price: memory freed by the process is kept for reuse rather than returned, so its RSS
+//! stays at its peak. `srgan-run`, `srgan-bench` and `srgan-train` call
+//! [`keep_freed_memory`] at start; a library user decides for their own process.
 
 /// Raises glibc's mmap and trim thresholds to their maximum (see the module docs). Returns
 /// whether the allocator took them: `false` on other C libraries, where this does nothing.
