@@ -59,15 +59,15 @@ pub fn window_pixels_for_memory(budget_bytes: u64, channels: usize, scale: usize
     (budget_bytes / window_bytes_per_pixel(channels, scale)) as usize
 }
 
-/// The runtime's memory per LR pixel of a window, estimated: `5 * channels * scale^2` f32
+/// The runtime's memory per LR pixel of a window, estimated: `3 * channels * scale^2` f32
 /// values. The largest tensors of the exported SRResNet are the last upsampling stage's
 /// `4 * channels` channels at `scale / 2` times the LR size, `channels * scale^2` values per
-/// LR pixel each; two or three are alive at once, and ONNX Runtime's arena adds to that.
-/// Measured on the paper model (64 channels, x4; 16 KB here): 11-18 KB per LR pixel from
-/// whole 464x464 images to repeated 296x296 tiles (BENCHMARKS.md, "Peak RSS"), so the
-/// estimate is 20 KB.
+/// LR pixel each, and about three are alive at once. Measured through srgan-run (ONNX Runtime,
+/// arena on, memory pattern off) on the paper model (64 channels, x4; 12 KB here): about
+/// 10 KB per LR pixel for repeated 251x251 tiles and 11.9 KB for a whole 512x512 image
+/// (BENCHMARKS.md, "Peak RSS").
 pub fn window_bytes_per_pixel(channels: usize, scale: usize) -> u64 {
-    5 * 4 * channels.max(1) as u64 * (scale.max(1) as u64).pow(2)
+    3 * 4 * channels.max(1) as u64 * (scale.max(1) as u64).pow(2)
 }
 
 /// The default tile pad for a model, and where it came from.

@@ -160,6 +160,13 @@ impl OrtUpscaler {
             .with_optimization_level(GraphOptimizationLevel::All)
             .map_err(|e| load(e.to_string()))?
             .with_intra_threads(opts.resolved_threads())
+            .map_err(|e| load(e.to_string()))?
+            // ONNX Runtime's memory pattern plans one block per input shape for all
+            // intermediates; with the arena, repeated calls on one shape (the tiles of an
+            // image) kept growing the process: 9 calls at 251x251 on the paper model peaked
+            // at 1353 MiB over the base with it, 706 MiB without (as after one call), at the
+            // same speed (BENCHMARKS.md, "Peak RSS").
+            .with_memory_pattern(false)
             .map_err(|e| load(e.to_string()))?;
         let mut builder = builder
             .with_execution_providers(providers(opts))
