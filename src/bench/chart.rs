@@ -231,7 +231,7 @@ pub fn draw(rep: &Report) -> RgbImage {
             fill(&mut img, x, y - 1, (x + 12).min(x1), y + 1, RED);
             x += 20;
         }
-        let label = format!("SGEMM CEILING {}", fmt_value(c));
+        let label = format!("CPU CEILING {}", fmt_value(c));
         text(
             &mut img,
             x1 - text_width(&label),
