@@ -460,10 +460,12 @@ pub fn open_upscaler(cfg: &RunConfig) -> Result<Box<dyn Upscaler>, RunError> {
 /// The feature channels of a model: from `srgan.architecture`, else 64 (SRResNet's and
 /// RRDBNet's usual width), for the memory estimate of `--tile auto`.
 pub fn model_channels(info: &ModelInfo) -> usize {
-    info.architecture
-        .as_deref()
-        .and_then(|a| serde_json::from_str::<srgan_export::GeneratorConfig>(a).ok())
-        .map_or(64, |c| c.channels)
+    architecture(info).map_or(64, |c| c.channels)
+}
+
+/// The generator config in a model's `srgan.architecture`, if it has one that parses.
+fn architecture(info: &ModelInfo) -> Option<srgan_export::GeneratorConfig> {
+    serde_json::from_str(info.architecture.as_deref()?).ok()
 }
 
 /// How srgan-run tiles each image: `--tile N` (fixed), or `--tile auto` (a window budget per
@@ -571,11 +573,7 @@ pub fn resolve_tile_pad(explicit: Option<usize>, info: &ModelInfo) -> (usize, bo
     if d.from_model {
         return (d.pad, true);
     }
-    let from_arch = info
-        .architecture
-        .as_deref()
-        .and_then(|a| serde_json::from_str::<srgan_export::GeneratorConfig>(a).ok())
-        .map(|c| c.receptive_field_radius());
+    let from_arch = architecture(info).map(|c| c.receptive_field_radius());
     match from_arch {
         Some(r) => (r, true),
         None => (FALLBACK_TILE_PAD, false),

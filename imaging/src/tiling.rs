@@ -198,16 +198,20 @@ struct AxisCut {
     win: usize,
 }
 
-/// Every distinct cut of an axis of `len` pixels into cores of at most `tile` (0: any),
-/// from the fewest cores to one pixel per core.
-fn axis_cuts(len: usize, tile: usize, pad: usize) -> Vec<AxisCut> {
-    let first = if tile == 0 {
+/// The fewest cores of at most `tile` pixels (0: any) that cover `len` pixels.
+fn min_cores(len: usize, tile: usize) -> usize {
+    if tile == 0 || len == 0 {
         1
     } else {
         len.div_ceil(tile.min(len))
-    };
+    }
+}
+
+/// Every distinct cut of an axis of `len` pixels into cores of at most `tile` (0: any),
+/// from the fewest cores to one pixel per core.
+fn axis_cuts(len: usize, tile: usize, pad: usize) -> Vec<AxisCut> {
     let mut cuts: Vec<AxisCut> = Vec::new();
-    for n in first..=len {
+    for n in min_cores(len, tile)..=len {
         let core = len.div_ceil(n);
         if cuts.last().is_some_and(|c| len.div_ceil(c.n) == core) {
             continue;
@@ -225,15 +229,8 @@ fn axis_cuts(len: usize, tile: usize, pad: usize) -> Vec<AxisCut> {
 /// then, under [`TileConfig::max_window_pixels`], the grid computing the fewest pixels whose
 /// windows fit (the finest grid when none does).
 fn choose_grid(h: usize, w: usize, cfg: TileConfig) -> (usize, usize) {
-    let first = |len: usize| {
-        if cfg.tile == 0 || len == 0 {
-            1
-        } else {
-            len.div_ceil(cfg.tile.min(len))
-        }
-    };
     if cfg.max_window_pixels == 0 || h == 0 || w == 0 {
-        return (first(h), first(w));
+        return (min_cores(h, cfg.tile), min_cores(w, cfg.tile));
     }
     let ys = axis_cuts(h, cfg.tile, cfg.tile_pad);
     let xs = axis_cuts(w, cfg.tile, cfg.tile_pad);
@@ -409,12 +406,7 @@ pub(crate) mod tests {
 
     /// The axis plan for cores of at most `tile` (0: one core).
     fn axis_for_tile(len: usize, tile: usize, pad: usize) -> Vec<((usize, usize), (usize, usize))> {
-        let n = if tile == 0 {
-            1
-        } else {
-            len.div_ceil(tile.min(len))
-        };
-        plan_axis(len, n, pad)
+        plan_axis(len, min_cores(len, tile), pad)
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub struct Cell {
 
 /// One ceiling-kernel measurement.
 #[derive(Debug, Clone, Serialize)]
-pub struct Sgemm {
+pub struct KernelRate {
     /// Runtime name.
     pub runtime: String,
     /// The kernel: `sgemm` or `conv3x3`.
@@ -92,7 +92,7 @@ pub struct Ceiling {
     /// GFLOP of one call.
     pub gflop: f64,
     /// Each CPU runtime's rate.
-    pub per_runtime: Vec<Sgemm>,
+    pub per_runtime: Vec<KernelRate>,
     /// The best CPU rate: the ceiling the CPU runtimes' shares refer to.
     pub cpu_gflops: Option<f64>,
 }
@@ -261,21 +261,27 @@ fn time_cell(
     })
 }
 
-/// Writes the sgemm "model": `sgemm = a x b`, `a: [1, 3, n, n]`, `b: [n, n]` constant.
-pub fn write_sgemm_model(path: &Path, n: usize) -> anyhow::Result<()> {
-    let mut g = GraphBuilder::new();
-    let scale = 1.0 / (n as f64).sqrt();
-    let data: Vec<f32> = (0..n * n)
-        .map(|i| (((i as f64 * PHI).fract() * 2.0 - 1.0) * scale) as f32)
-        .collect();
-    let b = g.initializer("b", &Tensor::new(vec![n, n], data), "right operand");
-    let y = g.node("sgemm", "MatMul", &["a", &b], vec![]);
+/// `n` deterministic values in [-scale, scale), the `offset`-th onwards of one sequence.
+fn weights(n: usize, offset: usize, scale: f64) -> Vec<f32> {
+    (0..n)
+        .map(|i| ((((i + offset) as f64 * PHI).fract() * 2.0 - 1.0) * scale) as f32)
+        .collect()
+}
+
+/// Writes `g` as an x1 "model" from input `a` to `output`, both `[1, 3, side, side]`.
+fn write_x1_model(
+    path: &Path,
+    name: &str,
+    g: GraphBuilder,
+    output: &str,
+    side: usize,
+) -> anyhow::Result<()> {
     let dims = || {
         vec![
             Dimension::fixed(1),
             Dimension::fixed(3),
-            Dimension::fixed(n as i64),
-            Dimension::fixed(n as i64),
+            Dimension::fixed(side as i64),
+            Dimension::fixed(side as i64),
         ]
     };
     let model = ModelProto {
@@ -287,10 +293,10 @@ pub fn write_sgemm_model(path: &Path, n: usize) -> anyhow::Result<()> {
         producer_name: "srgan-bench".into(),
         graph: Some(GraphProto {
             node: g.nodes,
-            name: "sgemm".into(),
+            name: name.into(),
             initializer: g.initializers,
             input: vec![ValueInfoProto::f32_tensor("a", dims())],
-            output: vec![ValueInfoProto::f32_tensor(&y, dims())],
+            output: vec![ValueInfoProto::f32_tensor(output, dims())],
             ..Default::default()
         }),
         metadata_props: vec![StringStringEntryProto {
@@ -303,19 +309,26 @@ pub fn write_sgemm_model(path: &Path, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the conv-stack "model" (see the module docs), `s` x `s`, x1.
+/// Writes the sgemm "model": `sgemm = a x b`, `a: [1, 3, n, n]`, `b: [n, n]` constant.
+pub fn write_sgemm_model(path: &Path, n: usize) -> anyhow::Result<()> {
+    let mut g = GraphBuilder::new();
+    let data = weights(n * n, 0, 1.0 / (n as f64).sqrt());
+    let b = g.initializer("b", &Tensor::new(vec![n, n], data), "right operand");
+    let y = g.node("sgemm", "MatMul", &["a", &b], vec![]);
+    write_x1_model(path, "sgemm", g, &y, n)
+}
+
+/// Writes the conv-stack "model" (see the module docs), `s` x `s`, x1. Returns the GFLOP of
+/// one call.
 pub fn write_conv_model(path: &Path, s: usize) -> anyhow::Result<f64> {
     const C: usize = 64;
     const DEPTH: usize = 4;
     let mut g = GraphBuilder::new();
-    let mut seed = 0usize;
-    let mut weights = |g: &mut GraphBuilder, name: &str, o: usize, i: usize, k: usize| {
+    let mut offset = 0usize;
+    let mut conv = |g: &mut GraphBuilder, name: &str, x: &str, o: usize, i: usize, k: usize| {
         let n = o * i * k * k;
-        let scale = 1.0 / ((i * k * k) as f64).sqrt();
-        let data: Vec<f32> = (0..n)
-            .map(|j| ((((j + seed) as f64 * PHI).fract() * 2.0 - 1.0) * scale) as f32)
-            .collect();
-        seed += n;
+        let data = weights(n, offset, 1.0 / ((i * k * k) as f64).sqrt());
+        offset += n;
         let w = g.initializer(
             &format!("{name}.w"),
             &Tensor::new(vec![o, i, k, k], data),
@@ -326,47 +339,14 @@ pub fn write_conv_model(path: &Path, s: usize) -> anyhow::Result<f64> {
             &Tensor::new(vec![o], vec![0.0; o]),
             "",
         );
-        (w, b)
+        srgan_export::ops::conv(g, name, x, &w, &b, k)
     };
-    let (w, b) = weights(&mut g, "in", C, 3, 1);
-    let mut y = srgan_export::ops::conv(&mut g, "in", "a", &w, &b, 1);
+    let mut y = conv(&mut g, "in", "a", C, 3, 1);
     for d in 0..DEPTH {
-        let name = format!("conv{d}");
-        let (w, b) = weights(&mut g, &name, C, C, 3);
-        y = srgan_export::ops::conv(&mut g, &name, &y, &w, &b, 3);
+        y = conv(&mut g, &format!("conv{d}"), &y, C, C, 3);
     }
-    let (w, b) = weights(&mut g, "out", 3, C, 1);
-    let y = srgan_export::ops::conv(&mut g, "out", &y, &w, &b, 1);
-    let dims = || {
-        vec![
-            Dimension::fixed(1),
-            Dimension::fixed(3),
-            Dimension::fixed(s as i64),
-            Dimension::fixed(s as i64),
-        ]
-    };
-    let model = ModelProto {
-        ir_version: 8,
-        opset_import: vec![OperatorSetIdProto {
-            domain: String::new(),
-            version: 17,
-        }],
-        producer_name: "srgan-bench".into(),
-        graph: Some(GraphProto {
-            node: g.nodes,
-            name: "conv3x3".into(),
-            initializer: g.initializers,
-            input: vec![ValueInfoProto::f32_tensor("a", dims())],
-            output: vec![ValueInfoProto::f32_tensor(&y, dims())],
-            ..Default::default()
-        }),
-        metadata_props: vec![StringStringEntryProto {
-            key: "srgan.scale".into(),
-            value: "1".into(),
-        }],
-        ..Default::default()
-    };
-    srgan_export::write_model(&model, path)?;
+    let y = conv(&mut g, "out", &y, 3, C, 1);
+    write_x1_model(path, "conv3x3", g, &y, s)?;
     let macs_per_pixel = 3 * C + DEPTH * C * C * 9 + C * 3;
     Ok(2.0 * (s * s * macs_per_pixel) as f64 / 1e9)
 }
@@ -413,7 +393,7 @@ fn ceiling(cfg: &BenchConfig, dir: &Path) -> anyhow::Result<Ceiling> {
             let summary = summarise(&samples);
             let gflops = gflop / summary.p50_s;
             eprintln!("  {:<10} {kernel}: {gflops:.1} GFLOP/s", u.name());
-            out.per_runtime.push(Sgemm {
+            out.per_runtime.push(KernelRate {
                 runtime: u.name().to_string(),
                 kernel: kernel.to_string(),
                 gflop: *gflop,

@@ -42,6 +42,15 @@ fn meta(m: &ModelProto) -> BTreeMap<&str, &str> {
         .collect()
 }
 
+/// (name, op type) of the last `n` nodes.
+fn last_nodes(m: &ModelProto, n: usize) -> Vec<(&str, &str)> {
+    let g = m.graph.as_ref().unwrap();
+    g.node[g.node.len() - n..]
+        .iter()
+        .map(|n| (n.name.as_str(), n.op_type.as_str()))
+        .collect()
+}
+
 #[test]
 fn op_set_is_pinned() {
     for (b, s) in [(0, 2), (1, 4), (3, 8)] {
@@ -175,10 +184,7 @@ fn conv_depth_to_space_and_prelu_details() {
     assert_eq!(g.node.last().unwrap().op_type, "Clip");
     // The last stage: conv, PReLU, the tail conv (12 outputs, 5x5 for the 9x9 tail), the
     // shuffle, the clip.
-    let tail: Vec<(&str, &str)> = g.node[g.node.len() - 5..]
-        .iter()
-        .map(|n| (n.name.as_str(), n.op_type.as_str()))
-        .collect();
+    let tail = last_nodes(&m, 5);
     assert_eq!(
         tail,
         [
@@ -200,11 +206,7 @@ fn plain_tail_exports_the_layers_in_training_order() {
         ..ExportOptions::default()
     };
     let m = build_model(&ck, &opts).unwrap();
-    let g = m.graph.as_ref().unwrap();
-    let tail: Vec<(&str, &str)> = g.node[g.node.len() - 5..]
-        .iter()
-        .map(|n| (n.name.as_str(), n.op_type.as_str()))
-        .collect();
+    let tail = last_nodes(&m, 5);
     assert_eq!(
         tail,
         [
