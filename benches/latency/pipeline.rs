@@ -41,9 +41,8 @@ pub fn bench(c: &mut Criterion, setup: &Setup) {
     for mut u in open_all(setup) {
         let scale = u.scale();
         // srgan-run's default tiling (`--tile auto`), chosen per image as srgan-run does.
-        let tiling = srgan::run::Tiling::new(
-            srgan::run::TileArg::Auto,
-            srgan::run::DEFAULT_MAX_MEMORY_MIB,
+        let tiling = srgan_imaging::budget::Tiling::budget(
+            srgan_imaging::budget::DEFAULT_MAX_MEMORY_MIB,
             default_tile_pad(u.info()).pad,
             u.info(),
             scale,

@@ -1,7 +1,22 @@
-//! The srgan model contract, in one small crate that every other crate reads: no runtime, no
-//! libtorch, no exporter.
+//! The srgan model contract, in one small crate that every other crate reads. It depends on
+//! no runtime, no libtorch and not on the exporter, so deployment can read a model's
+//! contract without linking any of them.
 //!
+//! - [`architecture`]: the tagged [`Architecture`] (SRResNet today), its parameter specs,
+//!   receptive field, FLOPs and memory per pixel.
+//! - [`metadata`]: the `metadata_props` keys, the graph's input/output names, and the typed
+//!   [`ModelInfo`] read from a model file.
+//! - [`proto`]: the ONNX protobuf messages (one `prost` codec for the writer, the reader and
+//!   the tests).
 //! - [`exit`]: the exit-code convention of every command line.
 #![deny(missing_docs)]
 
+pub mod architecture;
 pub mod exit;
+pub mod metadata;
+pub mod proto;
+
+pub use architecture::{
+    Architecture, ArchitectureError, ConfigError, GeneratorConfig, ParamRole, ParamSpec,
+};
+pub use metadata::{read_model_info, ModelInfo, ModelInfoError};

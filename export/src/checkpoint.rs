@@ -3,19 +3,10 @@
 //!
 //! A checkpoint is a safetensors file holding every generator tensor as little-endian f32 under
 //! a stable name, BatchNorm running statistics included, and the architecture in the file's
-//! `__metadata__` under the key [`META_CONFIG`] as JSON. The network is SRResNet (Ledig et al.,
-//! arXiv 1609.04802, Fig. 4):
-//!
-//! ```text
-//! head.conv (9x9, 3->C, bias) . head.prelu
-//! blocks.{i}: conv1 (3x3, no bias) . bn1 . prelu . conv2 (3x3, no bias) . bn2 . (+ skip)
-//! trunk.conv (3x3, no bias) . trunk.bn . (+ output of head)
-//! upsample.{j}: conv (3x3, C->4C, bias) . PixelShuffle(2) . prelu      (log2(scale) times)
-//! tail.conv (9x9, C->3, bias)
-//! ```
-//!
-//! PReLU slopes are per channel, stored with shape `[C]`. Convolution weights are `[O, I, kH, kW]`.
-//! The generator reads LR input in `lr_range` and produces HR output in `hr_range`.
+//! `__metadata__` under the key [`META_CONFIG`] as the tagged JSON of
+//! [`srgan_contract::Architecture`] (older checkpoints hold the untagged SRResNet JSON; both
+//! load). The network, its tensor names and shapes are described in
+//! [`srgan_contract::architecture`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -24,18 +15,17 @@ use std::path::{Path, PathBuf};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::{Deserialize, Serialize};
+pub use srgan_contract::architecture::{BODY_KERNEL, HEAD_TAIL_KERNEL};
+pub use srgan_contract::{
+    Architecture, ArchitectureError, ConfigError, GeneratorConfig, ParamRole, ParamSpec,
+};
 
 /// Metadata key holding the architecture as JSON.
-pub const META_CONFIG: &str = "srgan.generator";
+pub const META_CONFIG: &str = srgan_contract::metadata::keys::CHECKPOINT_GENERATOR;
 /// Metadata key holding the format name, always [`FORMAT_NAME`].
 pub const META_FORMAT: &str = "format";
 /// Value of [`META_FORMAT`] in every generator checkpoint.
 pub const FORMAT_NAME: &str = "srgan-generator-v1";
-/// Kernel size of the head and tail convolutions.
-pub const HEAD_TAIL_KERNEL: usize = 9;
-/// Kernel size of every other convolution.
-pub const BODY_KERNEL: usize = 3;
 
 /// Errors when building, reading or writing a checkpoint.
 #[derive(Debug, thiserror::Error)]
@@ -67,14 +57,16 @@ pub enum CheckpointError {
         reason: String,
     },
     /// An architecture value is out of range.
-    #[error("invalid generator config: {field} = {value}: expected {expected}")]
-    Config {
-        /// The field.
-        field: &'static str,
-        /// Its value.
-        value: String,
-        /// What was expected.
-        expected: &'static str,
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The architecture in the metadata cannot be read.
+    #[error("{path}: metadata key `{key}`: {source}", key = META_CONFIG)]
+    Architecture {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: ArchitectureError,
     },
     /// A tensor the architecture needs is absent.
     #[error("{path}: missing tensor `{name}` (expected shape {expected:?})")]
@@ -116,240 +108,6 @@ pub enum CheckpointError {
         /// Tensor name.
         name: String,
     },
-}
-
-/// The generator's architecture and value ranges. Stored in every checkpoint and, by the
-/// exporter, in the ONNX graph's metadata.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GeneratorConfig {
-    /// Residual blocks (paper: 16).
-    pub blocks: usize,
-    /// Feature channels (paper: 64).
-    pub channels: usize,
-    /// Upscaling factor: 2, 4 or 8 (paper: 4).
-    pub scale: usize,
-    /// BatchNorm epsilon (PyTorch's default: 1e-5).
-    #[serde(default = "default_bn_eps")]
-    pub bn_eps: f32,
-    /// Range of the LR input the network was trained on (paper: [0, 1]).
-    #[serde(default = "default_lr_range")]
-    pub lr_range: [f32; 2],
-    /// Range of the HR output the network was trained to produce (paper: [-1, 1]).
-    #[serde(default = "default_hr_range")]
-    pub hr_range: [f32; 2],
-}
-
-fn default_bn_eps() -> f32 {
-    1e-5
-}
-fn default_lr_range() -> [f32; 2] {
-    [0.0, 1.0]
-}
-fn default_hr_range() -> [f32; 2] {
-    [-1.0, 1.0]
-}
-
-impl Default for GeneratorConfig {
-    /// The paper's SRResNet: 16 blocks, 64 channels, x4.
-    fn default() -> Self {
-        Self::paper()
-    }
-}
-
-impl GeneratorConfig {
-    /// The paper's SRResNet: 16 blocks of 64 channels, x4, LR in [0,1], HR in [-1,1].
-    pub fn paper() -> Self {
-        Self::new(16, 64, 4)
-    }
-
-    /// A config with the paper's value ranges.
-    pub fn new(blocks: usize, channels: usize, scale: usize) -> Self {
-        Self {
-            blocks,
-            channels,
-            scale,
-            bn_eps: default_bn_eps(),
-            lr_range: default_lr_range(),
-            hr_range: default_hr_range(),
-        }
-    }
-
-    /// Checks that every value is usable.
-    pub fn validate(&self) -> Result<(), CheckpointError> {
-        if !matches!(self.scale, 2 | 4 | 8) {
-            return Err(CheckpointError::Config {
-                field: "scale",
-                value: self.scale.to_string(),
-                expected: "2, 4 or 8",
-            });
-        }
-        if self.channels == 0 || self.channels > 4096 {
-            return Err(CheckpointError::Config {
-                field: "channels",
-                value: self.channels.to_string(),
-                expected: "1..=4096",
-            });
-        }
-        if self.blocks > 1024 {
-            return Err(CheckpointError::Config {
-                field: "blocks",
-                value: self.blocks.to_string(),
-                expected: "0..=1024",
-            });
-        }
-        if !(self.bn_eps.is_finite() && self.bn_eps > 0.0) {
-            return Err(CheckpointError::Config {
-                field: "bn_eps",
-                value: self.bn_eps.to_string(),
-                expected: "a positive number",
-            });
-        }
-        for (field, r) in [("lr_range", self.lr_range), ("hr_range", self.hr_range)] {
-            if !(r[0].is_finite() && r[1].is_finite() && r[0] < r[1]) {
-                return Err(CheckpointError::Config {
-                    field,
-                    value: format!("{r:?}"),
-                    expected: "[lo, hi] with lo < hi",
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// Number of PixelShuffle x2 stages: log2(scale).
-    pub fn upsample_stages(&self) -> usize {
-        self.scale.trailing_zeros() as usize
-    }
-
-    /// Radius of the receptive field in LR pixels, rounded up: how far an output pixel can
-    /// see into its input. A tile padded by at least this much gives the same output as the
-    /// whole image.
-    pub fn receptive_field_radius(&self) -> usize {
-        // Work in units of 1/scale LR pixels to stay exact.
-        let s = self.scale;
-        let half_head = HEAD_TAIL_KERNEL / 2;
-        let half_body = BODY_KERNEL / 2;
-        let mut r = half_head * s; // head
-        r += self.blocks * 2 * half_body * s; // residual blocks
-        r += half_body * s; // trunk conv
-        let mut res = 1; // current resolution relative to LR
-        for _ in 0..self.upsample_stages() {
-            r += half_body * s / res; // conv at the current resolution
-            res *= 2;
-        }
-        r += half_head; // tail conv at HR resolution: 4 HR px = 4/s LR px
-        r.div_ceil(s)
-    }
-
-    /// Multiply-accumulate count per LR pixel (batch 1), for FLOP figures: FLOPs = 2 x MACs.
-    pub fn macs_per_lr_pixel(&self) -> f64 {
-        let c = self.channels as f64;
-        let k9 = (HEAD_TAIL_KERNEL * HEAD_TAIL_KERNEL) as f64;
-        let k3 = (BODY_KERNEL * BODY_KERNEL) as f64;
-        let mut macs = 3.0 * c * k9; // head
-        macs += self.blocks as f64 * 2.0 * c * c * k3;
-        macs += c * c * k3; // trunk
-        let mut area = 1.0;
-        for _ in 0..self.upsample_stages() {
-            macs += area * c * 4.0 * c * k3;
-            area *= 4.0;
-        }
-        macs += area * c * 3.0 * k9; // tail
-        macs
-    }
-
-    /// Every tensor of this architecture in a stable order, with its shape and role.
-    pub fn param_specs(&self) -> Vec<ParamSpec> {
-        let c = self.channels;
-        let (k9, k3) = (HEAD_TAIL_KERNEL, BODY_KERNEL);
-        let mut v = Vec::new();
-        let mut push = |name: String, shape: Vec<usize>, role: ParamRole| {
-            v.push(ParamSpec { name, shape, role })
-        };
-        push(
-            "head.conv.weight".into(),
-            vec![c, 3, k9, k9],
-            ParamRole::ConvWeight,
-        );
-        push("head.conv.bias".into(), vec![c], ParamRole::ConvBias);
-        push("head.prelu.weight".into(), vec![c], ParamRole::PreluSlope);
-        let bn = |push: &mut dyn FnMut(String, Vec<usize>, ParamRole), p: &str| {
-            push(format!("{p}.weight"), vec![c], ParamRole::BnWeight);
-            push(format!("{p}.bias"), vec![c], ParamRole::BnBias);
-            push(format!("{p}.running_mean"), vec![c], ParamRole::BnMean);
-            push(format!("{p}.running_var"), vec![c], ParamRole::BnVar);
-        };
-        for i in 0..self.blocks {
-            let p = format!("blocks.{i}");
-            push(
-                format!("{p}.conv1.weight"),
-                vec![c, c, k3, k3],
-                ParamRole::ConvWeight,
-            );
-            bn(&mut push, &format!("{p}.bn1"));
-            push(format!("{p}.prelu.weight"), vec![c], ParamRole::PreluSlope);
-            push(
-                format!("{p}.conv2.weight"),
-                vec![c, c, k3, k3],
-                ParamRole::ConvWeight,
-            );
-            bn(&mut push, &format!("{p}.bn2"));
-        }
-        push(
-            "trunk.conv.weight".into(),
-            vec![c, c, k3, k3],
-            ParamRole::ConvWeight,
-        );
-        bn(&mut push, "trunk.bn");
-        for j in 0..self.upsample_stages() {
-            let p = format!("upsample.{j}");
-            push(
-                format!("{p}.conv.weight"),
-                vec![4 * c, c, k3, k3],
-                ParamRole::ConvWeight,
-            );
-            push(format!("{p}.conv.bias"), vec![4 * c], ParamRole::ConvBias);
-            push(format!("{p}.prelu.weight"), vec![c], ParamRole::PreluSlope);
-        }
-        push(
-            "tail.conv.weight".into(),
-            vec![3, c, k9, k9],
-            ParamRole::ConvWeight,
-        );
-        push("tail.conv.bias".into(), vec![3], ParamRole::ConvBias);
-        v
-    }
-}
-
-/// What a tensor is for; decides its random initialisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParamRole {
-    /// Convolution weight `[O, I, kH, kW]`.
-    ConvWeight,
-    /// Convolution bias `[O]`.
-    ConvBias,
-    /// PReLU slope `[C]`.
-    PreluSlope,
-    /// BatchNorm scale (gamma).
-    BnWeight,
-    /// BatchNorm shift (beta).
-    BnBias,
-    /// BatchNorm running mean.
-    BnMean,
-    /// BatchNorm running variance.
-    BnVar,
-}
-
-/// One tensor of the architecture.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ParamSpec {
-    /// Stable name, e.g. `blocks.3.bn1.running_var`.
-    pub name: String,
-    /// Shape.
-    pub shape: Vec<usize>,
-    /// Role.
-    pub role: ParamRole,
 }
 
 /// A dense row-major f32 tensor.
@@ -416,7 +174,10 @@ impl Checkpoint {
             tensors.insert(spec.name, Tensor::new(spec.shape, data));
         }
         let mut extra_metadata = BTreeMap::new();
-        extra_metadata.insert("srgan.weights".into(), format!("random-init seed={seed}"));
+        extra_metadata.insert(
+            srgan_contract::metadata::keys::WEIGHTS.into(),
+            format!("random-init seed={seed}"),
+        );
         Ok(Self {
             config: config.clone(),
             tensors,
@@ -515,8 +276,12 @@ impl Checkpoint {
         let cfg_json = md
             .get(META_CONFIG)
             .ok_or_else(|| meta_err(META_CONFIG, "is missing".into()))?;
-        let config: GeneratorConfig = serde_json::from_str(cfg_json)
-            .map_err(|e| meta_err(META_CONFIG, format!("is invalid: {e}")))?;
+        let arch =
+            Architecture::from_json(cfg_json).map_err(|source| CheckpointError::Architecture {
+                path: path.into(),
+                source,
+            })?;
+        let Architecture::SrResNet(config) = arch;
         let mut tensors = BTreeMap::new();
         for (name, view) in st.tensors() {
             if view.dtype() != safetensors::Dtype::F32 {
@@ -560,7 +325,7 @@ impl Checkpoint {
         md.insert(META_FORMAT.into(), FORMAT_NAME.into());
         md.insert(
             META_CONFIG.into(),
-            serde_json::to_string(&self.config).expect("config serialises"),
+            Architecture::from(self.config.clone()).to_json(),
         );
         let raw: Vec<(String, Vec<usize>, Vec<u8>)> = self
             .tensors
@@ -629,21 +394,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn receptive_field_of_paper_model() {
-        // 4 (head) + 32 (blocks) + 1 (trunk) + 1 + 0.5 (upsample) + 1 (tail: 4 HR px) = 39.5
-        assert_eq!(GeneratorConfig::paper().receptive_field_radius(), 40);
-        // x2, 0 blocks: 4 + 0 + 1 + 1 + 2 = 8
-        assert_eq!(GeneratorConfig::new(0, 8, 2).receptive_field_radius(), 8);
-    }
-
-    #[test]
-    fn paper_model_flops_match_measured_figure() {
-        // Issue 4: a 64x64 input costs 18.2 GFLOP.
-        let gflop = 2.0 * GeneratorConfig::paper().macs_per_lr_pixel() * 64.0 * 64.0 / 1e9;
-        assert!((gflop - 18.2).abs() < 0.2, "{gflop}");
-    }
-
-    #[test]
     fn roundtrip_and_validation() {
         let cfg = GeneratorConfig::new(2, 8, 4);
         let ck = Checkpoint::random_init(&cfg, 7).unwrap();
@@ -673,13 +423,5 @@ mod tests {
 
         assert!(Checkpoint::from_bytes(b"garbage", Path::new("x")).is_err());
         assert!(GeneratorConfig::new(1, 8, 3).validate().is_err());
-    }
-
-    #[test]
-    fn no_duplicate_names() {
-        let specs = GeneratorConfig::new(3, 4, 8).param_specs();
-        let set: std::collections::HashSet<_> = specs.iter().map(|s| &s.name).collect();
-        assert_eq!(set.len(), specs.len());
-        assert!(specs.iter().all(|s| !s.name.contains("__")));
     }
 }

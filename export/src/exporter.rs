@@ -32,35 +32,9 @@ use crate::proto::{
     Dimension, GraphProto, ModelProto, OperatorSetIdProto, StringStringEntryProto, ValueInfoProto,
 };
 
-/// The `metadata_props` keys of an exported model. Runtimes read these.
-pub mod metadata {
-    /// Upscaling factor, e.g. `"4"`.
-    pub const SCALE: &str = "srgan.scale";
-    /// Receptive-field radius in LR pixels, e.g. `"40"`: the tile padding that makes tiled
-    /// output equal untiled output.
-    pub const RECEPTIVE_FIELD_RADIUS: &str = "srgan.receptive_field_radius";
-    /// Always `"RGB"`.
-    pub const COLOUR_ORDER: &str = "srgan.colour_order";
-    /// Always `"NCHW"`.
-    pub const LAYOUT: &str = "srgan.layout";
-    /// Value range of the graph input, always `"[0,1]"`.
-    pub const INPUT_RANGE: &str = "srgan.input_range";
-    /// Value range of the graph output, always `"[0,1]"`.
-    pub const OUTPUT_RANGE: &str = "srgan.output_range";
-    /// The LR range the network was trained on, e.g. `"[0,1]"` (already handled in the graph).
-    pub const TRAINING_LR_RANGE: &str = "srgan.training_lr_range";
-    /// The HR range the network was trained on, e.g. `"[-1,1]"` (already handled in the graph).
-    pub const TRAINING_HR_RANGE: &str = "srgan.training_hr_range";
-    /// The checkpoint's `GeneratorConfig` as JSON.
-    pub const ARCHITECTURE: &str = "srgan.architecture";
-    /// `"srgan-export <version>"`.
-    pub const PRODUCER: &str = "srgan.producer";
-}
-
-/// Name of the graph input.
-pub const INPUT_NAME: &str = "lr";
-/// Name of the graph output.
-pub const OUTPUT_NAME: &str = "sr";
+/// The `metadata_props` keys of an exported model (their one home is the contract crate).
+pub use srgan_contract::metadata::keys as metadata;
+pub use srgan_contract::metadata::{format_range, INPUT_NAME, OUTPUT_NAME};
 /// `producer_name` of exported models.
 pub const PRODUCER_NAME: &str = "srgan-export";
 /// `producer_version` of exported models.
@@ -242,7 +216,7 @@ pub fn build_model(ck: &Checkpoint, opts: &ExportOptions) -> Result<ModelProto, 
         cfg.channels,
         cfg.scale,
         ck.extra_metadata
-            .get("srgan.weights")
+            .get(metadata::WEIGHTS)
             .map(String::as_str)
             .unwrap_or("trained checkpoint"),
         s = cfg.scale,
@@ -330,34 +304,13 @@ pub fn summarize(model: &ModelProto) -> ModelSummary {
     }
 }
 
-/// `[lo,hi]` with the shortest float formatting, e.g. `[-1,1]`.
-pub fn format_range(r: [f32; 2]) -> String {
-    format!("[{},{}]", r[0], r[1])
-}
-
 fn metadata_props(ck: &Checkpoint) -> Result<Vec<StringStringEntryProto>, ExportError> {
-    let cfg = &ck.config;
-    let ours: Vec<(&str, String)> = vec![
-        (metadata::SCALE, cfg.scale.to_string()),
-        (
-            metadata::RECEPTIVE_FIELD_RADIUS,
-            cfg.receptive_field_radius().to_string(),
-        ),
-        (metadata::COLOUR_ORDER, "RGB".into()),
-        (metadata::LAYOUT, "NCHW".into()),
-        (metadata::INPUT_RANGE, "[0,1]".into()),
-        (metadata::OUTPUT_RANGE, "[0,1]".into()),
-        (metadata::TRAINING_LR_RANGE, format_range(cfg.lr_range)),
-        (metadata::TRAINING_HR_RANGE, format_range(cfg.hr_range)),
-        (
-            metadata::ARCHITECTURE,
-            serde_json::to_string(cfg).expect("config serialises"),
-        ),
-        (
-            metadata::PRODUCER,
-            format!("{PRODUCER_NAME} {PRODUCER_VERSION}"),
-        ),
-    ];
+    let arch = srgan_contract::Architecture::from(ck.config.clone());
+    let mut ours = srgan_contract::metadata::architecture_props(&arch);
+    ours.push((
+        metadata::PRODUCER,
+        format!("{PRODUCER_NAME} {PRODUCER_VERSION}"),
+    ));
     let mut props: Vec<StringStringEntryProto> = ours
         .iter()
         .map(|(k, v)| StringStringEntryProto {

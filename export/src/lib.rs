@@ -13,7 +13,7 @@ pub mod checkpoint;
 pub mod exporter;
 pub mod fold;
 pub mod ops;
-pub mod proto;
+pub use srgan_contract::proto;
 pub mod reference;
 
 pub use checkpoint::{atomic_write, Checkpoint, CheckpointError, GeneratorConfig, Tensor};

@@ -412,6 +412,11 @@ fn classify_decode_error(e: image::ImageError, path: &Path, limits: &DecodeLimit
         },
         other => {
             let reason = one_line(&other.to_string());
+            if ends_early(&other) {
+                return ImageError::Truncated { path, reason };
+            }
+            // zune-jpeg (the JPEG decoder) reports a short stream only in its message; the
+            // PNG decoder's typed io::ErrorKind::UnexpectedEof is taken above.
             let lower = reason.to_ascii_lowercase();
             if lower.contains("eof")
                 || lower.contains("end of file")
@@ -426,6 +431,21 @@ fn classify_decode_error(e: image::ImageError, path: &Path, limits: &DecodeLimit
             }
         }
     }
+}
+
+/// Whether a decoder error is, somewhere in its chain of causes, an I/O error of kind
+/// `UnexpectedEof` (the PNG decoder's way of saying the file ends early).
+fn ends_early(e: &image::ImageError) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof)
+        {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// Collapses a possibly multi-line message onto one line.

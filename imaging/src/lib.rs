@@ -7,11 +7,13 @@
 //!   8/16-bit depth; image <-> NCHW tensor conversion.
 //! - [`tiling`]: upscaling through any [`srgan_runtimes::Upscaler`] tile by tile, exact when
 //!   the tile pad covers the model's receptive field.
+//! - [`budget`]: the memory model of `--tile auto` (window budget per image).
 //! - [`resample`]: MATLAB-style bicubic (and Lanczos3) resizing, for alpha channels and the
 //!   bicubic baseline / LR generation.
 //! - [`metrics`]: PSNR and SSIM on the Y channel, as papers (and BasicSR) report them.
 #![deny(missing_docs)]
 
+pub mod budget;
 pub mod image_io;
 pub mod metrics;
 pub mod pipeline;

@@ -34,7 +34,7 @@ pub struct TileConfig {
     /// width); 0: no limit. Default: 0. With a limit, the grid is the one that computes the
     /// fewest pixels among those whose windows fit: the whole image when it fits, else tiles
     /// as large as the limit allows, shaped to the image. It bounds the runtime's memory,
-    /// which grows with the window's area (see [`window_pixels_for_memory`]).
+    /// which grows with the window's area (see [`crate::budget`]).
     pub max_window_pixels: usize,
 }
 
@@ -52,24 +52,6 @@ impl Default for TileConfig {
 /// it the context around each core dominates the work.
 pub const MIN_CORE: usize = 16;
 
-/// The largest window, in LR pixels, whose intermediate tensors fit in `budget_bytes` for a
-/// model of `channels` feature channels and upscaling factor `scale` (see
-/// [`window_bytes_per_pixel`]).
-pub fn window_pixels_for_memory(budget_bytes: u64, channels: usize, scale: usize) -> usize {
-    (budget_bytes / window_bytes_per_pixel(channels, scale)) as usize
-}
-
-/// The runtime's memory per LR pixel of a window, estimated: `3 * channels * scale^2` f32
-/// values. The largest tensors of the exported SRResNet are the last upsampling stage's
-/// `4 * channels` channels at `scale / 2` times the LR size, `channels * scale^2` values per
-/// LR pixel each, and about three are alive at once. Measured through srgan-run (ONNX Runtime,
-/// arena on, memory pattern off) on the paper model (64 channels, x4; 12 KB here): about
-/// 10 KB per LR pixel for repeated 251x251 tiles and 11.9 KB for a whole 512x512 image
-/// (BENCHMARKS.md, "Peak RSS").
-pub fn window_bytes_per_pixel(channels: usize, scale: usize) -> u64 {
-    3 * 4 * channels.max(1) as u64 * (scale.max(1) as u64).pow(2)
-}
-
 /// The default tile pad for a model, and where it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DefaultTilePad {
@@ -81,10 +63,11 @@ pub struct DefaultTilePad {
 }
 
 /// The tile pad that makes tiling exact for this model: its receptive-field radius
-/// (`srgan.receptive_field_radius` in the metadata); [`FALLBACK_TILE_PAD`] when the metadata
-/// does not say (a foreign model), flagged by `from_model: false` so callers can warn.
+/// (`srgan.receptive_field_radius` in the metadata, else computed from
+/// `srgan.architecture`); [`FALLBACK_TILE_PAD`] when the metadata does not say (a foreign
+/// model), flagged by `from_model: false` so callers can warn.
 pub fn default_tile_pad(info: &ModelInfo) -> DefaultTilePad {
-    match info.receptive_field_radius {
+    match info.radius() {
         Some(r) => DefaultTilePad {
             pad: r,
             from_model: true,

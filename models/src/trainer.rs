@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use image::RgbImage;
 use rand::Rng;
+use srgan_contract::metadata::keys;
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::adam::Adam;
@@ -690,7 +691,7 @@ impl<G: MainModule> Trainer<G> {
                 None => &self.g_vs,
             };
             let mut md = self.provenance();
-            md.insert("srgan.train.val_psnr".into(), format!("{:.4}", res.psnr));
+            md.insert(keys::TRAIN_VAL_PSNR.into(), format!("{:.4}", res.psnr));
             generator::to_checkpoint(vs, &self.cfg.generator, md)?
                 .save(self.out.join(files::BEST))?;
         }
@@ -700,9 +701,9 @@ impl<G: MainModule> Trainer<G> {
 
     fn provenance(&self) -> BTreeMap<String, String> {
         let mut md = BTreeMap::new();
-        md.insert("srgan.train.iteration".into(), self.step.to_string());
+        md.insert(keys::TRAIN_ITERATION.into(), self.step.to_string());
         md.insert(
-            "srgan.train.phase".into(),
+            keys::TRAIN_PHASE.into(),
             serde_json::to_string(&self.cfg.phase).unwrap_or_default(),
         );
         md

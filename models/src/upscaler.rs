@@ -50,20 +50,11 @@ impl TchUpscaler {
         let vs = nn::VarStore::new(device);
         let net = Generator::build(&vs.root(), &ck.config)?;
         generator::load_checkpoint(&vs, ck)?;
-        let cfg = &ck.config;
-        let mut props: std::collections::BTreeMap<String, String> = ck.extra_metadata.clone();
-        props.insert("srgan.scale".into(), cfg.scale.to_string());
-        props.insert(
-            "srgan.architecture".into(),
-            serde_json::to_string(cfg).unwrap_or_default(),
+        let info = ModelInfo::for_architecture(
+            &ck.config.clone().into(),
+            ck.extra_metadata.clone(),
+            Some(format!("tch {}", env!("CARGO_PKG_VERSION"))),
         );
-        props.insert(
-            "srgan.receptive_field_radius".into(),
-            cfg.receptive_field_radius().to_string(),
-        );
-        props.insert("srgan.colour_order".into(), "RGB".into());
-        props.insert("srgan.layout".into(), "NCHW".into());
-        let info = ModelInfo::from_props(props, Some(format!("tch {}", env!("CARGO_PKG_VERSION"))));
         let name = match device {
             tch::Device::Cuda(i) => format!("tch-cuda:{i}"),
             _ => "tch-cpu".into(),

@@ -16,9 +16,8 @@ pub use ndarray;
 use ndarray::{Array4, ArrayView4};
 
 mod alloc;
-mod info;
 pub use alloc::keep_freed_memory;
-pub use info::{read_model_info, ModelInfo};
+pub use srgan_contract::metadata::{read_model_info, ModelInfo, ModelInfoError};
 
 #[cfg(feature = "ort")]
 pub mod ort_backend;
@@ -28,6 +27,27 @@ pub mod tract_backend;
 /// Errors of the runtimes. Every variant names the file, device or value at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
+    /// The model's metadata could not be read (unreadable file, not ONNX, a bad `srgan.*`
+    /// value).
+    #[error(transparent)]
+    Metadata(#[from] ModelInfoError),
+    /// No runtime of this name is compiled in.
+    #[error("unknown runtime `{name}`: expected one of {available}")]
+    UnknownRuntime {
+        /// The name asked for.
+        name: String,
+        /// The runtimes this build has, comma-separated.
+        available: String,
+    },
+    /// A runtime this crate knows but cannot open itself (tch runs through `srgan-models`),
+    /// or one not compiled into this build.
+    #[error("runtime {runtime} is not available here: {reason}")]
+    RuntimeNotCompiled {
+        /// The runtime.
+        runtime: &'static str,
+        /// How to get it.
+        reason: &'static str,
+    },
     /// The model file could not be read or parsed.
     #[error("{path}: cannot load model: {reason}")]
     ModelLoad {
@@ -239,34 +259,111 @@ pub(crate) fn infer_scale(u: &mut dyn Upscaler) -> Result<usize> {
     Ok(out.shape()[2] / 16)
 }
 
-/// The runtimes compiled in, by CLI name.
-pub fn available_runtimes() -> Vec<&'static str> {
-    [
-        #[cfg(feature = "ort")]
-        "ort",
-        #[cfg(feature = "tract")]
-        "tract",
-    ]
-    .to_vec()
+/// The runtimes, by the name the command lines use. ort and tract are opened by [`open`];
+/// tch runs a training checkpoint through `srgan-models` (srgan-run's `tch` feature), which
+/// depends on this crate, so [`open`] refuses it with [`RuntimeError::RuntimeNotCompiled`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum RuntimeKind {
+    /// ONNX Runtime (CPU, CUDA, TensorRT).
+    Ort,
+    /// tract, pure Rust (CPU).
+    Tract,
+    /// libtorch through tch, straight from a safetensors checkpoint.
+    Tch,
 }
 
-/// Opens a model on a runtime by its CLI name (`ort` or `tract`).
+impl RuntimeKind {
+    /// Every runtime, in the order help texts list them.
+    pub const ALL: [RuntimeKind; 3] = [RuntimeKind::Ort, RuntimeKind::Tract, RuntimeKind::Tch];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            RuntimeKind::Ort => "ort",
+            RuntimeKind::Tract => "tract",
+            RuntimeKind::Tch => "tch",
+        }
+    }
+
+    /// Whether [`open`] can open models on it in this build.
+    pub fn is_compiled(self) -> bool {
+        match self {
+            RuntimeKind::Ort => cfg!(feature = "ort"),
+            RuntimeKind::Tract => cfg!(feature = "tract"),
+            RuntimeKind::Tch => false,
+        }
+    }
+}
+
+impl std::fmt::Display for RuntimeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for RuntimeKind {
+    type Err = RuntimeError;
+    fn from_str(s: &str) -> Result<Self> {
+        RuntimeKind::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| RuntimeError::UnknownRuntime {
+                name: s.into(),
+                available: RuntimeKind::ALL.map(RuntimeKind::name).join(", "),
+            })
+    }
+}
+
+/// A runtime given by kind or by name; a name is parsed once, here.
+pub trait IntoRuntimeKind {
+    /// The kind, or [`RuntimeError::UnknownRuntime`].
+    fn into_runtime_kind(self) -> Result<RuntimeKind>;
+}
+
+impl IntoRuntimeKind for RuntimeKind {
+    fn into_runtime_kind(self) -> Result<RuntimeKind> {
+        Ok(self)
+    }
+}
+
+impl<T: AsRef<str> + ?Sized> IntoRuntimeKind for &T {
+    fn into_runtime_kind(self) -> Result<RuntimeKind> {
+        self.as_ref().parse()
+    }
+}
+
+/// The names of the runtimes [`open`] can open in this build.
+pub fn available_runtimes() -> Vec<&'static str> {
+    RuntimeKind::ALL
+        .into_iter()
+        .filter(|k| k.is_compiled())
+        .map(RuntimeKind::name)
+        .collect()
+}
+
+/// Opens a model on a runtime (a [`RuntimeKind`] or its name).
 pub fn open(
-    runtime: &str,
+    runtime: impl IntoRuntimeKind,
     model: &std::path::Path,
     opts: &RuntimeOptions,
 ) -> Result<Box<dyn Upscaler>> {
     // Without any runtime feature the arms below that use these are compiled out.
     let _ = (model, opts);
-    match runtime {
+    match runtime.into_runtime_kind()? {
         #[cfg(feature = "ort")]
-        "ort" => Ok(Box::new(ort_backend::OrtUpscaler::open(model, opts)?)),
+        RuntimeKind::Ort => Ok(Box::new(ort_backend::OrtUpscaler::open(model, opts)?)),
         #[cfg(feature = "tract")]
-        "tract" => Ok(Box::new(tract_backend::TractUpscaler::open(model, opts)?)),
-        other => Err(RuntimeError::UnsupportedDevice {
-            runtime: "srgan",
-            device: format!("runtime `{other}`"),
-            supported: "the runtimes compiled in: ort, tract",
+        RuntimeKind::Tract => Ok(Box::new(tract_backend::TractUpscaler::open(model, opts)?)),
+        RuntimeKind::Tch => Err(RuntimeError::RuntimeNotCompiled {
+            runtime: "tch",
+            reason: "it runs training checkpoints through srgan-models (build srgan-run with \
+                     `--features tch`)",
+        }),
+        #[allow(unreachable_patterns)]
+        other => Err(RuntimeError::RuntimeNotCompiled {
+            runtime: other.name(),
+            reason: "this build of srgan-runtimes was compiled without it",
         }),
     }
 }
@@ -284,6 +381,31 @@ mod tests {
         assert!("cuda:x".parse::<Device>().is_err());
         assert!("tpu".parse::<Device>().is_err());
         assert!("cpu:1".parse::<Device>().is_err());
+    }
+
+    #[test]
+    fn runtime_names() {
+        assert_eq!("ort".parse::<RuntimeKind>().unwrap(), RuntimeKind::Ort);
+        assert_eq!("Tract".parse::<RuntimeKind>().unwrap(), RuntimeKind::Tract);
+        let e = "onnx".parse::<RuntimeKind>().unwrap_err();
+        assert!(
+            matches!(&e, RuntimeError::UnknownRuntime { name, .. } if name == "onnx"),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "unknown runtime `onnx`: expected one of ort, tract, tch"
+        );
+        let e = open(
+            RuntimeKind::Tch,
+            std::path::Path::new("m.onnx"),
+            &RuntimeOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, RuntimeError::RuntimeNotCompiled { runtime: "tch", .. }),
+            "{e}"
+        );
     }
 
     #[test]

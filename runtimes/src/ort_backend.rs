@@ -177,9 +177,13 @@ impl OrtUpscaler {
             })?;
         let session = builder.commit_from_file(model).map_err(|e| {
             let msg = one_line(&e.to_string());
-            if opts.device != Device::Cpu
-                && (msg.contains("CUDA") || msg.contains("TensorRT") || msg.contains("cuda"))
-            {
+            // ONNX Runtime's status, not the message, says an execution provider failed.
+            let ep_failed = matches!(
+                e.code(),
+                ort::error::ErrorCode::ExecutionProviderFailure
+                    | ort::error::ErrorCode::DeviceReset
+            );
+            if opts.device != Device::Cpu && ep_failed {
                 RuntimeError::DeviceUnavailable {
                     runtime: RUNTIME,
                     device: opts.device.to_string(),

@@ -1,12 +1,18 @@
 //! tract's `PRelu` rewrite (`Max(x, Mul(x, slope))` for slopes `<= 1`): the rewritten model
 //! computes what ONNX Runtime computes on the original, and a slope `> 1` keeps its `PRelu`.
 //!
-//! The models are small x2 `Conv -> PRelu -> ... -> DepthToSpace` graphs, written here as
-//! protobuf bytes by hand (this crate has no protobuf writer), with random weights and biases
-//! so that about half the pre-activations are negative.
+//! The models are small x2 `Conv -> PRelu -> ... -> DepthToSpace` graphs, built here with the
+//! contract's ONNX messages (`srgan_contract::proto`), with random weights and biases so that
+//! about half the pre-activations are negative.
 #![cfg(all(feature = "ort", feature = "tract"))]
 
 use std::path::{Path, PathBuf};
+
+use prost::Message;
+use srgan_contract::proto::{
+    AttributeProto, AttributeType, Dimension, GraphProto, ModelProto, NodeProto,
+    OperatorSetIdProto, TensorProto, ValueInfoProto, DATA_TYPE_FLOAT,
+};
 
 use srgan_runtimes::ndarray::Array4;
 use srgan_runtimes::tract_backend::prelu_as_max;
@@ -101,165 +107,127 @@ fn tract_vs_ort(path: &Path) -> f32 {
 /// one PRelu per slope, written to a temporary file.
 fn write_model(tag: &str, slopes: &[Slope]) -> PathBuf {
     let mut rng = Rng::new(1);
-    let mut graph = Vec::new();
-    let mut inits = Vec::new();
+    let mut g = GraphProto {
+        name: "prelu_test".into(),
+        ..Default::default()
+    };
     let mut x = "x".to_string();
     let mut cin = 3;
     for (i, s) in slopes.iter().enumerate() {
         let conv = format!("conv{i}");
-        conv3x3(&mut graph, &mut inits, &mut rng, &x, cin, C, &conv);
+        conv3x3(&mut g, &mut rng, &x, cin, C, &conv);
         x = format!("prelu{i}");
         let slope = format!("{x}.slope");
-        inits.push(tensor(&slope, &s.dims, &s.values, s.raw));
-        field(&mut graph, 1, &node("PRelu", &[&conv, &slope], &x, &[]));
+        g.initializer
+            .push(tensor(&slope, &s.dims, &s.values, s.raw));
+        g.node.push(node("PRelu", &[&conv, &slope], &x, vec![]));
         cin = C;
     }
-    conv3x3(&mut graph, &mut inits, &mut rng, &x, cin, 12, "tail");
-    let d2s = [attr_int("blocksize", 2), attr_str("mode", "CRD")];
-    field(&mut graph, 1, &node("DepthToSpace", &["tail"], "y", &d2s));
-    field(&mut graph, 2, b"prelu_test");
-    for t in &inits {
-        field(&mut graph, 5, t);
-    }
-    field(&mut graph, 11, &value_info("x", &["N", "3", "H", "W"]));
-    field(&mut graph, 12, &value_info("y", &["N", "3", "H2", "W2"]));
-    let mut model = Vec::new();
-    int(&mut model, 1, 8); // ir_version
-    let mut opset = Vec::new();
-    int(&mut opset, 2, 17);
-    field(&mut model, 8, &opset);
-    field(&mut model, 7, &graph);
+    conv3x3(&mut g, &mut rng, &x, cin, 12, "tail");
+    let d2s = vec![attr_int("blocksize", 2), attr_str("mode", "CRD")];
+    g.node.push(node("DepthToSpace", &["tail"], "y", d2s));
+    let dims = |d: [&str; 4]| {
+        d.map(|s| match s.parse::<i64>() {
+            Ok(v) => Dimension::fixed(v),
+            Err(_) => Dimension::symbol(s),
+        })
+    };
+    g.input = vec![ValueInfoProto::f32_tensor(
+        "x",
+        dims(["N", "3", "H", "W"]).to_vec(),
+    )];
+    g.output = vec![ValueInfoProto::f32_tensor(
+        "y",
+        dims(["N", "3", "H2", "W2"]).to_vec(),
+    )];
+    let model = ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 17,
+        }],
+        graph: Some(g),
+        ..Default::default()
+    };
     let dir = std::env::temp_dir().join(format!("srgan-prelu-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{tag}.onnx"));
-    std::fs::write(&path, model).unwrap();
+    std::fs::write(&path, model.encode_to_vec()).unwrap();
     path
 }
 
-/// Appends to `graph` a 3x3 `Conv` named `name` (so is its output) with random weights and
-/// biases, its initializers to `inits`.
-fn conv3x3(
-    graph: &mut Vec<u8>,
-    inits: &mut Vec<Vec<u8>>,
-    rng: &mut Rng,
-    x: &str,
-    cin: usize,
-    cout: usize,
-    name: &str,
-) {
+/// Appends to `g` a 3x3 `Conv` named `name` (so is its output) with random weights and
+/// biases, and its initializers.
+fn conv3x3(g: &mut GraphProto, rng: &mut Rng, x: &str, cin: usize, cout: usize, name: &str) {
     let bound = (3.0 / (cin * 9) as f32).sqrt();
     let w: Vec<f32> = (0..cout * cin * 9)
         .map(|_| (2.0 * rng.uniform() - 1.0) * bound)
         .collect();
     let b: Vec<f32> = (0..cout).map(|_| rng.uniform() - 0.5).collect();
     let (wn, bn) = (format!("{name}.w"), format!("{name}.b"));
-    inits.push(tensor(&wn, &[cout as i64, cin as i64, 3, 3], &w, true));
-    inits.push(tensor(&bn, &[cout as i64], &b, false));
-    let attrs = [
+    g.initializer
+        .push(tensor(&wn, &[cout as i64, cin as i64, 3, 3], &w, true));
+    g.initializer.push(tensor(&bn, &[cout as i64], &b, false));
+    let attrs = vec![
         attr_ints("kernel_shape", &[3, 3]),
         attr_ints("pads", &[1; 4]),
     ];
-    field(graph, 1, &node("Conv", &[x, &wn, &bn], name, &attrs));
+    g.node.push(node("Conv", &[x, &wn, &bn], name, attrs));
 }
 
-// ---- protobuf ------------------------------------------------------------------------------
-
-fn varint(buf: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        buf.push(v as u8 | 0x80);
-        v >>= 7;
+/// A float `TensorProto`, its data in `raw_data` or `float_data`.
+fn tensor(name: &str, dims: &[i64], values: &[f32], raw: bool) -> TensorProto {
+    TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: DATA_TYPE_FLOAT,
+        raw_data: if raw {
+            values.iter().flat_map(|v| v.to_le_bytes()).collect()
+        } else {
+            Vec::new()
+        },
+        float_data: if raw { Vec::new() } else { values.to_vec() },
+        ..Default::default()
     }
-    buf.push(v as u8);
-}
-
-fn int(buf: &mut Vec<u8>, field: u64, v: i64) {
-    varint(buf, field << 3);
-    varint(buf, v as u64);
-}
-
-fn field(buf: &mut Vec<u8>, field: u64, bytes: &[u8]) {
-    varint(buf, field << 3 | 2);
-    varint(buf, bytes.len() as u64);
-    buf.extend_from_slice(bytes);
-}
-
-fn le(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
-/// A float `TensorProto`, its data in `raw_data` or (packed) `float_data`.
-fn tensor(name: &str, dims: &[i64], values: &[f32], raw: bool) -> Vec<u8> {
-    let mut t = Vec::new();
-    for d in dims {
-        int(&mut t, 1, *d);
-    }
-    int(&mut t, 2, 1); // FLOAT
-    field(&mut t, if raw { 9 } else { 4 }, &le(values));
-    field(&mut t, 8, name.as_bytes());
-    t
 }
 
 /// A `NodeProto` with one output, named like it.
-fn node(op: &str, inputs: &[&str], output: &str, attrs: &[Vec<u8>]) -> Vec<u8> {
-    let mut n = Vec::new();
-    for i in inputs {
-        field(&mut n, 1, i.as_bytes());
+fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
+    NodeProto {
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        name: output.into(),
+        op_type: op.into(),
+        attribute,
+        ..Default::default()
     }
-    field(&mut n, 2, output.as_bytes());
-    field(&mut n, 3, output.as_bytes());
-    field(&mut n, 4, op.as_bytes());
-    for a in attrs {
-        field(&mut n, 5, a);
-    }
-    n
 }
 
-fn attr_int(name: &str, v: i64) -> Vec<u8> {
-    let mut a = Vec::new();
-    field(&mut a, 1, name.as_bytes());
-    int(&mut a, 3, v);
-    int(&mut a, 20, 2); // INT
-    a
-}
-
-fn attr_str(name: &str, v: &str) -> Vec<u8> {
-    let mut a = Vec::new();
-    field(&mut a, 1, name.as_bytes());
-    field(&mut a, 4, v.as_bytes());
-    int(&mut a, 20, 3); // STRING
-    a
-}
-
-fn attr_ints(name: &str, vs: &[i64]) -> Vec<u8> {
-    let mut a = Vec::new();
-    field(&mut a, 1, name.as_bytes());
-    for v in vs {
-        int(&mut a, 8, *v);
+fn attr_int(name: &str, i: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        i,
+        r#type: AttributeType::Int as i32,
+        ..Default::default()
     }
-    int(&mut a, 20, 7); // INTS
-    a
 }
 
-/// A float tensor `ValueInfoProto`; numeric dims are values, others symbolic.
-fn value_info(name: &str, dims: &[&str]) -> Vec<u8> {
-    let mut shape = Vec::new();
-    for d in dims {
-        let mut dim = Vec::new();
-        match d.parse::<i64>() {
-            Ok(v) => int(&mut dim, 1, v),
-            Err(_) => field(&mut dim, 2, d.as_bytes()),
-        }
-        field(&mut shape, 1, &dim);
+fn attr_str(name: &str, v: &str) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        s: v.as_bytes().to_vec(),
+        r#type: AttributeType::String as i32,
+        ..Default::default()
     }
-    let mut tensor_type = Vec::new();
-    int(&mut tensor_type, 1, 1); // FLOAT
-    field(&mut tensor_type, 2, &shape);
-    let mut ty = Vec::new();
-    field(&mut ty, 1, &tensor_type);
-    let mut v = Vec::new();
-    field(&mut v, 1, name.as_bytes());
-    field(&mut v, 2, &ty);
-    v
+}
+
+fn attr_ints(name: &str, ints: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        ints: ints.to_vec(),
+        r#type: AttributeType::Ints as i32,
+        ..Default::default()
+    }
 }
 
 /// xorshift64: deterministic weights and inputs without a dependency.

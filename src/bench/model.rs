@@ -54,8 +54,8 @@ impl Prepared {
             let info = srgan_runtimes::read_model_info(onnx)?;
             let config = info
                 .architecture
-                .as_deref()
-                .and_then(|a| serde_json::from_str::<GeneratorConfig>(a).ok());
+                .as_ref()
+                .and_then(|a| a.as_srresnet().cloned());
             return Ok(Self {
                 onnx: onnx.clone(),
                 checkpoint: cfg.args.checkpoint.clone(),

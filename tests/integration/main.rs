@@ -6,6 +6,7 @@
 mod common;
 
 mod cli;
+mod contract;
 mod images;
 mod parity;
 mod tch_runtime;

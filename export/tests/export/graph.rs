@@ -7,7 +7,6 @@ use prost::Message;
 use srgan_export::proto::{Dimension, ModelProto, TensorProto};
 use srgan_export::{
     build_model, export_onnx, metadata, write_onnx, Checkpoint, ExportError, ExportOptions,
-    GeneratorConfig,
 };
 
 use crate::common::{checkpoint, scratch};
@@ -320,8 +319,13 @@ fn inputs_outputs_opset_and_metadata() {
     assert_eq!(md[metadata::OUTPUT_RANGE], "[0,1]");
     assert_eq!(md[metadata::TRAINING_LR_RANGE], "[0,1]");
     assert_eq!(md[metadata::TRAINING_HR_RANGE], "[-1,1]");
-    let arch: GeneratorConfig = serde_json::from_str(md[metadata::ARCHITECTURE]).unwrap();
-    assert_eq!(arch, ck.config);
+    // Tagged as the contract writes it, and the same network.
+    assert!(md[metadata::ARCHITECTURE].starts_with(r#"{"arch":"srresnet","#));
+    let arch = srgan_contract::Architecture::from_json(md[metadata::ARCHITECTURE]).unwrap();
+    assert_eq!(
+        arch,
+        srgan_contract::Architecture::SrResNet(ck.config.clone())
+    );
     assert_eq!(
         md[metadata::PRODUCER],
         format!("srgan-export {}", env!("CARGO_PKG_VERSION"))

@@ -1,0 +1,457 @@
+//! The architecture description: which network a checkpoint or model holds, its
+//! hyper-parameters, and what follows from them (parameter specs, receptive field, FLOPs and
+//! memory per pixel).
+//!
+//! [`Architecture`] is a tagged type: serialised as JSON with `"arch": "srresnet"` beside the
+//! hyper-parameters, so that other main modules (RRDBNet, SRVGGNetCompact, ...) become new
+//! variants, not new fields. JSON written before the tag existed (no `arch` key) reads as
+//! SRResNet, so every checkpoint and model exported earlier still loads.
+//!
+//! SRResNet (Ledig et al., arXiv 1609.04802, Fig. 4), the tensors named as in the checkpoint:
+//!
+//! ```text
+//! head.conv (9x9, 3->C, bias) . head.prelu
+//! blocks.{i}: conv1 (3x3, no bias) . bn1 . prelu . conv2 (3x3, no bias) . bn2 . (+ skip)
+//! trunk.conv (3x3, no bias) . trunk.bn . (+ output of head)
+//! upsample.{j}: conv (3x3, C->4C, bias) . PixelShuffle(2) . prelu      (log2(scale) times)
+//! tail.conv (9x9, C->3, bias)
+//! ```
+//!
+//! PReLU slopes are per channel, stored with shape `[C]`. Convolution weights are
+//! `[O, I, kH, kW]`. The generator reads LR input in `lr_range` and produces HR output in
+//! `hr_range`.
+
+use serde::{Deserialize, Serialize};
+
+/// Kernel size of SRResNet's head and tail convolutions.
+pub const HEAD_TAIL_KERNEL: usize = 9;
+/// Kernel size of every other SRResNet convolution.
+pub const BODY_KERNEL: usize = 3;
+
+/// A hyper-parameter out of range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid generator config: {field} = {value}: expected {expected}")]
+pub struct ConfigError {
+    /// The field.
+    pub field: &'static str,
+    /// Its value.
+    pub value: String,
+    /// What was expected.
+    pub expected: &'static str,
+}
+
+/// The architecture JSON could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchitectureError {
+    /// Not JSON, an unknown `arch`, or fields that do not fit it.
+    #[error("not an architecture description: {0}")]
+    Json(#[source] serde_json::Error),
+    /// The values are out of range.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// A generator's architecture. See the module docs for the JSON form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "arch")]
+pub enum Architecture {
+    /// SRResNet (the SRGAN paper's generator).
+    #[serde(rename = "srresnet")]
+    SrResNet(GeneratorConfig),
+}
+
+impl Architecture {
+    /// Parses the JSON of a checkpoint's or model's metadata, and validates it. JSON without
+    /// an `arch` key is SRResNet (written before the tag existed).
+    pub fn from_json(json: &str) -> Result<Self, ArchitectureError> {
+        let mut value: serde_json::Value =
+            serde_json::from_str(json).map_err(ArchitectureError::Json)?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.entry("arch")
+                .or_insert_with(|| serde_json::Value::from("srresnet"));
+        }
+        let arch: Self = serde_json::from_value(value).map_err(ArchitectureError::Json)?;
+        arch.validate()?;
+        Ok(arch)
+    }
+
+    /// The JSON stored in checkpoints and models, with its `arch` tag.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("an architecture serialises")
+    }
+
+    /// The tag, e.g. `srresnet`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::SrResNet(_) => "srresnet",
+        }
+    }
+
+    /// The SRResNet hyper-parameters, when it is one.
+    pub fn as_srresnet(&self) -> Option<&GeneratorConfig> {
+        match self {
+            Self::SrResNet(c) => Some(c),
+        }
+    }
+
+    /// Checks that every value is usable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self {
+            Self::SrResNet(c) => c.validate(),
+        }
+    }
+
+    /// The upscaling factor.
+    pub fn scale(&self) -> usize {
+        match self {
+            Self::SrResNet(c) => c.scale,
+        }
+    }
+
+    /// Feature channels of the widest trunk layer.
+    pub fn channels(&self) -> usize {
+        match self {
+            Self::SrResNet(c) => c.channels,
+        }
+    }
+
+    /// Receptive-field radius in LR pixels: a tile padded by at least this much gives the
+    /// same output as the whole image.
+    pub fn receptive_field_radius(&self) -> usize {
+        match self {
+            Self::SrResNet(c) => c.receptive_field_radius(),
+        }
+    }
+
+    /// Multiply-accumulates per LR pixel (batch 1); FLOPs = 2 x MACs.
+    pub fn macs_per_lr_pixel(&self) -> f64 {
+        match self {
+            Self::SrResNet(c) => c.macs_per_lr_pixel(),
+        }
+    }
+
+    /// Estimated runtime memory per LR pixel of a window, in bytes (see
+    /// [`GeneratorConfig::window_bytes_per_pixel`]).
+    pub fn window_bytes_per_pixel(&self) -> Option<u64> {
+        match self {
+            Self::SrResNet(c) => c.window_bytes_per_pixel(),
+        }
+    }
+
+    /// Every tensor of the network, in a stable order.
+    pub fn param_specs(&self) -> Vec<ParamSpec> {
+        match self {
+            Self::SrResNet(c) => c.param_specs(),
+        }
+    }
+}
+
+impl From<GeneratorConfig> for Architecture {
+    fn from(c: GeneratorConfig) -> Self {
+        Self::SrResNet(c)
+    }
+}
+
+/// SRResNet's hyper-parameters and value ranges (the `srresnet` variant of
+/// [`Architecture`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorConfig {
+    /// Residual blocks (paper: 16).
+    pub blocks: usize,
+    /// Feature channels (paper: 64).
+    pub channels: usize,
+    /// Upscaling factor: 2, 4 or 8 (paper: 4).
+    pub scale: usize,
+    /// BatchNorm epsilon (PyTorch's default: 1e-5).
+    #[serde(default = "default_bn_eps")]
+    pub bn_eps: f32,
+    /// Range of the LR input the network was trained on (paper: [0, 1]).
+    #[serde(default = "default_lr_range")]
+    pub lr_range: [f32; 2],
+    /// Range of the HR output the network was trained to produce (paper: [-1, 1]).
+    #[serde(default = "default_hr_range")]
+    pub hr_range: [f32; 2],
+}
+
+fn default_bn_eps() -> f32 {
+    1e-5
+}
+fn default_lr_range() -> [f32; 2] {
+    [0.0, 1.0]
+}
+fn default_hr_range() -> [f32; 2] {
+    [-1.0, 1.0]
+}
+
+impl Default for GeneratorConfig {
+    /// The paper's SRResNet: 16 blocks, 64 channels, x4.
+    fn default() -> Self {
+        Self::paper()
+    }
+}
+
+impl GeneratorConfig {
+    /// The paper's SRResNet: 16 blocks of 64 channels, x4, LR in [0,1], HR in [-1,1].
+    pub fn paper() -> Self {
+        Self::new(16, 64, 4)
+    }
+
+    /// A config with the paper's value ranges.
+    pub fn new(blocks: usize, channels: usize, scale: usize) -> Self {
+        Self {
+            blocks,
+            channels,
+            scale,
+            bn_eps: default_bn_eps(),
+            lr_range: default_lr_range(),
+            hr_range: default_hr_range(),
+        }
+    }
+
+    /// Checks that every value is usable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let err = |field, value: String, expected| {
+            Err(ConfigError {
+                field,
+                value,
+                expected,
+            })
+        };
+        if !matches!(self.scale, 2 | 4 | 8) {
+            return err("scale", self.scale.to_string(), "2, 4 or 8");
+        }
+        if self.channels == 0 || self.channels > 4096 {
+            return err("channels", self.channels.to_string(), "1..=4096");
+        }
+        if self.blocks > 1024 {
+            return err("blocks", self.blocks.to_string(), "0..=1024");
+        }
+        if !(self.bn_eps.is_finite() && self.bn_eps > 0.0) {
+            return err("bn_eps", self.bn_eps.to_string(), "a positive number");
+        }
+        for (field, r) in [("lr_range", self.lr_range), ("hr_range", self.hr_range)] {
+            if !(r[0].is_finite() && r[1].is_finite() && r[0] < r[1]) {
+                return err(field, format!("{r:?}"), "[lo, hi] with lo < hi");
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of PixelShuffle x2 stages: log2(scale).
+    pub fn upsample_stages(&self) -> usize {
+        self.scale.trailing_zeros() as usize
+    }
+
+    /// Radius of the receptive field in LR pixels, rounded up: how far an output pixel can
+    /// see into its input. A tile padded by at least this much gives the same output as the
+    /// whole image.
+    pub fn receptive_field_radius(&self) -> usize {
+        // Work in units of 1/scale LR pixels to stay exact.
+        let s = self.scale;
+        let half_head = HEAD_TAIL_KERNEL / 2;
+        let half_body = BODY_KERNEL / 2;
+        let mut r = half_head * s; // head
+        r += self.blocks * 2 * half_body * s; // residual blocks
+        r += half_body * s; // trunk conv
+        let mut res = 1; // current resolution relative to LR
+        for _ in 0..self.upsample_stages() {
+            r += half_body * s / res; // conv at the current resolution
+            res *= 2;
+        }
+        r += half_head; // tail conv at HR resolution: 4 HR px = 4/s LR px
+        r.div_ceil(s)
+    }
+
+    /// Multiply-accumulate count per LR pixel (batch 1), for FLOP figures: FLOPs = 2 x MACs.
+    pub fn macs_per_lr_pixel(&self) -> f64 {
+        let c = self.channels as f64;
+        let k9 = (HEAD_TAIL_KERNEL * HEAD_TAIL_KERNEL) as f64;
+        let k3 = (BODY_KERNEL * BODY_KERNEL) as f64;
+        let mut macs = 3.0 * c * k9; // head
+        macs += self.blocks as f64 * 2.0 * c * c * k3;
+        macs += c * c * k3; // trunk
+        let mut area = 1.0;
+        for _ in 0..self.upsample_stages() {
+            macs += area * c * 4.0 * c * k3;
+            area *= 4.0;
+        }
+        macs += area * c * 3.0 * k9; // tail
+        macs
+    }
+
+    /// The runtime's memory per LR pixel of a window, estimated: `3 * channels * scale^2` f32
+    /// values. The largest tensors of the exported SRResNet are the last upsampling stage's
+    /// `4 * channels` channels at `scale / 2` times the LR size, `channels * scale^2` values
+    /// per LR pixel each, and about three are alive at once. Measured through srgan-run (ONNX
+    /// Runtime, arena on, memory pattern off) on the paper model (64 channels, x4; 12 KB
+    /// here): about 10 KB per LR pixel for repeated 251x251 tiles and 11.9 KB for a whole
+    /// 512x512 image (BENCHMARKS.md, "Peak RSS"). `None` when the figure overflows (values
+    /// from a crafted file).
+    pub fn window_bytes_per_pixel(&self) -> Option<u64> {
+        window_bytes_per_pixel(self.channels, self.scale)
+    }
+
+    /// Every tensor of this architecture in a stable order, with its shape and role.
+    pub fn param_specs(&self) -> Vec<ParamSpec> {
+        let c = self.channels;
+        let (k9, k3) = (HEAD_TAIL_KERNEL, BODY_KERNEL);
+        let mut v = Vec::new();
+        let mut push = |name: String, shape: Vec<usize>, role: ParamRole| {
+            v.push(ParamSpec { name, shape, role })
+        };
+        push(
+            "head.conv.weight".into(),
+            vec![c, 3, k9, k9],
+            ParamRole::ConvWeight,
+        );
+        push("head.conv.bias".into(), vec![c], ParamRole::ConvBias);
+        push("head.prelu.weight".into(), vec![c], ParamRole::PreluSlope);
+        let bn = |push: &mut dyn FnMut(String, Vec<usize>, ParamRole), p: &str| {
+            push(format!("{p}.weight"), vec![c], ParamRole::BnWeight);
+            push(format!("{p}.bias"), vec![c], ParamRole::BnBias);
+            push(format!("{p}.running_mean"), vec![c], ParamRole::BnMean);
+            push(format!("{p}.running_var"), vec![c], ParamRole::BnVar);
+        };
+        for i in 0..self.blocks {
+            let p = format!("blocks.{i}");
+            push(
+                format!("{p}.conv1.weight"),
+                vec![c, c, k3, k3],
+                ParamRole::ConvWeight,
+            );
+            bn(&mut push, &format!("{p}.bn1"));
+            push(format!("{p}.prelu.weight"), vec![c], ParamRole::PreluSlope);
+            push(
+                format!("{p}.conv2.weight"),
+                vec![c, c, k3, k3],
+                ParamRole::ConvWeight,
+            );
+            bn(&mut push, &format!("{p}.bn2"));
+        }
+        push(
+            "trunk.conv.weight".into(),
+            vec![c, c, k3, k3],
+            ParamRole::ConvWeight,
+        );
+        bn(&mut push, "trunk.bn");
+        for j in 0..self.upsample_stages() {
+            let p = format!("upsample.{j}");
+            push(
+                format!("{p}.conv.weight"),
+                vec![4 * c, c, k3, k3],
+                ParamRole::ConvWeight,
+            );
+            push(format!("{p}.conv.bias"), vec![4 * c], ParamRole::ConvBias);
+            push(format!("{p}.prelu.weight"), vec![c], ParamRole::PreluSlope);
+        }
+        push(
+            "tail.conv.weight".into(),
+            vec![3, c, k9, k9],
+            ParamRole::ConvWeight,
+        );
+        push("tail.conv.bias".into(), vec![3], ParamRole::ConvBias);
+        v
+    }
+}
+
+/// `3 * 4 * channels * scale^2` bytes per LR pixel (see
+/// [`GeneratorConfig::window_bytes_per_pixel`]), for a model of `channels` feature channels
+/// and upscaling factor `scale`, with checked arithmetic: `None` on overflow.
+pub fn window_bytes_per_pixel(channels: usize, scale: usize) -> Option<u64> {
+    let c = u64::try_from(channels.max(1)).ok()?;
+    let s = u64::try_from(scale.max(1)).ok()?;
+    12u64.checked_mul(c)?.checked_mul(s.checked_mul(s)?)
+}
+
+/// What a tensor is for; decides its random initialisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamRole {
+    /// Convolution weight `[O, I, kH, kW]`.
+    ConvWeight,
+    /// Convolution bias `[O]`.
+    ConvBias,
+    /// PReLU slope `[C]`.
+    PreluSlope,
+    /// BatchNorm scale (gamma).
+    BnWeight,
+    /// BatchNorm shift (beta).
+    BnBias,
+    /// BatchNorm running mean.
+    BnMean,
+    /// BatchNorm running variance.
+    BnVar,
+}
+
+/// One tensor of the architecture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamSpec {
+    /// Stable name, e.g. `blocks.3.bn1.running_var`.
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Role.
+    pub role: ParamRole,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receptive_field_of_paper_model() {
+        // 4 (head) + 32 (blocks) + 1 (trunk) + 1 + 0.5 (upsample) + 1 (tail: 4 HR px) = 39.5
+        assert_eq!(GeneratorConfig::paper().receptive_field_radius(), 40);
+        // x2, 0 blocks: 4 + 0 + 1 + 1 + 2 = 8
+        assert_eq!(GeneratorConfig::new(0, 8, 2).receptive_field_radius(), 8);
+    }
+
+    #[test]
+    fn paper_model_flops_match_measured_figure() {
+        // Issue 4: a 64x64 input costs 18.2 GFLOP.
+        let gflop = 2.0 * GeneratorConfig::paper().macs_per_lr_pixel() * 64.0 * 64.0 / 1e9;
+        assert!((gflop - 18.2).abs() < 0.2, "{gflop}");
+    }
+
+    #[test]
+    fn no_duplicate_names() {
+        let specs = GeneratorConfig::new(3, 4, 8).param_specs();
+        let set: std::collections::HashSet<_> = specs.iter().map(|s| &s.name).collect();
+        assert_eq!(set.len(), specs.len());
+        assert!(specs.iter().all(|s| !s.name.contains("__")));
+    }
+
+    #[test]
+    fn tagged_json_and_untagged_legacy_json() {
+        let arch = Architecture::SrResNet(GeneratorConfig::new(2, 8, 4));
+        let json = arch.to_json();
+        assert!(
+            json.starts_with(r#"{"arch":"srresnet","blocks":2,"#),
+            "{json}"
+        );
+        assert_eq!(Architecture::from_json(&json).unwrap(), arch);
+        // What srgan-export wrote before the tag (models/x4/*.onnx, every checkpoint).
+        let legacy = r#"{"blocks":2,"channels":8,"scale":4,"bn_eps":1e-5,"lr_range":[0.0,1.0],"hr_range":[-1.0,1.0]}"#;
+        assert_eq!(Architecture::from_json(legacy).unwrap(), arch);
+        // Unknown architectures and unknown fields are errors that say so.
+        let e = Architecture::from_json(r#"{"arch":"unet","blocks":2}"#).unwrap_err();
+        assert!(e.to_string().contains("unet"), "{e}");
+        let e = Architecture::from_json(r#"{"blocks":2,"channels":8,"scale":4,"depth":3}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("depth"), "{e}");
+        // Out-of-range values are caught on parse.
+        let e =
+            Architecture::from_json(r#"{"blocks":2,"channels":8,"scale":4294967296}"#).unwrap_err();
+        assert!(matches!(
+            e,
+            ArchitectureError::Config(ConfigError { field: "scale", .. })
+        ));
+    }
+
+    #[test]
+    fn window_bytes_are_checked() {
+        assert_eq!(window_bytes_per_pixel(64, 4), Some(12 * 64 * 16));
+        assert_eq!(window_bytes_per_pixel(1 << 62, 4), None);
+        assert_eq!(window_bytes_per_pixel(64, 1 << 32), None);
+    }
+}

@@ -1,0 +1,373 @@
+//! `srgan-run`'s command line ([`RunArgs`], what clap parses) and its validation into a
+//! [`RunConfig`]: the input exists, the model is a file, the output fits the input, and
+//! `--format` agrees with an explicit output name.
+
+use std::path::PathBuf;
+
+use srgan_imaging::budget::DEFAULT_MAX_MEMORY_MIB;
+use srgan_imaging::image_io::DecodeLimits;
+use srgan_imaging::OutputFormat;
+use srgan_runtimes::{Device, RuntimeError, RuntimeKind, RuntimeOptions};
+
+use super::plan::{format_of_extension, input_format, output_in, with_quality, Job, Target};
+
+/// `--tile`: how images are cut before they reach the runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TileArg {
+    /// Per image, the cheapest grid whose windows' intermediate tensors fit what
+    /// `--max-memory` leaves after the image's own buffers (the whole image when it fits).
+    Auto,
+    /// Cores of at most this many LR pixels per side; 0: each image whole.
+    Side(usize),
+}
+
+impl std::str::FromStr for TileArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(Self::Auto);
+        }
+        s.parse::<usize>().map(Self::Side).map_err(|_| {
+            format!("`{s}`: expected `auto` or a tile side in LR pixels (0: whole image)")
+        })
+    }
+}
+
+impl std::fmt::Display for TileArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Auto => f.write_str("auto"),
+            Self::Side(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// PNG (keeps 16 bits and alpha).
+    Png,
+    /// JPEG (8 bits, alpha dropped).
+    #[value(alias = "jpeg")]
+    Jpg,
+}
+
+/// What `srgan-run` accepts on its command line.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "srgan-run",
+    version,
+    about = "Upscale images with an exported SRGAN (or any x2/x4/x8 ONNX super-resolution) model",
+    after_help = "Exit status: 0 when every image was written, 1 when some image failed \
+                  (each failure is reported with its path), 2 on a usage, model or runtime error."
+)]
+pub struct RunArgs {
+    /// Input image (PNG or JPEG), or a folder: its .png/.jpg/.jpeg files are upscaled (not
+    /// recursively).
+    #[arg(short, long)]
+    pub input: PathBuf,
+    /// Output: a file for a file input (or an existing folder, to keep the input's name), a
+    /// folder for a folder input (created if missing). Names keep the input's stem, with the
+    /// extension of the output format.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// The model: an .onnx file (ort, tract), or a .safetensors checkpoint (tch).
+    #[arg(short, long)]
+    pub model: PathBuf,
+    /// Runtime.
+    #[arg(long, value_enum, default_value_t = RuntimeKind::Ort)]
+    pub runtime: RuntimeKind,
+    /// Device: cpu, cuda, cuda:N, tensorrt or tensorrt:N (GPUs: ort only). A device that
+    /// cannot be had is an error, never a silent fall back to the CPU.
+    #[arg(long, default_value = "cpu")]
+    pub device: Device,
+    /// Tiling, which bounds the runtime's memory: `auto` runs each image whole when the run
+    /// fits --max-memory, else in the largest tiles that fit; N: tiles of at most N x N LR
+    /// pixels; 0: each image whole.
+    #[arg(long, default_value = "auto")]
+    pub tile: TileArg,
+    /// Peak memory `--tile auto` aims to stay under, in MiB, estimated per image from its
+    /// size and the model's channels and scale.
+    #[arg(long, default_value_t = DEFAULT_MAX_MEMORY_MIB)]
+    pub max_memory: u64,
+    /// Context around each tile, in LR pixels. Default: the model's receptive-field radius
+    /// from its metadata (tiling is then exact), or 16 for a model without it.
+    #[arg(long)]
+    pub tile_pad: Option<usize>,
+    /// Intra-op threads. Default: all cores.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output format. Default: the output file's extension, else the input's format.
+    #[arg(short, long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// JPEG quality, 1..=100.
+    #[arg(long, default_value_t = OutputFormat::DEFAULT_JPEG_QUALITY,
+          value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub jpeg_quality: u8,
+    /// ort + TensorRT: folder for the engine cache.
+    #[arg(long)]
+    pub trt_cache: Option<PathBuf>,
+    /// ort: the libonnxruntime.so to load. Default: $ORT_DYLIB_PATH, else the library
+    /// scripts/setup.sh found when this binary was built.
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    pub ort_library: Option<PathBuf>,
+    /// Replace existing outputs (otherwise an existing output is that file's failure).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Print only errors: no progress bar, no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Errors that stop the whole run (before or instead of processing files).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The input cannot be used.
+    #[error("{path}: {reason}")]
+    Input {
+        /// The input path.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The output cannot be used.
+    #[error("{path}: {reason}")]
+    Output {
+        /// The output path.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Options that do not fit together.
+    #[error("{option}: {reason}")]
+    Option {
+        /// The option at fault.
+        option: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The model could not be opened on the runtime and device.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The model could not be opened (a runtime reporting through `anyhow`).
+    #[error("{path}: cannot open model: {reason}")]
+    Model {
+        /// The model file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// A validated `srgan-run` configuration.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// What to process.
+    pub target: Target,
+    /// The model file.
+    pub model: PathBuf,
+    /// The runtime.
+    pub runtime: RuntimeKind,
+    /// Device, threads and library paths for the runtime.
+    pub runtime_options: RuntimeOptions,
+    /// `--tile`.
+    pub tile: TileArg,
+    /// `--max-memory`, MiB.
+    pub max_memory_mib: u64,
+    /// `--tile-pad`; `None`: from the model (see [`resolve_tile_pad`]).
+    pub tile_pad: Option<usize>,
+    /// Replace existing outputs.
+    pub overwrite: bool,
+    /// No progress bar, no summary.
+    pub quiet: bool,
+    /// Decoder limits.
+    pub limits: DecodeLimits,
+}
+
+impl RunConfig {
+    /// Validates the arguments: the input exists, the model is a file, the output fits the
+    /// input (file or folder), and `--format` agrees with an explicit output file name.
+    pub fn from_args(args: RunArgs) -> Result<Self, RunError> {
+        let format = args.format.map(|f| match f {
+            FormatArg::Png => OutputFormat::Png,
+            FormatArg::Jpg => OutputFormat::Jpeg {
+                quality: args.jpeg_quality,
+            },
+        });
+        if !args.model.is_file() {
+            return Err(RunError::Input {
+                path: args.model.clone(),
+                reason: if args.model.exists() {
+                    "the model is not a file".into()
+                } else {
+                    "no such model file".into()
+                },
+            });
+        }
+        let meta = std::fs::metadata(&args.input).map_err(|e| RunError::Input {
+            path: args.input.clone(),
+            reason: e.to_string(),
+        })?;
+        let target = if meta.is_dir() {
+            if args.output.is_file() {
+                return Err(RunError::Output {
+                    path: args.output,
+                    reason: "the input is a folder, so the output must be a folder, not a file"
+                        .into(),
+                });
+            }
+            Target::Folder {
+                input: args.input,
+                output: args.output,
+                format,
+                jpeg_quality: args.jpeg_quality,
+            }
+        } else {
+            let ends_with_sep = args
+                .output
+                .as_os_str()
+                .to_string_lossy()
+                .ends_with(std::path::MAIN_SEPARATOR);
+            let job = if args.output.is_dir() || ends_with_sep {
+                let f = format
+                    .unwrap_or_else(|| with_quality(input_format(&args.input), args.jpeg_quality));
+                Job {
+                    output: output_in(&args.output, &args.input, f),
+                    input: args.input,
+                    format: f,
+                }
+            } else {
+                let named = format_of_extension(&args.output);
+                let f = match (format, named) {
+                    (Some(f), Some(n)) if f.extension() != n.extension() => {
+                        return Err(RunError::Option {
+                            option: "--format",
+                            reason: format!(
+                                "{} conflicts with the output file name {}",
+                                f.extension(),
+                                args.output.display()
+                            ),
+                        })
+                    }
+                    (Some(f), _) => f,
+                    (None, Some(n)) => with_quality(n, args.jpeg_quality),
+                    (None, None) => with_quality(input_format(&args.input), args.jpeg_quality),
+                };
+                Job {
+                    input: args.input,
+                    output: args.output,
+                    format: f,
+                }
+            };
+            Target::File(job)
+        };
+        if args.runtime == RuntimeKind::Tch && !cfg!(feature = "tch") {
+            return Err(RunError::Option {
+                option: "--runtime",
+                reason: "tch is not compiled into this srgan-run (build it with `--features tch`)"
+                    .into(),
+            });
+        }
+        if args.max_memory == 0 {
+            return Err(RunError::Option {
+                option: "--max-memory",
+                reason: "0 MiB: expected a positive number of MiB".into(),
+            });
+        }
+        Ok(Self {
+            target,
+            model: args.model,
+            runtime: args.runtime,
+            runtime_options: RuntimeOptions {
+                device: args.device,
+                threads: args.threads,
+                trt_cache_dir: args.trt_cache,
+                ort_library: args.ort_library.filter(|p| !p.as_os_str().is_empty()),
+            },
+            tile: args.tile,
+            max_memory_mib: args.max_memory,
+            tile_pad: args.tile_pad,
+            overwrite: args.overwrite,
+            quiet: args.quiet,
+            limits: DecodeLimits::default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn tmp() -> tempfile::TempDir {
+        tempfile::tempdir().expect("temporary folder")
+    }
+
+    fn args(v: &[&str]) -> RunArgs {
+        RunArgs::try_parse_from(std::iter::once("srgan-run").chain(v.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn file_output_names_and_formats() {
+        let tmp = tmp();
+        let d = tmp.path();
+        let model = d.join("m.onnx");
+        std::fs::write(&model, b"x").unwrap();
+        let input = d.join("photo.png");
+        std::fs::write(&input, b"x").unwrap();
+        let m = model.to_str().unwrap();
+        let i = input.to_str().unwrap();
+        let dir = d.to_str().unwrap();
+
+        // An existing folder as output keeps the stem and the input's format.
+        let c = RunConfig::from_args(args(&["-i", i, "-o", dir, "-m", m])).unwrap();
+        let Target::File(job) = c.target else {
+            panic!()
+        };
+        assert_eq!(job.output, d.join("photo.png"));
+        assert_eq!(job.format, OutputFormat::Png);
+        // -f jpg into a folder.
+        let c = RunConfig::from_args(args(&["-i", i, "-o", dir, "-m", m, "-f", "jpg"])).unwrap();
+        let Target::File(job) = c.target else {
+            panic!()
+        };
+        assert_eq!(job.output, d.join("photo.jpg"));
+        // An explicit file name decides the format.
+        let out = d.join("x.jpeg");
+        let c =
+            RunConfig::from_args(args(&["-i", i, "-o", out.to_str().unwrap(), "-m", m])).unwrap();
+        let Target::File(job) = c.target else {
+            panic!()
+        };
+        assert!(matches!(job.format, OutputFormat::Jpeg { quality: 95 }));
+        // ... and must agree with -f.
+        let e = RunConfig::from_args(args(&[
+            "-i",
+            i,
+            "-o",
+            out.to_str().unwrap(),
+            "-m",
+            m,
+            "-f",
+            "png",
+        ]))
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                RunError::Option {
+                    option: "--format",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // Missing model and missing input are named.
+        let e = RunConfig::from_args(args(&["-i", i, "-o", dir, "-m", "/nonexistent.onnx"]))
+            .unwrap_err();
+        assert_eq!(e.to_string(), "/nonexistent.onnx: no such model file");
+        let e = RunConfig::from_args(args(&["-i", "/nonexistent.png", "-o", dir, "-m", m]))
+            .unwrap_err();
+        assert!(e.to_string().starts_with("/nonexistent.png: "), "{e}");
+    }
+}

@@ -1,0 +1,91 @@
+//! What srgan-run prints while it works: a progress bar for folders, one line per failure,
+//! warnings and notes, all on stderr and safe to call from any of the pipeline's threads.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::plan::{FileError, Job};
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Outputs written.
+    pub ok: usize,
+    /// Files that failed, with their errors (each names its file).
+    pub failed: Vec<FileError>,
+    /// Entries of an input folder that were not images (by extension) and were ignored.
+    pub ignored: usize,
+}
+
+/// Reports progress and failures on stderr from any of the pipeline's threads.
+pub(crate) struct Console {
+    bar: ProgressBar,
+    quiet: bool,
+    ok: AtomicUsize,
+    failed: Mutex<Vec<FileError>>,
+}
+
+impl Console {
+    pub(crate) fn new(total: usize, folder: bool, quiet: bool) -> Self {
+        let bar = if folder && !quiet && std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(total as u64);
+            if let Ok(style) =
+                ProgressStyle::with_template("{bar:40} {pos}/{len} [{elapsed_precise}<{eta}] {msg}")
+            {
+                bar.set_style(style);
+            }
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        Self {
+            bar,
+            quiet,
+            ok: AtomicUsize::new(0),
+            failed: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn warn(&self, msg: &str) {
+        if !self.quiet {
+            self.bar.suspend(|| eprintln!("srgan-run: warning: {msg}"));
+        }
+    }
+
+    pub(crate) fn note(&self, msg: &str) {
+        if !self.quiet {
+            self.bar.suspend(|| eprintln!("srgan-run: {msg}"));
+        }
+    }
+
+    pub(crate) fn fail(&self, e: FileError) {
+        self.bar.suspend(|| eprintln!("srgan-run: error: {e}"));
+        self.bar.inc(1);
+        if let Ok(mut v) = self.failed.lock() {
+            v.push(e);
+        }
+    }
+
+    pub(crate) fn done(&self, job: &Job) {
+        self.ok.fetch_add(1, Ordering::Relaxed);
+        self.bar.set_message(
+            job.output
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        self.bar.inc(1);
+    }
+
+    pub(crate) fn finish(self, ignored: usize) -> Summary {
+        self.bar.finish_and_clear();
+        Summary {
+            ok: self.ok.into_inner(),
+            failed: self.failed.into_inner().unwrap_or_default(),
+            ignored,
+        }
+    }
+}

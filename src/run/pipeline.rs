@@ -1,0 +1,78 @@
+//! The threaded pipeline of a run: a decode thread reads files into a bounded channel, the
+//! calling thread runs the model, and an encode thread writes each result through a
+//! temporary file that is renamed into place. At most a couple of images are in flight.
+
+use std::sync::mpsc::sync_channel;
+
+use image::DynamicImage;
+use srgan_imaging::budget::Tiling;
+use srgan_imaging::image_io::{read_image, write_image_atomic, ImageError};
+use srgan_imaging::pipeline::{upscale_image, UpscaleOptions};
+use srgan_runtimes::Upscaler;
+
+use super::console::Console;
+use super::plan::{FileError, Job};
+use super::RunConfig;
+
+/// Decode thread -> inference (this thread) -> encode thread, with bounded channels so at
+/// most a couple of images are in flight.
+pub(crate) fn process(
+    upscaler: &mut dyn Upscaler,
+    jobs: &[Job],
+    cfg: &RunConfig,
+    tiling: &Tiling,
+    console: &Console,
+) {
+    let (decoded_tx, decoded_rx) = sync_channel::<(&Job, DynamicImage)>(1);
+    let (upscaled_tx, upscaled_rx) = sync_channel::<(&Job, DynamicImage)>(1);
+    let overwrite = cfg.overwrite;
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            for job in jobs {
+                if !overwrite && job.output.exists() {
+                    console.fail(
+                        ImageError::OutputExists {
+                            path: job.output.clone(),
+                        }
+                        .into(),
+                    );
+                    continue;
+                }
+                match read_image(&job.input, &cfg.limits) {
+                    Ok(d) => {
+                        if decoded_tx.send((job, d.image)).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => console.fail(e.into()),
+                }
+            }
+        });
+        s.spawn(move || {
+            for (job, image) in upscaled_rx {
+                match write_image_atomic(&image, job.format, &job.output, overwrite) {
+                    Ok(()) => console.done(job),
+                    Err(e) => console.fail(e.into()),
+                }
+            }
+        });
+        for (job, image) in decoded_rx {
+            let opts = UpscaleOptions {
+                tiling: tiling.for_image(&image),
+                ..UpscaleOptions::default()
+            };
+            match upscale_image(upscaler, image, &opts) {
+                Ok(out) => {
+                    if upscaled_tx.send((job, out)).is_err() {
+                        break;
+                    }
+                }
+                Err(source) => console.fail(FileError::Upscale {
+                    path: job.input.clone(),
+                    source,
+                }),
+            }
+        }
+        drop(upscaled_tx);
+    });
+}
