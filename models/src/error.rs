@@ -151,6 +151,15 @@ pub enum ModelsError {
         /// What went wrong.
         reason: String,
     },
+    /// A chart (`curves.png`) could not be drawn.
+    #[error("{path}: cannot draw the chart")]
+    Chart {
+        /// The file it was for.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: srgan_charts::ChartError,
+    },
 }
 
 impl ModelsError {
