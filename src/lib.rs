@@ -1,4 +1,4 @@
-//! srgan: the command-line side of the pipeline (srgan-run, srgan-eval, srgan-bench).
+//! srgan: the command-line side of the pipeline (srgan-run, srgan-eval, srgan-compare).
 //!
 //! - [`run`]: `srgan-run`'s arguments, their validation into a [`run::RunConfig`], and the
 //!   run itself over one file or a folder (decode, upscale, encode, atomic write).

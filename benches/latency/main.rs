@@ -16,7 +16,8 @@
 //! - `SRGAN_BENCH_THREADS=N` (default: all cores).
 //! - `SRGAN_BENCH_MODEL=path.onnx`: time another model (its checkpoint is not known: no tch).
 //!
-//! `cargo bench --bench latency -- ort_cpu/lr64` selects by name; `-- --test` runs each once.
+//! `cargo bench -p srgan-bench --bench latency -- ort_cpu/lr64` selects by name; `-- --test`
+//! runs each once.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -50,8 +51,8 @@ pub struct Setup {
     pub quick: bool,
     /// Runtime options (threads).
     pub options: RuntimeOptions,
-    /// Scratch folder, removed at the end.
-    pub dir: PathBuf,
+    /// Scratch folder, removed on drop.
+    pub dir: tempfile::TempDir,
 }
 
 fn env_flag(name: &str) -> bool {
@@ -60,8 +61,10 @@ fn env_flag(name: &str) -> bool {
 
 fn setup() -> Setup {
     let quick = env_flag("SRGAN_BENCH_QUICK");
-    let dir = std::env::temp_dir().join(format!("srgan-latency-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("create the bench's temporary folder");
+    let dir = tempfile::Builder::new()
+        .prefix("srgan-latency-")
+        .tempdir()
+        .expect("create the bench's temporary folder");
     let threads = std::env::var("SRGAN_BENCH_THREADS")
         .ok()
         .map(|v| v.parse::<usize>().expect("SRGAN_BENCH_THREADS: a number"));
@@ -80,8 +83,8 @@ fn setup() -> Setup {
             assert_eq!(v.len(), 3, "SRGAN_BENCH_ARCH: BLOCKS,CHANNELS,SCALE");
             let cfg = GeneratorConfig::new(v[0], v[1], v[2]);
             let ck = Checkpoint::random_init(&cfg, 0).expect("a valid SRGAN_BENCH_ARCH");
-            let onnx = dir.join("generator.onnx");
-            let checkpoint = dir.join("generator.safetensors");
+            let onnx = dir.path().join("generator.onnx");
+            let checkpoint = dir.path().join("generator.safetensors");
             srgan_export::write_onnx(&ck, &onnx, &ExportOptions::default()).expect("export");
             ck.save(&checkpoint).expect("save the checkpoint");
             (onnx, Some(checkpoint), Some(cfg))
@@ -124,5 +127,4 @@ fn main() {
     #[cfg(feature = "tch")]
     training::bench(&mut c, &setup);
     c.final_summary();
-    let _ = std::fs::remove_dir_all(&setup.dir);
 }

@@ -22,12 +22,12 @@ use crate::{slow_group, Setup};
 /// A `side` x `side` photo (the bundled CC0 photo, resized) written as PNG into the scratch
 /// folder.
 fn photo(setup: &Setup, side: u32) -> std::path::PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/chelsea.png");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/chelsea.png");
     let img = image::open(&src)
         .unwrap_or_else(|e| panic!("{}: {e}", src.display()))
         .resize_exact(side, side, FilterType::CatmullRom)
         .to_rgb8();
-    let path = setup.dir.join(format!("photo{side}.png"));
+    let path = setup.dir.path().join(format!("photo{side}.png"));
     img.save(&path).expect("write the bench photo");
     path
 }

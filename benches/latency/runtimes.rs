@@ -6,20 +6,11 @@
 //! `warm_up` before the timing starts.
 
 use criterion::{Criterion, Throughput};
-use srgan_runtimes::ndarray::Array4;
+// The input pattern of srgan-bench and peers.py: `frac(i * 0.618...)` over the flat index.
+use srgan_bench::model::pattern;
 use srgan_runtimes::Upscaler;
 
 use crate::{slow_group, Setup};
-
-/// The input pattern of srgan-bench and peers.py: `frac(i * 0.618...)` over the flat index.
-pub fn pattern(shape: [usize; 4]) -> Array4<f32> {
-    let mut i = 0u64;
-    Array4::from_shape_simple_fn(shape, || {
-        let v = (i as f64 * 0.618_033_988_749_894_9).fract() as f32;
-        i += 1;
-        v
-    })
-}
 
 /// Every runtime compiled in (and tch with the `tch` feature), opened on the bench model.
 pub fn open_all(setup: &Setup) -> Vec<Box<dyn Upscaler>> {

@@ -21,9 +21,9 @@ pub fn bench(c: &mut Criterion, setup: &Setup) {
         return;
     };
     // The bundled CC0 photo (448x300) is enough to cut 96x96 crops from.
-    let data = setup.dir.join("train");
+    let data = setup.dir.path().join("train");
     std::fs::create_dir_all(&data).expect("create the training folder");
-    let photo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/chelsea.png");
+    let photo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/chelsea.png");
     std::fs::copy(&photo, data.join("chelsea.png")).expect("copy the bundled photo");
     let mut cfg = TrainConfig {
         generator: arch,
@@ -42,7 +42,7 @@ pub fn bench(c: &mut Criterion, setup: &Setup) {
     let device = srgan_models::resolve_device("cpu").expect("the CPU");
     let mut trainer: Trainer<Generator> = Trainer::new(
         cfg,
-        &setup.dir.join("train-run"),
+        &setup.dir.path().join("train-run"),
         device,
         TrainerOptions::default(),
     )

@@ -19,6 +19,9 @@ pub enum ModelsError {
     /// The generator checkpoint contract was violated.
     #[error(transparent)]
     Checkpoint(#[from] srgan_export::CheckpointError),
+    /// An architecture value is out of range.
+    #[error(transparent)]
+    Architecture(#[from] srgan_contract::ConfigError),
     /// A file or folder could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -150,6 +153,15 @@ pub enum ModelsError {
         path: PathBuf,
         /// What went wrong.
         reason: String,
+    },
+    /// A chart (`curves.png`) could not be drawn.
+    #[error("{path}: cannot draw the chart")]
+    Chart {
+        /// The file it was for.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: srgan_charts::ChartError,
     },
 }
 

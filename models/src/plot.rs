@@ -1,87 +1,59 @@
-//! A PNG of the training curves, drawn with the `image` crate alone (no fonts, so no system
-//! font dependency and no text): the top panel shows the running means of the losses on a log
-//! scale (blue: `generator_content_loss`, green: `generator_total_loss`, red:
-//! `discriminator_loss`, orange: `generator_adversarial_loss`), the bottom panel the validation
-//! PSNR (blue) and the bicubic PSNR (grey). Grey grid lines: every decade of loss, every dB of
-//! PSNR. The x axis is the iteration, shared by both panels.
+//! `curves.png`: the training curves of a run, drawn with plotters through `srgan-charts`
+//! (DejaVu Sans embedded, no system font). Two panels sharing the iteration axis:
+//!
+//! - top: the running means of the losses (`generator_content_loss`, `generator_total_loss`,
+//!   `discriminator_loss`, `generator_adversarial_loss`; losses are unitless) on a log scale;
+//!   a loss that is never positive (its module is off) is left out;
+//! - bottom: the validation PSNR (dB, Y channel) and the bicubic PSNR of the same images.
+//!
+//! The data come from `metrics.jsonl` (`logging`): `train` records for the losses, `val`
+//! records for the PSNR.
 
 use std::path::Path;
 
-use image::{Rgb, RgbImage};
+use serde_json::Value;
+use srgan_charts::plotters::prelude::*;
+use srgan_charts::{colour, text, Area, DrawError, GRID, INK};
 
 use crate::error::{ModelsError, Result};
 use crate::logging;
 
-const W: u32 = 900;
-const H: u32 = 640;
-const MARGIN: u32 = 20;
+/// Width of `curves.png`, in pixels.
+pub const WIDTH: u32 = 900;
+/// Height of `curves.png`, in pixels.
+pub const HEIGHT: u32 = 760;
 
-struct Panel {
-    x0: u32,
-    y0: u32,
-    w: u32,
-    h: u32,
+/// The losses drawn, with their legend names.
+const LOSSES: [(&str, &str); 4] = [
+    ("generator_content_loss", "G content"),
+    ("generator_total_loss", "G total"),
+    ("discriminator_loss", "D"),
+    ("generator_adversarial_loss", "G adversarial"),
+];
+
+/// Reads `metrics` (JSONL) and writes the plot to `out` atomically.
+pub fn plot_metrics(metrics: &Path, out: &Path) -> Result<()> {
+    let recs = logging::read_all(metrics);
+    let run = out
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let bytes = render(&recs, &run).map_err(|source| ModelsError::Chart {
+        path: out.into(),
+        source,
+    })?;
+    srgan_export::atomic_write(out, &bytes)?;
+    Ok(())
 }
 
-fn line(img: &mut RgbImage, (x0, y0): (f64, f64), (x1, y1): (f64, f64), c: Rgb<u8>) {
-    let steps = ((x1 - x0).abs().max((y1 - y0).abs()).ceil() as usize).max(1);
-    for i in 0..=steps {
-        let t = i as f64 / steps as f64;
-        let (x, y) = (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t);
-        for (dx, dy) in [(0, 0), (1, 0), (0, 1)] {
-            let (px, py) = (x.round() as i64 + dx, y.round() as i64 + dy);
-            if px >= 0 && py >= 0 && (px as u32) < img.width() && (py as u32) < img.height() {
-                img.put_pixel(px as u32, py as u32, c);
-            }
-        }
-    }
-}
-
-fn frame(img: &mut RgbImage, p: &Panel) {
-    let c = Rgb([0, 0, 0]);
-    let (x0, y0, x1, y1) = (
-        p.x0 as f64,
-        p.y0 as f64,
-        (p.x0 + p.w) as f64,
-        (p.y0 + p.h) as f64,
-    );
-    line(img, (x0, y0), (x1, y0), c);
-    line(img, (x0, y1), (x1, y1), c);
-    line(img, (x0, y0), (x0, y1), c);
-    line(img, (x1, y0), (x1, y1), c);
-}
-
-fn series(
-    img: &mut RgbImage,
-    p: &Panel,
-    pts: &[(f64, f64)],
-    xr: (f64, f64),
-    yr: (f64, f64),
-    c: Rgb<u8>,
-) {
-    let map = |(x, y): (f64, f64)| {
-        let fx = if xr.1 > xr.0 {
-            (x - xr.0) / (xr.1 - xr.0)
-        } else {
-            0.5
-        };
-        let fy = if yr.1 > yr.0 {
-            (y - yr.0) / (yr.1 - yr.0)
-        } else {
-            0.5
-        };
-        (
-            p.x0 as f64 + fx * p.w as f64,
-            (p.y0 + p.h) as f64 - fy * p.h as f64,
-        )
-    };
-    if pts.len() == 1 {
-        let (x, y) = map(pts[0]);
-        line(img, (x - 2.0, y), (x + 2.0, y), c);
-    }
-    for w in pts.windows(2) {
-        line(img, map(w[0]), map(w[1]), c);
-    }
+/// The points `(iteration, key)` of the records of `kind`.
+fn points(recs: &[Value], kind: &str, key: &str) -> Vec<(f64, f64)> {
+    recs.iter()
+        .filter(|r| r["kind"] == kind)
+        .filter_map(|r| Some((r["iteration"].as_f64()?, r[key].as_f64()?)))
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect()
 }
 
 fn range(vals: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
@@ -92,91 +64,210 @@ fn range(vals: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
         })
 }
 
-/// Reads `metrics` (JSONL) and writes the plot to `out` atomically.
-pub fn plot_metrics(metrics: &Path, out: &Path) -> Result<()> {
-    let recs = logging::read_all(metrics);
-    let get = |kind: &str, key: &str| -> Vec<(f64, f64)> {
-        recs.iter()
-            .filter(|r| r["kind"] == kind)
-            .filter_map(|r| Some((r["iteration"].as_f64()?, r[key].as_f64()?)))
-            .collect()
+/// Draws the curves of `recs` (the records of `metrics.jsonl`) as PNG bytes; `run` names the
+/// run in the title.
+pub fn render(recs: &[Value], run: &str) -> std::result::Result<Vec<u8>, srgan_charts::ChartError> {
+    let title = if run.is_empty() {
+        "srgan-train: training curves".to_string()
+    } else {
+        format!("srgan-train: training curves of {run}")
     };
-    let mut img = RgbImage::from_pixel(W, H, Rgb([255, 255, 255]));
-    let ph = (H - 3 * MARGIN) / 2;
-    let top = Panel {
-        x0: MARGIN,
-        y0: MARGIN,
-        w: W - 2 * MARGIN,
-        h: ph,
-    };
-    let bottom = Panel {
-        x0: MARGIN,
-        y0: 2 * MARGIN + ph,
-        w: W - 2 * MARGIN,
-        h: ph,
-    };
-    let xr = range(recs.iter().filter_map(|r| r["iteration"].as_f64())).unwrap_or((0.0, 1.0));
-    let xr = (0.0, xr.1.max(1.0));
-    let grid = Rgb([225, 225, 225]);
-    // Losses, log10 scale.
-    type Series = (Vec<(f64, f64)>, Rgb<u8>);
-    let losses: Vec<Series> = [
-        ("generator_content_loss", Rgb([31, 119, 180])),
-        ("generator_total_loss", Rgb([44, 160, 44])),
-        ("discriminator_loss", Rgb([214, 39, 40])),
-        ("generator_adversarial_loss", Rgb([255, 127, 14])),
-    ]
-    .into_iter()
-    .map(|(k, c)| {
-        let pts = get("train", k)
-            .into_iter()
-            .filter(|p| p.1 > 0.0)
-            .map(|(x, y)| (x, y.log10()))
-            .collect();
-        (pts, c)
+    srgan_charts::render_png(WIDTH, HEIGHT, |root| {
+        let root = root.titled(&title, text(24.0))?;
+        let (top, bottom) = root.split_vertically(HEIGHT / 2 - 20);
+        let last = range(recs.iter().filter_map(|r| r["iteration"].as_f64())).map_or(1.0, |r| r.1);
+        let xr = 0.0..last.max(1.0);
+        draw_losses(&top, recs, xr.clone())?;
+        draw_psnr(&bottom, recs, xr)
     })
-    .collect();
-    if let Some((lo, hi)) = range(losses.iter().flat_map(|(p, _)| p.iter().map(|q| q.1))) {
-        let yr = (lo.floor(), hi.ceil().max(lo.floor() + 1.0));
-        for d in (yr.0 as i64)..=(yr.1 as i64) {
-            series(
-                &mut img,
-                &top,
-                &[(xr.0, d as f64), (xr.1, d as f64)],
-                xr,
-                yr,
-                grid,
-            );
+}
+
+fn draw_losses(
+    area: &Area<'_>,
+    recs: &[Value],
+    xr: std::ops::Range<f64>,
+) -> std::result::Result<(), DrawError> {
+    let series: Vec<(&str, Vec<(f64, f64)>)> = LOSSES
+        .iter()
+        .map(|(key, name)| {
+            let pts: Vec<(f64, f64)> = points(recs, "train", key)
+                .into_iter()
+                .filter(|p| p.1 > 0.0)
+                .collect();
+            (*name, pts)
+        })
+        .collect();
+    let Some((lo, hi)) = range(series.iter().flat_map(|(_, p)| p.iter().map(|q| q.1))) else {
+        let area = area.titled("Losses: no training records yet", text(18.0))?;
+        return srgan_charts::message(&area, "no data");
+    };
+    let (lo, hi) = (
+        10f64.powf(lo.log10().floor()),
+        10f64.powf(hi.log10().ceil()),
+    );
+    let hi = if hi > lo { hi } else { lo * 10.0 };
+    let mut cc = ChartBuilder::on(area)
+        .caption("Losses (running means over the epoch)", text(18.0))
+        .margin(12)
+        .margin_right(30)
+        .x_label_area_size(45)
+        .y_label_area_size(80)
+        .build_cartesian_2d(xr, (lo..hi).log_scale())?;
+    cc.configure_mesh()
+        .x_desc("iteration")
+        .y_desc("loss (unitless, log scale)")
+        .y_label_formatter(&|v| format!("{v:.0e}"))
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .light_line_style(WHITE)
+        .bold_line_style(GRID)
+        .axis_style(INK)
+        .label_style(text(14.0))
+        .axis_desc_style(text(15.0))
+        .draw()?;
+    for (i, (name, pts)) in series.into_iter().enumerate() {
+        if pts.is_empty() {
+            continue;
         }
-        for (pts, c) in &losses {
-            series(&mut img, &top, pts, xr, yr, *c);
-        }
+        let c = colour(i);
+        cc.draw_series(LineSeries::new(pts, c.stroke_width(2)))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], c.stroke_width(2)));
     }
-    // PSNR.
-    let psnr = get("val", "psnr");
-    let bic = get("val", "bicubic_psnr");
-    if let Some((lo, hi)) = range(psnr.iter().chain(&bic).map(|p| p.1)) {
-        let yr = (lo.floor() - 0.5, hi.ceil() + 0.5);
-        let mut d = yr.0.ceil();
-        while d <= yr.1 {
-            series(&mut img, &bottom, &[(xr.0, d), (xr.1, d)], xr, yr, grid);
-            d += 1.0;
-        }
-        series(&mut img, &bottom, &bic, xr, yr, Rgb([150, 150, 150]));
-        series(&mut img, &bottom, &psnr, xr, yr, Rgb([31, 119, 180]));
+    cc.configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(INK)
+        .label_font(text(14.0))
+        .draw()
+}
+
+fn draw_psnr(
+    area: &Area<'_>,
+    recs: &[Value],
+    xr: std::ops::Range<f64>,
+) -> std::result::Result<(), DrawError> {
+    let psnr = points(recs, "val", "psnr");
+    let bicubic = points(recs, "val", "bicubic_psnr");
+    let Some((lo, hi)) = range(psnr.iter().chain(&bicubic).map(|p| p.1)) else {
+        let area = area.titled("Validation PSNR: no validation records yet", text(18.0))?;
+        return srgan_charts::message(&area, "no data");
+    };
+    let mut cc = ChartBuilder::on(area)
+        .caption("Validation PSNR (Y channel, border cropped)", text(18.0))
+        .margin(12)
+        .margin_right(30)
+        .x_label_area_size(45)
+        .y_label_area_size(80)
+        .build_cartesian_2d(xr, (lo.floor() - 0.5)..(hi.ceil() + 0.5))?;
+    cc.configure_mesh()
+        .x_desc("iteration")
+        .y_desc("PSNR (dB)")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .light_line_style(WHITE)
+        .bold_line_style(GRID)
+        .axis_style(INK)
+        .label_style(text(14.0))
+        .axis_desc_style(text(15.0))
+        .draw()?;
+    let grey = RGBColor(130, 130, 130);
+    if !bicubic.is_empty() {
+        cc.draw_series(LineSeries::new(bicubic, grey.stroke_width(2)))?
+            .label("bicubic")
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], grey.stroke_width(2)));
     }
-    frame(&mut img, &top);
-    frame(&mut img, &bottom);
-    let mut bytes = Vec::new();
-    image::DynamicImage::ImageRgb8(img)
-        .write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
-        )
-        .map_err(|e| ModelsError::Image {
-            path: out.into(),
-            reason: e.to_string(),
-        })?;
-    srgan_export::atomic_write(out, &bytes)?;
-    Ok(())
+    if !psnr.is_empty() {
+        let c = colour(0);
+        // A marker per validation, so that a run with one validation shows a point.
+        cc.draw_series(LineSeries::new(psnr.clone(), c.stroke_width(2)))?
+            .label("model")
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], c.stroke_width(2)));
+        cc.draw_series(psnr.into_iter().map(|p| Circle::new(p, 3, c.filled())))?;
+    }
+    cc.configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(INK)
+        .label_font(text(14.0))
+        .draw()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logging::record;
+
+    fn synthetic(dir: &Path) -> std::path::PathBuf {
+        let metrics = dir.join("metrics.jsonl");
+        for i in 1..=20u64 {
+            let it = i * 50;
+            let l = 0.1 / i as f64;
+            logging::append(
+                &metrics,
+                &record(
+                    "train",
+                    it,
+                    &[
+                        ("generator_content_loss", l),
+                        ("generator_total_loss", l * 1.2),
+                        ("discriminator_loss", 1.3),
+                        ("generator_adversarial_loss", 0.7),
+                    ],
+                ),
+            )
+            .unwrap();
+            if i % 5 == 0 {
+                logging::append(
+                    &metrics,
+                    &record(
+                        "val",
+                        it,
+                        &[("psnr", 24.0 + i as f64 * 0.2), ("bicubic_psnr", 25.0)],
+                    ),
+                )
+                .unwrap();
+            }
+        }
+        metrics
+    }
+
+    fn has(img: &image::RgbImage, c: RGBColor) -> bool {
+        img.pixels().any(|p| p.0 == [c.0, c.1, c.2])
+    }
+
+    #[test]
+    fn curves_png_has_every_curve() {
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = synthetic(dir.path());
+        let out = dir.path().join("curves.png");
+        plot_metrics(&metrics, &out).unwrap();
+        let bytes = std::fs::read(&out).unwrap();
+        let img = image::load_from_memory(&bytes).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (WIDTH, HEIGHT));
+        // The four losses and the model's PSNR, each in its own colour.
+        for i in 0..4 {
+            assert!(has(&img, colour(i)), "loss curve {i} missing");
+        }
+        assert!(has(&img, RGBColor(130, 130, 130)), "bicubic curve missing");
+        let (w, h) = (WIDTH, HEIGHT);
+        let top = srgan_charts::distinct_colours(&bytes, (90, 60), (w - 20, h / 2 - 60)).unwrap();
+        let bottom =
+            srgan_charts::distinct_colours(&bytes, (90, h / 2 + 40), (w - 20, h - 60)).unwrap();
+        assert!(
+            top >= 6 && bottom >= 4,
+            "colours: top {top}, bottom {bottom}"
+        );
+    }
+
+    #[test]
+    fn no_records_still_draws_the_titles() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("curves.png");
+        plot_metrics(&dir.path().join("missing.jsonl"), &out).unwrap();
+        let bytes = std::fs::read(&out).unwrap();
+        let img = image::load_from_memory(&bytes).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (WIDTH, HEIGHT));
+        assert!(!has(&img, colour(0)));
+        let n = srgan_charts::distinct_colours(&bytes, (0, 0), (WIDTH, 40)).unwrap();
+        assert!(n > 3, "no title");
+    }
 }

@@ -7,6 +7,9 @@
 //! - [`peers`]: the Python peers (`benches/peers/peers.py`) and the ratios against them.
 //! - [`pipeline`]: srgan-run end to end as a child process (a folder, start-up, peak RSS).
 //! - [`report`]: the JSON report and the printed tables; [`chart`]: the PNG chart.
+//!
+//! The crate also holds the criterion harness (`latency/`, `cargo bench -p srgan-bench`) and
+//! the Python peers (`peers/peers.py`).
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +18,6 @@ use srgan_export::GeneratorConfig;
 use srgan_runtimes::RuntimeOptions;
 
 pub mod chart;
-pub mod font;
 pub mod measure;
 pub mod model;
 pub mod peers;
@@ -142,9 +144,10 @@ pub struct BenchConfig {
     pub srgan_run: PathBuf,
 }
 
-/// The source tree this binary was built from.
+/// The source tree (workspace root) this binary was built from: this crate is its `benches/`.
 pub fn source_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
 }
 
 impl BenchConfig {
@@ -301,8 +304,8 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<()> {
     let json = out.join("bench.json");
     write_json(&json, &rep)?;
     let png = out.join("bench.png");
-    chart::draw(&rep)
-        .save(&png)
+    let bytes = chart::draw(&rep).context("cannot draw the chart")?;
+    srgan_export::atomic_write(&png, &bytes)
         .with_context(|| format!("cannot write {}", png.display()))?;
     print!("{}", rep.render_text());
     println!("wrote {} and {}", json.display(), png.display());

@@ -4,7 +4,7 @@
 //! that `benches/peers/peers.py` computes identically, so that both sides time the same
 //! numbers.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use serde::Serialize;
@@ -28,7 +28,7 @@ pub struct Prepared {
     /// Where it came from.
     pub origin: String,
     /// A temporary folder removed on drop.
-    pub tmp: TempDir,
+    pub tmp: tempfile::TempDir,
 }
 
 /// What the report says about the model.
@@ -49,7 +49,10 @@ pub struct ModelReport {
 impl Prepared {
     /// The model of `--model`, or the default one exported to a temporary folder.
     pub fn new(cfg: &BenchConfig) -> anyhow::Result<Self> {
-        let tmp = TempDir::new("srgan-bench")?;
+        let tmp = tempfile::Builder::new()
+            .prefix("srgan-bench-")
+            .tempdir()
+            .context("cannot create a temporary folder")?;
         if let Some(onnx) = &cfg.args.model {
             let info = srgan_runtimes::read_model_info(onnx)?;
             let config = info
@@ -112,44 +115,6 @@ pub fn pattern(shape: [usize; 4]) -> Array4<f32> {
         i += 1;
         v
     })
-}
-
-/// A folder removed (with its content) on drop.
-#[derive(Debug)]
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    /// A fresh folder under the system's temporary folder.
-    pub fn new(prefix: &str) -> anyhow::Result<Self> {
-        let base = std::env::temp_dir();
-        for attempt in 0..100u32 {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let p = base.join(format!(
-                "{prefix}-{}-{nanos:x}-{attempt}",
-                std::process::id()
-            ));
-            match std::fs::create_dir(&p) {
-                Ok(()) => return Ok(Self(p)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e).with_context(|| format!("cannot create {}", p.display())),
-            }
-        }
-        anyhow::bail!("cannot create a temporary folder under {}", base.display())
-    }
-
-    /// The folder.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[cfg(test)]

@@ -116,25 +116,20 @@ fn git(args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// `YYYY-MM-DD HH:MM:SS` (UTC) of a Unix time.
+/// `YYYY-MM-DD HH:MM:SS` (UTC) of a Unix time (seconds).
 pub fn utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Days to civil date (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let t = i64::try_from(secs)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
     )
 }
 
@@ -315,8 +310,8 @@ impl Report {
             target: "no slower (batch 16, 96x96 crops)".into(),
             measured: match train {
                 Some(tr) => format!(
-                    "PyTorch eager {:.3} s/step; tch: cargo bench --features tch --bench \
-                     latency -- tch_cpu_train",
+                    "PyTorch eager {:.3} s/step; tch: cargo bench -p srgan-bench --features \
+                     tch --bench latency -- tch_cpu_train",
                     tr.summary.p50_s
                 ),
                 None => "not measured in this run".into(),

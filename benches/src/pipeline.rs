@@ -299,9 +299,9 @@ pub fn run_all(cfg: &BenchConfig, model: &Prepared) -> anyhow::Result<PipelineRe
     let log = |name: &str| logs.join(format!("{name}.log"));
     if links_libtorch(&cfg.srgan_run) {
         let note = format!(
-            "{} links libtorch (built with --features tch, e.g. by `cargo bench --features \
-             tch`): its start-up and memory include loading libtorch; rebuild it without \
-             the feature for deployment figures",
+            "{} links libtorch (built with `-p srgan --features tch`): its start-up and \
+             memory include loading libtorch; rebuild it without the feature for deployment \
+             figures",
             cfg.srgan_run.display()
         );
         eprintln!("srgan-bench: warning: {note}");
