@@ -66,19 +66,9 @@ pub fn run_script<S: AsRef<OsStr>>(script: &Path, args: &[S]) -> String {
     run(&all)
 }
 
-/// A folder of real photos: `SRGAN_TEST_PHOTOS` when set, else scikit-image's `data` folder
-/// in the environment of [`python`] (CC0 photos such as `astronaut.png` and `chelsea.png`).
-/// Panics when neither is there.
-pub fn photos_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("SRGAN_TEST_PHOTOS") {
-        let d = PathBuf::from(d);
-        assert!(
-            d.is_dir(),
-            "SRGAN_TEST_PHOTOS={} is not a folder",
-            d.display()
-        );
-        return d;
-    }
+/// scikit-image's `data` folder in the environment of [`python`]: CC0 photos such as
+/// `astronaut.png`, `chelsea.png`, `coffee.png` and `rocket.jpg`. Panics when it is not there.
+pub fn skimage_data() -> PathBuf {
     // Asks the import system where the package is, without importing it (which takes seconds).
     let out = run_code(
         "import importlib.util as u\ns = u.find_spec('skimage')\n\
@@ -100,6 +90,23 @@ pub fn photos_dir() -> PathBuf {
     d
 }
 
+/// A folder of real photos: `SRGAN_TEST_PHOTOS` when set, else [`skimage_data`]. Panics when
+/// neither is there.
+pub fn photos_dir() -> PathBuf {
+    match std::env::var_os("SRGAN_TEST_PHOTOS") {
+        Some(d) => {
+            let d = PathBuf::from(d);
+            assert!(
+                d.is_dir(),
+                "SRGAN_TEST_PHOTOS={} is not a folder",
+                d.display()
+            );
+            d
+        }
+        None => skimage_data(),
+    }
+}
+
 /// The PNG and JPEG files of [`photos_dir`], sorted by name; panics if there are none.
 pub fn photos() -> Vec<PathBuf> {
     let dir = photos_dir();
@@ -117,4 +124,20 @@ pub fn photos() -> Vec<PathBuf> {
     v.sort();
     assert!(!v.is_empty(), "no PNG or JPEG photo in {}", dir.display());
     v
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_the_photos() {
+        let photos = super::photos();
+        assert!(photos.iter().all(|p| p.is_file()));
+        match std::env::var_os("SRGAN_TEST_PHOTOS") {
+            Some(d) => assert!(photos.iter().all(|p| p.starts_with(&d)), "{photos:?}"),
+            None => assert!(
+                photos.iter().any(|p| p.ends_with("astronaut.png")),
+                "{photos:?}"
+            ),
+        }
+    }
 }
