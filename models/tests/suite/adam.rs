@@ -70,7 +70,7 @@ fn check(config: &AdamConfig, steps: usize, dir: &Path) {
         for (k, name) in ["a", "b"].iter().enumerate() {
             let p = &vars[name];
             let g = gradient(p.numel(), step, k);
-            loss = loss + (p * Tensor::from_slice(&g).reshape(p.size())).sum(Kind::Float);
+            loss += (p * Tensor::from_slice(&g).reshape(p.size())).sum(Kind::Float);
             grads.insert(*name, g);
         }
         loss.backward();
