@@ -593,6 +593,8 @@ fn create_temp_beside(path: &Path) -> std::io::Result<(PathBuf, File)> {
 mod tests {
     use super::*;
     use image::{ImageBuffer, Luma, Rgb, Rgba};
+    use srgan_testkit::fixtures::png_header_only;
+    use srgan_testkit::TempDir;
 
     fn png_bytes(img: &DynamicImage) -> Vec<u8> {
         let mut v = Cursor::new(Vec::new());
@@ -604,37 +606,6 @@ mod tests {
         DynamicImage::ImageRgb8(ImageBuffer::from_fn(w, h, |x, y| {
             Rgb([(x * 30) as u8, (y * 40) as u8, ((x + y) * 7) as u8])
         }))
-    }
-
-    /// A PNG signature + IHDR chunk claiming `w`x`h` RGB8 (CRC correct), then IEND.
-    pub(crate) fn png_header_only(w: u32, h: u32) -> Vec<u8> {
-        let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
-        let mut ihdr = b"IHDR".to_vec();
-        ihdr.extend_from_slice(&w.to_be_bytes());
-        ihdr.extend_from_slice(&h.to_be_bytes());
-        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-        v.extend_from_slice(&13u32.to_be_bytes());
-        v.extend_from_slice(&ihdr);
-        v.extend_from_slice(&crc32(&ihdr).to_be_bytes());
-        v.extend_from_slice(&0u32.to_be_bytes());
-        v.extend_from_slice(b"IEND");
-        v.extend_from_slice(&crc32(b"IEND").to_be_bytes());
-        v
-    }
-
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = 0xffff_ffffu32;
-        for &b in data {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xedb8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
     }
 
     fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
@@ -747,10 +718,8 @@ mod tests {
 
     #[test]
     fn atomic_write_refuses_to_overwrite_and_leaves_no_temp() {
-        let dir = std::env::temp_dir().join(format!("srgan-imaging-io-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = TempDir::new("imaging-io");
         let out = dir.join("a.png");
-        let _ = std::fs::remove_file(&out);
         let img = rgb_test_image(4, 4);
         write_image_atomic(&img, OutputFormat::Png, &out, false).unwrap();
         let e = write_image_atomic(&img, OutputFormat::Png, &out, false).unwrap_err();
@@ -764,7 +733,6 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("a.png")]);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

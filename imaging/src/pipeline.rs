@@ -415,7 +415,8 @@ pub fn upscale_image_with_progress(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tiling::tests::BlurNearest;
+    use srgan_testkit::fixtures;
+    use srgan_testkit::mock::{BlurNearest, Identity, Paint};
 
     fn images() -> Vec<DynamicImage> {
         let (w, h) = (7, 5);
@@ -445,26 +446,10 @@ mod tests {
         ]
     }
 
-    /// x1 "model": the identity, so the round trip must give the input back exactly.
-    struct Identity(srgan_runtimes::ModelInfo);
-    impl Upscaler for Identity {
-        fn name(&self) -> &str {
-            "identity"
-        }
-        fn scale(&self) -> usize {
-            1
-        }
-        fn info(&self) -> &srgan_runtimes::ModelInfo {
-            &self.0
-        }
-        fn upscale(&mut self, input: ArrayView4<'_, f32>) -> srgan_runtimes::Result<Array4<f32>> {
-            Ok(input.to_owned())
-        }
-    }
-
     #[test]
     fn identity_round_trip_is_exact_for_every_pixel_format() {
-        let mut id = Identity(Default::default());
+        // x1 identity "model": the round trip must give the input back exactly.
+        let mut id = Identity::default();
         for img in images() {
             let out = upscale_image(&mut id, img.clone(), &UpscaleOptions::default()).unwrap();
             assert_eq!(out, img, "{:?}", img.color());
@@ -494,31 +479,35 @@ mod tests {
     }
 
     #[test]
+    fn a_tiled_image_equals_the_untiled_image() {
+        let mut m = BlurNearest::new(4, 2);
+        for img in [
+            fixtures::rgb8(21, 14),
+            fixtures::rgba8(21, 14, |x, _| (x * 12) as u8),
+            fixtures::luma16(21, 14),
+        ] {
+            let whole = upscale_image(&mut m, img.clone(), &UpscaleOptions::default()).unwrap();
+            let opts = UpscaleOptions {
+                tiling: TileConfig {
+                    tile: 6,
+                    tile_pad: 2,
+                    ..TileConfig::default()
+                },
+                ..UpscaleOptions::default()
+            };
+            m.calls.clear();
+            let tiled = upscale_image(&mut m, img, &opts).unwrap();
+            assert!(m.calls.len() > 1, "{:?}: not tiled", whole.color());
+            assert_eq!(whole, tiled, "{:?}", whole.color());
+        }
+    }
+
+    #[test]
     fn grey_comes_back_through_bt601_luma() {
         // A "model" that writes fixed colours: the grey output must be their luma.
-        struct Paint(srgan_runtimes::ModelInfo);
-        impl Upscaler for Paint {
-            fn name(&self) -> &str {
-                "paint"
-            }
-            fn scale(&self) -> usize {
-                1
-            }
-            fn info(&self) -> &srgan_runtimes::ModelInfo {
-                &self.0
-            }
-            fn upscale(
-                &mut self,
-                input: ArrayView4<'_, f32>,
-            ) -> srgan_runtimes::Result<Array4<f32>> {
-                let (n, _, h, w) = input.dim();
-                Ok(Array4::from_shape_fn((n, 3, h, w), |(_, c, _, _)| {
-                    [1.0, 0.5, 0.0][c]
-                }))
-            }
-        }
         let img = D::ImageLuma8(ImageBuffer::from_pixel(2, 2, Luma([0])));
-        let out = upscale_image(&mut Paint(Default::default()), img, &Default::default())
+        let mut paint = Paint::new([1.0, 0.5, 0.0]);
+        let out = upscale_image(&mut paint, img, &Default::default())
             .unwrap()
             .into_luma8();
         // 0.299 * 255 + 0.587 * 127.5 = 151.0425 -> 151.

@@ -307,84 +307,14 @@ pub fn upscale_tiled(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use srgan_runtimes::Result as RtResult;
+    use srgan_testkit::fixtures::pattern;
+    use srgan_testkit::mock::BlurNearest;
 
-    /// A 3x3 box blur (zero padding) followed by nearest-neighbour x`scale`: receptive-field
-    /// radius 1 per blur, `blurs` blurs in a row.
-    pub(crate) struct BlurNearest {
-        pub scale: usize,
-        pub blurs: usize,
-        pub info: ModelInfo,
-        pub calls: Vec<Vec<usize>>,
-    }
-
-    impl BlurNearest {
-        pub fn new(scale: usize, blurs: usize) -> Self {
-            Self {
-                scale,
-                blurs,
-                info: ModelInfo {
-                    scale: Some(scale),
-                    receptive_field_radius: Some(blurs),
-                    ..ModelInfo::default()
-                },
-                calls: Vec::new(),
-            }
-        }
-    }
-
-    impl Upscaler for BlurNearest {
-        fn name(&self) -> &str {
-            "blur-nearest"
-        }
-        fn scale(&self) -> usize {
-            self.scale
-        }
-        fn info(&self) -> &ModelInfo {
-            &self.info
-        }
-        fn upscale(&mut self, input: ArrayView4<'_, f32>) -> RtResult<Array4<f32>> {
-            check_input(&input)?;
-            self.calls.push(input.shape().to_vec());
-            let (n, c, h, w) = input.dim();
-            let mut x = input.to_owned();
-            for _ in 0..self.blurs {
-                let mut y = Array4::<f32>::zeros((n, c, h, w));
-                for ((b, ch, i, j), v) in y.indexed_iter_mut() {
-                    let mut acc = 0.0;
-                    for di in -1i64..=1 {
-                        for dj in -1i64..=1 {
-                            let (ii, jj) = (i as i64 + di, j as i64 + dj);
-                            if ii >= 0 && jj >= 0 && (ii as usize) < h && (jj as usize) < w {
-                                acc += x[[b, ch, ii as usize, jj as usize]];
-                            }
-                        }
-                    }
-                    *v = acc / 9.0;
-                }
-                x = y;
-            }
-            let s = self.scale;
-            Ok(Array4::from_shape_fn(
-                (n, c, h * s, w * s),
-                |(b, ch, i, j)| x[[b, ch, i / s, j / s]],
-            ))
-        }
-    }
-
-    pub(crate) fn pattern(n: usize, h: usize, w: usize) -> Array4<f32> {
-        Array4::from_shape_fn((n, 3, h, w), |(b, c, i, j)| {
-            ((i * 7 + j * 13 + c * 5 + b * 3) % 17) as f32 / 16.0
-        })
-    }
-
-    fn max_diff(a: &Array4<f32>, b: &Array4<f32>) -> f32 {
-        a.iter()
-            .zip(b.iter())
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
+    fn max_diff(a: &Array4<f32>, b: &Array4<f32>) -> f64 {
+        assert_eq!(a.shape(), b.shape());
+        srgan_testkit::max_abs_diff(a.as_slice().unwrap(), b.as_slice().unwrap())
     }
 
     /// The axis plan for cores of at most `tile` (0: one core).
@@ -419,23 +349,25 @@ pub(crate) mod tests {
         );
     }
 
+    /// The exactness argument at the top of this file, on a model with a known receptive field
+    /// (real exported models: `tests/integration/tiling.rs`).
     #[test]
     fn tiled_equals_untiled_when_pad_covers_the_receptive_field() {
-        for blurs in [1, 2] {
+        for blurs in [1, 2, 3] {
             let mut m = BlurNearest::new(2, blurs);
-            let x = pattern(2, 13, 17);
+            let x = pattern(2, 19, 23);
             let whole = m.upscale(x.view()).unwrap();
-            for tile in [1, 4, 5, 16] {
+            let pad = default_tile_pad(m.info()).pad;
+            assert_eq!(pad, blurs, "the pad comes from the metadata");
+            for tile in [1, 3, 4, 5, 7, 10, 16, 64] {
                 let cfg = TileConfig {
                     tile,
-                    tile_pad: blurs,
+                    tile_pad: pad,
                     ..TileConfig::default()
                 };
                 let tiled = upscale_tiled(&mut m, x.view(), cfg).unwrap();
-                assert!(
-                    max_diff(&whole, &tiled) < 1e-6,
-                    "tile {tile}, blurs {blurs}"
-                );
+                let d = max_diff(&whole, &tiled);
+                assert!(d < 1e-6, "tile {tile}, blurs {blurs}: {d}");
             }
             // The property is not vacuous: too little context shows at the seams.
             let cfg = TileConfig {
@@ -444,7 +376,7 @@ pub(crate) mod tests {
                 ..TileConfig::default()
             };
             let tiled = upscale_tiled(&mut m, x.view(), cfg).unwrap();
-            assert!(max_diff(&whole, &tiled) > 1e-3);
+            assert!(max_diff(&whole, &tiled) > 1e-3, "blurs {blurs}");
         }
     }
 

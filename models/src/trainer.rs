@@ -135,12 +135,12 @@ impl<G: MainModule> Trainer<G> {
     /// Prepares a fresh run: checks the config, builds the networks, loads the data and the
     /// VGG weights, creates the output folder. Nothing of an earlier run there is read.
     ///
-    /// Raises the C allocator's thresholds for the whole process
-    /// ([`srgan_runtimes::keep_freed_memory`]): each step then reuses the memory of the last one
-    /// instead of page-faulting it in again (a 1.3x faster CPU step here).
+    /// A process that trains should call [`srgan_runtimes::keep_freed_memory`] first, as
+    /// `srgan-train` does: each step then reuses the memory of the last one instead of
+    /// page-faulting it in again (a 1.3x faster CPU step here). The trainer leaves the
+    /// process's allocator alone.
     pub fn new(cfg: TrainConfig, out: &Path, device: Device, opts: TrainerOptions) -> Result<Self> {
         cfg.validate()?;
-        srgan_runtimes::keep_freed_memory();
         if let Some(t) = cfg.threads {
             tch::set_num_threads(t as i32);
         }

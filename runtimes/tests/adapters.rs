@@ -4,8 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use ort::ep::{self, ExecutionProvider};
 use srgan_runtimes::ndarray::Array4;
 use srgan_runtimes::{open, Device, RuntimeError, RuntimeOptions, Upscaler};
+use srgan_testkit::{assert_close_array, TempDir, Tolerance};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -84,8 +86,7 @@ fn input_that_is_not_4d_is_rejected_by_both() {
 
 #[test]
 fn corrupt_model_is_a_load_error_naming_the_file() {
-    let dir = std::env::temp_dir().join(format!("srgan-rt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("rt-corrupt");
     let bad = dir.join("corrupt.onnx");
     let mut bytes = std::fs::read(fixture("foreign_x2.onnx")).unwrap();
     bytes.truncate(bytes.len() / 2);
@@ -119,23 +120,55 @@ fn missing_onnxruntime_library_is_named() {
     );
 }
 
+/// An explicit GPU device either works and gives the CPU's output, or is an error that names
+/// the device and what is missing: never a silent run on the CPU. (The CPU-only onnxruntime
+/// wheel of the set-up takes the error branch; `onnxruntime-gpu` on a GPU host the other.)
 #[test]
-fn cuda_and_tensorrt_are_errors_not_fallbacks_on_this_machine() {
-    // The CPU-only onnxruntime wheel (and a machine without a GPU) cannot give CUDA; asking
-    // for it must fail and say so, never run on the CPU.
-    for device in [Device::Cuda(0), Device::TensorRt(0)] {
+fn cuda_and_tensorrt_work_and_match_the_cpu_or_say_what_is_missing() {
+    let path = fixture("foreign_x2.onnx");
+    let x = ramp([1, 3, 17, 23]);
+    let cpu = open("ort", &path, &opts())
+        .unwrap()
+        .upscale(x.view())
+        .unwrap();
+    // Which providers the loaded onnxruntime library was built with (after the CPU open above,
+    // which loaded it).
+    let built_with = [
+        ep::CUDA::is_available().unwrap(),
+        ep::TensorRT::is_available().unwrap(),
+    ];
+    let devices = [(Device::Cuda(0), "CUDA"), (Device::TensorRt(0), "TensorRT")];
+    for ((device, provider), built_with) in devices.into_iter().zip(built_with) {
         let o = RuntimeOptions {
             device: device.clone(),
             ..opts()
         };
-        match open("ort", &fixture("foreign_x2.onnx"), &o) {
+        match open("ort", &path, &o) {
+            Ok(mut u) => {
+                let name = u.name().to_string();
+                assert!(
+                    built_with && !name.contains("cpu"),
+                    "{device}: opened as `{name}` by an onnxruntime without {provider}: \
+                     a fall back to the CPU"
+                );
+                let got = u.upscale(x.view()).unwrap();
+                assert_close_array(&format!("{name} vs ort-cpu"), &cpu, &got, Tolerance::F32);
+            }
             Err(e @ RuntimeError::DeviceUnavailable { .. }) => {
-                assert!(e.to_string().contains(&device.to_string()), "{e}")
+                let RuntimeError::DeviceUnavailable { ref reason, .. } = e else {
+                    unreachable!()
+                };
+                let msg = e.to_string();
+                assert!(msg.contains(&device.to_string()), "{msg}");
+                // The reason is onnxruntime's, and names the provider it could not get.
+                assert!(
+                    reason.to_lowercase().contains(&provider.to_lowercase()),
+                    "{device}: the reason does not name {provider}: {msg}"
+                );
             }
             Err(e) => panic!("{device}: wrong error kind: {e}"),
-            Ok(u) => panic!("{device}: opened as {} on a machine without CUDA", u.name()),
         }
-        let err = open("tract", &fixture("foreign_x2.onnx"), &o).unwrap_err();
+        let err = open("tract", &path, &o).unwrap_err();
         assert!(
             matches!(err, RuntimeError::UnsupportedDevice { .. }),
             "{err}"

@@ -17,6 +17,7 @@ use srgan_contract::proto::{
 use srgan_runtimes::ndarray::Array4;
 use srgan_runtimes::tract_backend::prelu_as_max;
 use srgan_runtimes::{open, RuntimeOptions};
+use srgan_testkit::TempDir;
 use tract_onnx::prelude::Framework;
 
 const C: usize = 8;
@@ -53,7 +54,8 @@ fn slopes_le_1() -> Vec<Slope> {
 
 #[test]
 fn slopes_up_to_1_are_rewritten_and_match_ort() {
-    let path = write_model("le1", &slopes_le_1());
+    let dir = TempDir::new("prelu-le1");
+    let path = write_model(&dir, &slopes_le_1());
     let diff = tract_vs_ort(&path);
     assert!(diff <= 1e-5, "ort vs tract max abs diff {diff}");
     assert_eq!(rewritten(&path), 3, "every PRelu qualifies");
@@ -65,7 +67,8 @@ fn a_slope_above_1_keeps_its_prelu_and_matches_ort() {
     // One channel of the [C, 1, 1] raw slope and the float_data one.
     slopes[0].values[3] = 1.5;
     slopes[1].values = vec![1.25; C];
-    let path = write_model("gt1", &slopes);
+    let dir = TempDir::new("prelu-gt1");
+    let path = write_model(&dir, &slopes);
     let diff = tract_vs_ort(&path);
     assert!(diff <= 1e-5, "ort vs tract max abs diff {diff}");
     assert_eq!(rewritten(&path), 1, "only the scalar slope qualifies");
@@ -104,8 +107,8 @@ fn tract_vs_ort(path: &Path) -> f32 {
 }
 
 /// `x [N, 3, H, W] -> (Conv 3x3 -> PRelu(slope))* -> Conv 3x3 (12) -> DepthToSpace(2) -> y`,
-/// one PRelu per slope, written to a temporary file.
-fn write_model(tag: &str, slopes: &[Slope]) -> PathBuf {
+/// one PRelu per slope, written into `dir`.
+fn write_model(dir: &Path, slopes: &[Slope]) -> PathBuf {
     let mut rng = Rng::new(1);
     let mut g = GraphProto {
         name: "prelu_test".into(),
@@ -149,9 +152,7 @@ fn write_model(tag: &str, slopes: &[Slope]) -> PathBuf {
         graph: Some(g),
         ..Default::default()
     };
-    let dir = std::env::temp_dir().join(format!("srgan-prelu-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{tag}.onnx"));
+    let path = dir.join("prelu.onnx");
     std::fs::write(&path, model.encode_to_vec()).unwrap();
     path
 }

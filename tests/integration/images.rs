@@ -1,12 +1,14 @@
 //! The image pipeline on real exported models: what each pixel format becomes, and real
-//! photos (from `$SRGAN_TEST_PHOTOS`, a folder of PNG/JPEG files, when set: for example the
-//! `skimage/data` folder of the project's Python environment; skipped otherwise).
+//! photos: scikit-image's, from the project's Python environment (`SRGAN_PYTHON`), or any
+//! folder of PNG/JPEG files named by `SRGAN_TEST_PHOTOS`. Without either the test fails.
 
 use image::{DynamicImage, GenericImageView, ImageBuffer, Luma, Rgb, Rgba};
 use srgan_imaging::image_io::{read_image, DecodeLimits};
 use srgan_imaging::pipeline::{upscale_image, UpscaleOptions};
 use srgan_imaging::tiling::{default_tile_pad, TileConfig};
 use srgan_runtimes::{open, RuntimeOptions, Upscaler};
+
+use srgan_testkit::{assert_close, Tolerance};
 
 use crate::common::{self, TempDir};
 
@@ -87,30 +89,16 @@ fn alpha_does_not_touch_the_colours() {
 
 #[test]
 fn real_photos_tiled_and_on_both_runtimes() {
-    let Some(dir) = std::env::var_os("SRGAN_TEST_PHOTOS") else {
-        eprintln!("SRGAN_TEST_PHOTOS not set: skipping the real-photo test");
-        return;
-    };
+    let photos = srgan_testkit::python::photos();
     let tmp = TempDir::new("img-photos");
     let model = common::tiny_model(&tmp);
     let opts = RuntimeOptions::default();
     let mut ort = open("ort", &model, &opts).expect("ort");
     let mut tract = open("tract", &model, &opts).expect("tract");
     let pad = default_tile_pad(ort.info()).pad;
-    let mut photos: Vec<_> = std::fs::read_dir(&dir)
-        .expect("read SRGAN_TEST_PHOTOS")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("png") || e.eq_ignore_ascii_case("jpg"))
-        })
-        .collect();
-    photos.sort();
-    let mut done = 0;
     for path in photos.iter().take(3) {
-        let Ok(decoded) = read_image(path, &DecodeLimits::default()) else {
-            continue;
-        };
+        let decoded = read_image(path, &DecodeLimits::default())
+            .unwrap_or_else(|e| panic!("a real photo does not decode: {e}"));
         // A 128x128 crop keeps the test quick on two cores.
         let (w, h) = decoded.image.dimensions();
         let crop = decoded.image.crop_imm(0, 0, w.min(128), h.min(128));
@@ -125,17 +113,14 @@ fn real_photos_tiled_and_on_both_runtimes() {
         };
         let tiled = upscale_image(ort.as_mut(), crop.clone(), &tiled_opts).unwrap();
         let other = up(tract.as_mut(), &crop);
-        assert!(
-            common::max_level_diff(&whole, &tiled) <= 1,
-            "{}",
-            path.display()
-        );
-        assert!(
-            common::max_level_diff(&whole, &other) <= 1,
-            "{}",
-            path.display()
-        );
-        done += 1;
+        for (what, got) in [("tiled", &tiled), ("tract", &other)] {
+            assert_eq!(got.color(), whole.color(), "{}", path.display());
+            assert_close(
+                &format!("{}: ort whole vs {what}", path.display()),
+                whole.to_rgba8().as_raw(),
+                got.to_rgba8().as_raw(),
+                Tolerance::U8_LEVEL,
+            );
+        }
     }
-    assert!(done > 0, "no PNG/JPEG photo in {}", dir.to_string_lossy());
 }

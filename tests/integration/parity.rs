@@ -9,14 +9,7 @@ use std::path::{Path, PathBuf};
 use srgan_export::{reference, write_onnx, Checkpoint, ExportOptions, GeneratorConfig};
 use srgan_runtimes::ndarray::{Array4, ArrayView4};
 use srgan_runtimes::{open, RuntimeOptions, Upscaler};
-
-const F32_TOL: f32 = 1e-4;
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("srgan-parity-{}-{tag}", std::process::id()));
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
+use srgan_testkit::{assert_close_array, max_abs_diff, TempDir, Tolerance};
 
 /// Random weights whose output uses the [0, 1] range: PyTorch-style init leaves the tail's
 /// output within about +-0.01 of mid-grey, too flat for a parity test to mean much. Scales the
@@ -72,26 +65,11 @@ fn reference_out(ck: &Checkpoint, x: &ArrayView4<'_, f32>) -> Array4<f32> {
     Array4::from_shape_vec([s[0], 3, s[2] * k, s[3] * k], data).expect("reference shape")
 }
 
-/// Largest absolute difference, with the index of its first occurrence for the report.
-fn max_diff(a: &Array4<f32>, b: &Array4<f32>) -> (f32, usize) {
-    assert_eq!(a.shape(), b.shape(), "shapes differ");
-    a.iter()
-        .zip(b.iter())
-        .map(|(x, y)| (x - y).abs())
-        .enumerate()
-        .fold(
-            (0.0, 0),
-            |(m, i), (j, d)| if d > m { (d, j) } else { (m, i) },
-        )
-}
-
-fn max_level_diff(a: &Array4<f32>, b: &Array4<f32>) -> u32 {
-    let q = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as i32;
-    a.iter()
-        .zip(b.iter())
-        .map(|(x, y)| (q(*x) - q(*y)).unsigned_abs())
-        .max()
-        .unwrap_or(0)
+/// Within 1e-4 on f32 and 1 level on 8-bit, reporting the worst elements otherwise.
+fn assert_parity(what: &str, want: &Array4<f32>, got: &Array4<f32>) {
+    assert_close_array(what, want, got, Tolerance::F32);
+    let q = |a: &Array4<f32>| a.mapv(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8);
+    assert_close_array(what, &q(want), &q(got), Tolerance::U8_LEVEL);
 }
 
 /// Why an output carries too little information to test with (nearly constant, or mostly
@@ -134,23 +112,20 @@ fn check_parity(ck: &Checkpoint, path: &Path, inputs: &[Array4<f32>]) {
         for rt in rts.iter_mut() {
             assert_eq!(rt.scale(), ck.config.scale);
             let got = rt.upscale(x.view()).unwrap();
-            let (d, at) = max_diff(&want, &got);
-            assert!(
-                d <= F32_TOL,
-                "{} vs reference on {:?} ({}): max abs diff {d} at flat index {at} (> {F32_TOL})",
+            let what = format!(
+                "{} vs reference on {:?} ({})",
                 rt.name(),
                 x.shape(),
                 path.display()
             );
-            let levels = max_level_diff(&want, &got);
-            assert!(levels <= 1, "{}: {levels} levels apart on 8-bit", rt.name());
+            assert_parity(&what, &want, &got);
         }
     }
 }
 
 #[test]
 fn random_inputs_of_several_sizes_and_scales() {
-    let dir = temp_dir("sizes");
+    let dir = TempDir::new("sizes");
     let cases = [
         (GeneratorConfig::new(2, 8, 4), 1),
         (GeneratorConfig::new(1, 6, 2), 2),
@@ -170,7 +145,7 @@ fn random_inputs_of_several_sizes_and_scales() {
 
 #[test]
 fn non_default_value_ranges() {
-    let dir = temp_dir("ranges");
+    let dir = TempDir::new("ranges");
     let mut cfg = GeneratorConfig::new(1, 8, 2);
     cfg.lr_range = [-1.0, 1.0];
     cfg.hr_range = [0.0, 1.0];
@@ -182,7 +157,7 @@ fn non_default_value_ranges() {
 fn the_tolerance_catches_a_wrong_graph() {
     // A checkpoint that differs in one BatchNorm statistic must not pass as the same model:
     // if it did, the parity tolerance could not catch a wrong BN fold.
-    let dir = temp_dir("mutant");
+    let dir = TempDir::new("mutant");
     let cfg = GeneratorConfig::new(1, 8, 4);
     let (ck, _) = export(&cfg, 9, &dir);
     let mut mutant = ck.clone();
@@ -200,9 +175,9 @@ fn the_tolerance_catches_a_wrong_graph() {
     let want = reference_out(&ck, &x.view());
     for mut rt in runtimes(&mutant_path) {
         let got = rt.upscale(x.view()).unwrap();
-        let (d, _) = max_diff(&want, &got);
+        let d = max_abs_diff(want.as_slice().unwrap(), got.as_slice().unwrap());
         assert!(
-            d > 10.0 * F32_TOL,
+            d > 10.0 * Tolerance::F32.abs,
             "{}: mutant within {d} of the original",
             rt.name()
         );
@@ -225,7 +200,7 @@ fn bundled_photo() -> PathBuf {
 
 #[test]
 fn real_photo_tiny_model_against_reference() {
-    let dir = temp_dir("photo-tiny");
+    let dir = TempDir::new("photo-tiny");
     let (ck, path) = export(&GeneratorConfig::new(2, 8, 4), 11, &dir);
     check_parity(&ck, &path, &[photo_tensor(&bundled_photo())]);
 }
@@ -234,16 +209,14 @@ fn real_photo_tiny_model_against_reference() {
 fn real_photo_paper_model() {
     // The paper's 16x64 x4 generator: ort and tract on the whole bundled photo (112x75), and
     // both against the reference on a crop (the naive reference is slow at this size).
-    let dir = temp_dir("photo-paper");
+    let dir = TempDir::new("photo-paper");
     let (ck, path) = export(&GeneratorConfig::paper(), 12, &dir);
     let photo = photo_tensor(&bundled_photo());
     let mut rts = runtimes(&path);
     let a = rts[0].upscale(photo.view()).unwrap();
     let b = rts[1].upscale(photo.view()).unwrap();
     assert_not_degenerate(&a, "ort");
-    let (d, at) = max_diff(&a, &b);
-    assert!(d <= F32_TOL, "ort vs tract on the photo: {d} at {at}");
-    assert!(max_level_diff(&a, &b) <= 1);
+    assert_parity("ort vs tract on the photo", &a, &b);
     let crop = photo
         .slice(srgan_runtimes::ndarray::s![.., .., 20..44, 40..64])
         .to_owned();

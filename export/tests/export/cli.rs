@@ -75,7 +75,6 @@ fn random_init_then_export_the_saved_checkpoint() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_ne!(std::fs::read(&m1).unwrap(), std::fs::read(&m2).unwrap());
     assert_eq!(files_in(&dir), ["a.onnx", "b.onnx", "ck.safetensors"]);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -85,7 +84,6 @@ fn missing_checkpoint() {
     let o = run(&[&dir.join("nope.safetensors"), &"-o", &out]);
     assert_one_line_error(&o, "nope.safetensors");
     assert!(files_in(&dir).is_empty(), "{:?}", files_in(&dir));
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -103,7 +101,6 @@ fn garbage_checkpoint() {
     let o = run(&[&bad, &"-o", &out]);
     assert_one_line_error(&o, "garbage.safetensors");
     assert_eq!(files_in(&dir), ["garbage.safetensors"]);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -140,7 +137,6 @@ fn existing_output_is_not_overwritten() {
     assert_one_line_error(&o, "ck.safetensors");
     assert_eq!(std::fs::read(&ck).unwrap(), b"precious");
     assert_eq!(files_in(&dir), ["ck.safetensors", "m.onnx"]);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -167,5 +163,4 @@ fn bad_arguments_are_one_line_errors() {
     let o = run(&[&dir.join("ck.safetensors"), &"--blocks", &"2", &"-o", &out]);
     assert_one_line_error(&o, "--blocks");
     assert!(files_in(&dir).is_empty());
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -4,10 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use prost::Message;
+use srgan_export::fold::{fold_batch_norm, BatchNorm};
 use srgan_export::proto::{Dimension, ModelProto, TensorProto};
 use srgan_export::{
     build_model, export_onnx, metadata, write_onnx, Checkpoint, ExportError, ExportOptions,
 };
+
+use srgan_testkit::{assert_close, Tolerance};
 
 use crate::common::{checkpoint, scratch};
 
@@ -99,26 +102,25 @@ fn batch_norm_is_folded_into_the_conv() {
         .iter()
         .all(|n| n.op_type != "BatchNormalization"));
     let g = |n: &str| &ck.tensors[n].data;
-    let (w, gamma, beta, mean, var) = (
-        g("blocks.1.conv2.weight"),
-        g("blocks.1.bn2.weight"),
-        g("blocks.1.bn2.bias"),
-        g("blocks.1.bn2.running_mean"),
-        g("blocks.1.bn2.running_var"),
+    // The graph carries exactly what `fold_batch_norm` makes of the checkpoint's conv and BN
+    // (the fold itself is checked against PyTorch in `fold.rs`).
+    let (want_w, want_b) = fold_batch_norm(
+        &ck.tensors["blocks.1.conv2.weight"],
+        None,
+        BatchNorm {
+            weight: g("blocks.1.bn2.weight"),
+            bias: g("blocks.1.bn2.bias"),
+            mean: g("blocks.1.bn2.running_mean"),
+            var: g("blocks.1.bn2.running_var"),
+            eps: ck.config.bn_eps,
+        },
     );
     let fw = initializer(&m, "blocks.1.conv2.weight")
         .f32_values()
         .unwrap();
     let fb = initializer(&m, "blocks.1.conv2.bias").f32_values().unwrap();
-    let per_out = w.len() / 4;
-    for o in 0..4 {
-        let s = gamma[o] / (var[o] + ck.config.bn_eps).sqrt();
-        for k in 0..per_out {
-            let i = o * per_out + k;
-            assert!((fw[i] - w[i] * s).abs() < 1e-6, "weight {i}");
-        }
-        assert!((fb[o] - (beta[o] - mean[o] * s)).abs() < 1e-6, "bias {o}");
-    }
+    assert_close("folded weight", &want_w.data, &fw, Tolerance::EXACT);
+    assert_close("folded bias", &want_b.data, &fb, Tolerance::EXACT);
     // The HR range [-1,1] -> [0,1] is folded into the tail conv.
     // By default the tail runs before the last pixel shuffle: 4 copies of each bias, one per
     // sub-pixel.
@@ -440,5 +442,4 @@ fn write_onnx_is_atomic_and_matches_export_onnx() {
     let err = write_onnx(&ck, &missing, &ExportOptions::default()).unwrap_err();
     assert!(matches!(err, ExportError::Write { .. }));
     assert!(err.to_string().contains("no/such/dir/m.onnx"), "{err}");
-    std::fs::remove_dir_all(&dir).ok();
 }

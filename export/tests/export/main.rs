@@ -8,5 +8,6 @@
 mod checker;
 mod cli;
 mod common;
+mod fold;
 mod graph;
 mod numeric;

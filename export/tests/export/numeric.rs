@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use srgan_export::{reference, write_onnx, Checkpoint, ExportOptions};
 
-use crate::common::{assert_close, checkpoint, diff, random_input, read_f32, run_python, scratch};
+use srgan_testkit::{assert_close, compare, Tolerance};
 
-const TOL: f32 = 1e-4;
+use crate::common::{checkpoint, random_input, read_f32, run_python, scratch};
+
+const TOL: Tolerance = Tolerance::F32;
 
 struct Case {
     name: &'static str,
@@ -151,7 +153,6 @@ fn torch_and_onnxruntime_match_the_reference() {
             TOL,
         );
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -174,10 +175,10 @@ fn the_numeric_check_detects_a_wrong_batch_norm() {
     let (x, files) = &results[0];
     let want = reference::forward(&cases[0].ck, x, cases[0].shape);
     let torch = read_f32(&files.torch_out);
-    let d = diff(&want, &torch, TOL);
+    let d = compare(&want, &torch, TOL);
     assert!(
-        d.outliers > 0,
-        "a doubled BN variance went unnoticed: {d:?}"
+        d.out_of_tolerance > 0,
+        "a doubled BN variance went unnoticed: {d}"
     );
     // ... while onnxruntime on the unperturbed export still agrees.
     assert_close(
@@ -186,5 +187,4 @@ fn the_numeric_check_detects_a_wrong_batch_norm() {
         &want,
         TOL,
     );
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -1,22 +1,16 @@
-//! Helpers: temporary folders, generated and real photos, tiny configs.
+//! Helpers: real photos, tiny configs, VGG weights, VarStore snapshots. Temporary folders come
+//! from `srgan-testkit`.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use image::{Rgb, RgbImage};
 use srgan_export::GeneratorConfig;
 use srgan_models::{Phase, TrainConfig};
+pub use srgan_testkit::TempDir;
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh empty folder under cargo's test tmp dir.
-pub fn tmp_dir(tag: &str) -> PathBuf {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("models-{tag}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh empty folder, removed when dropped.
+pub fn tmp_dir(tag: &str) -> TempDir {
+    TempDir::new(&format!("models-{tag}"))
 }
 
 /// A smooth synthetic photo with some edges, different per seed.
@@ -35,47 +29,23 @@ pub fn synthetic(w: u32, h: u32, seed: u32) -> RgbImage {
     })
 }
 
-/// scikit-image's data folder in the venv named by `SRGAN_PYTHON`, if there.
-pub fn skimage_data() -> Option<PathBuf> {
-    let py = std::env::var_os("SRGAN_PYTHON")?;
-    let venv = Path::new(&py).parent()?.parent()?;
-    let lib = venv.join("lib");
-    std::fs::read_dir(&lib).ok()?.flatten().find_map(|e| {
-        let d = e.path().join("site-packages/skimage/data");
-        d.join("astronaut.png").is_file().then_some(d)
-    })
-}
-
-/// A folder of training photos: real ones (downsized to keep tests fast) when available,
-/// otherwise generated; plus a folder of validation photos.
-pub fn photo_folders(tag: &str) -> (PathBuf, PathBuf) {
+/// A folder of training photos and one of validation photos: scikit-image's (from the
+/// project's Python environment; the test fails without it), downsized to keep tests fast.
+pub fn photo_folders(tag: &str) -> (TempDir, TempDir) {
     let train = tmp_dir(&format!("{tag}-train"));
     let val = tmp_dir(&format!("{tag}-val"));
-    let real = skimage_data();
-    let mut written = 0;
-    if let Some(d) = &real {
-        for (name, dst) in [
-            ("astronaut.png", &train),
-            ("coffee.png", &train),
-            ("chelsea.png", &train),
-            ("rocket.jpg", &val),
-        ] {
-            if let Ok(img) = image::open(d.join(name)) {
-                let img = img
-                    .resize(160, 160, image::imageops::FilterType::Triangle)
-                    .to_rgb8();
-                img.save(dst.join(name.replace(".jpg", ".png"))).unwrap();
-                written += 1;
-            }
-        }
-    }
-    if written < 4 {
-        for i in 0..3 {
-            synthetic(128, 112, i)
-                .save(train.join(format!("s{i}.png")))
-                .unwrap();
-        }
-        synthetic(96, 80, 7).save(val.join("v.png")).unwrap();
+    let d = srgan_testkit::python::skimage_data();
+    for (name, dst) in [
+        ("astronaut.png", &train),
+        ("coffee.png", &train),
+        ("chelsea.png", &train),
+        ("rocket.jpg", &val),
+    ] {
+        let img = image::open(d.join(name))
+            .unwrap_or_else(|e| panic!("{}: {e}", d.join(name).display()))
+            .resize(160, 160, image::imageops::FilterType::Triangle)
+            .to_rgb8();
+        img.save(dst.join(name.replace(".jpg", ".png"))).unwrap();
     }
     (train, val)
 }

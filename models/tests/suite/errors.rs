@@ -180,14 +180,10 @@ fn explicit_cuda_that_cannot_be_had_is_an_error() {
     );
 }
 
-/// torchvision-style `.pth` (a `torch.save`d state dict) loads, when the venv's Python with
-/// torch is at hand (`SRGAN_PYTHON`); skipped otherwise.
+/// torchvision-style `.pth` (a `torch.save`d state dict) loads. Written by the project's
+/// Python with torch (`SRGAN_PYTHON`); without them the test fails.
 #[test]
 fn vgg_weights_from_a_pth_state_dict() {
-    let Some(py) = std::env::var_os("SRGAN_PYTHON") else {
-        eprintln!("SRGAN_PYTHON not set: skipped");
-        return;
-    };
     let dir = tmp_dir("pth");
     let pth = dir.join("vgg.pth");
     let layers = srgan_models::vgg::vgg_layers(srgan_models::VggLayer::Vgg22, 16);
@@ -196,18 +192,10 @@ fn vgg_weights_from_a_pth_state_dict() {
         .map(|(s, _)| format!("({}, {}, {})", s.index, s.cout, s.cin))
         .collect();
     let script = format!(
-        "import torch\nsd = {{}}\nfor i, o, c in [{}]:\n    sd[f'features.{{i}}.weight'] = torch.full((o, c, 3, 3), 0.01 * i)\n    sd[f'features.{{i}}.bias'] = torch.zeros(o)\nsd['classifier.6.bias'] = torch.zeros(3)\ntorch.save(sd, r'{}')\n",
+        "import sys, torch\nsd = {{}}\nfor i, o, c in [{}]:\n    sd[f'features.{{i}}.weight'] = torch.full((o, c, 3, 3), 0.01 * i)\n    sd[f'features.{{i}}.bias'] = torch.zeros(o)\nsd['classifier.6.bias'] = torch.zeros(3)\ntorch.save(sd, sys.argv[1])\n",
         specs.join(", "),
-        pth.display()
     );
-    let status = std::process::Command::new(&py)
-        .arg("-c")
-        .arg(&script)
-        .status();
-    if !matches!(status, Ok(s) if s.success()) {
-        eprintln!("python with torch unavailable: skipped");
-        return;
-    }
+    srgan_testkit::python::run_code(&script, &[&pth]);
     let cfg = srgan_models::VggConfig {
         weights: Some(pth),
         layer: srgan_models::VggLayer::Vgg22,

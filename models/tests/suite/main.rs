@@ -1,7 +1,8 @@
 //! The srgan-models test suite: one binary, themed modules. No network; tiny configs; real
-//! photos from scikit-image's wheel when `SRGAN_PYTHON` points at the project's venv, generated
-//! images otherwise.
+//! photos from scikit-image's wheel in the project's venv (`SRGAN_PYTHON`), which the set-up
+//! always installs: without it the tests fail.
 
+mod adam;
 mod common;
 mod errors;
 mod losses;

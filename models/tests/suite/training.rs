@@ -12,7 +12,7 @@ fn a_short_run_lowers_the_pixel_loss_and_writes_its_files() {
     let out = tmp_dir("short-out");
     let mut cfg = tiny_config(&train, Phase::Pretrain);
     cfg.iterations = 40;
-    cfg.data.val = Some(val);
+    cfg.data.val = Some(val.to_path_buf());
     cfg.val_every = 20;
     cfg.checkpoint_every = 20;
     cfg.generator = srgan_export::GeneratorConfig::new(1, 16, 2);
@@ -67,30 +67,28 @@ fn an_interrupted_and_resumed_run_logs_the_same_losses() {
     full.run().unwrap();
 
     let part_dir = tmp_dir("resume-part");
-    let mut first: Trainer = Trainer::new(
-        cfg.clone(),
-        &part_dir,
-        tch::Device::Cpu,
-        TrainerOptions::default(),
-    )
-    .unwrap();
-    // Stop through the flag, as Ctrl-C does, after iteration 3.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let o = first.run_until(3).unwrap();
-    assert_eq!(o.iterations, 3);
-    let before = first.history().to_vec();
-    drop(first);
     let opts = TrainerOptions {
         progress: false,
         bar: false,
         stop: Some(stop.clone()),
     };
+    let mut first: Trainer = Trainer::new(cfg.clone(), &part_dir, tch::Device::Cpu, opts).unwrap();
+    // Interrupted through the flag, as Ctrl-C does. The flag is read at the end of each
+    // iteration: set after iteration 2, it stops the run after iteration 3, with a checkpoint.
+    first.run_until(2).unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let o = first.run().unwrap();
+    assert!(o.interrupted, "the stop flag was not honoured");
+    assert_eq!(o.iterations, 3);
+    let before = first.history().to_vec();
+    drop(first);
     let mut second: Trainer = Trainer::resume(
         cfg.clone(),
         &part_dir,
         &part_dir.join(files::STATE),
         tch::Device::Cpu,
-        opts,
+        TrainerOptions::default(),
     )
     .unwrap();
     assert_eq!(second.step(), 3);
