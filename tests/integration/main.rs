@@ -6,6 +6,7 @@
 mod common;
 
 mod cli;
+mod exit_codes;
 mod images;
 mod parity;
 mod tch_runtime;
