@@ -99,16 +99,16 @@ pub enum CliError {
     },
     /// The random generator's architecture is invalid.
     #[error("--random-init")]
-    RandomConfig(#[source] CheckpointError),
+    RandomConfig(#[source] Box<CheckpointError>),
     /// The random generator's architecture cannot be exported.
     #[error("--random-init")]
     RandomExportable(#[source] ExportError),
     /// The checkpoint could not be loaded.
     #[error("loading checkpoint")]
-    Load(#[source] CheckpointError),
+    Load(#[source] Box<CheckpointError>),
     /// The random checkpoint could not be saved.
     #[error("saving checkpoint")]
-    Save(#[source] CheckpointError),
+    Save(#[source] Box<CheckpointError>),
     /// The graph could not be built.
     #[error("exporting {name}")]
     Export {
@@ -205,7 +205,9 @@ impl ExportJob {
                     a.channels.unwrap_or(64),
                     a.scale.unwrap_or(4),
                 );
-                config.validate().map_err(CliError::RandomConfig)?;
+                config
+                    .validate()
+                    .map_err(|e| CliError::RandomConfig(Box::new(e)))?;
                 check_exportable(&config).map_err(CliError::RandomExportable)?;
                 Source::Random {
                     config,
@@ -249,10 +251,9 @@ impl ExportJob {
     /// Loads (or draws) the weights, builds the graph, writes it (and the random checkpoint).
     pub fn run(self) -> Result<Exported, CliError> {
         let ck = match &self.source {
-            Source::File(p) => Checkpoint::load(p).map_err(CliError::Load)?,
-            Source::Random { config, seed, .. } => {
-                Checkpoint::random_init(config, *seed).map_err(CliError::RandomConfig)?
-            }
+            Source::File(p) => Checkpoint::load(p).map_err(|e| CliError::Load(Box::new(e)))?,
+            Source::Random { config, seed, .. } => Checkpoint::random_init(config, *seed)
+                .map_err(|e| CliError::RandomConfig(Box::new(e)))?,
         };
         let model = build_model(&ck, &self.opts).map_err(|source| CliError::Export {
             name: self.source_name(),
@@ -262,7 +263,7 @@ impl ExportJob {
             save: Some(path), ..
         } = &self.source
         {
-            ck.save(path).map_err(CliError::Save)?;
+            ck.save(path).map_err(|e| CliError::Save(Box::new(e)))?;
         }
         write_model(&model, &self.output).map_err(CliError::Write)?;
         Ok(Exported {
