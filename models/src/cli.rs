@@ -193,8 +193,11 @@ mod tests {
 
     #[test]
     fn flags_override_the_config_and_bad_values_are_usage_errors() {
+        let tiny = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/tiny.yaml");
         let a = TrainArgs::try_parse_from([
             "srgan-train",
+            "--config",
+            tiny,
             "--phase",
             "gan",
             "--iterations",
@@ -211,7 +214,8 @@ mod tests {
             let e = TrainArgs::try_parse_from(["srgan-train", bad[0], bad[1]]).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{e}");
         }
-        let a = TrainArgs::try_parse_from(["srgan-train", "--device", "tensorrt"]).unwrap();
+        let a = TrainArgs::try_parse_from(["srgan-train", "--config", tiny, "--device", "trt"])
+            .unwrap();
         let e = TrainJob::from_args(a).unwrap_err().to_string();
         assert!(e.contains("tensorrt:0"), "{e}");
     }
