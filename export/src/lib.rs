@@ -2,6 +2,7 @@
 //! plain Rust: no Python, no libtorch, no runtime crate.
 //!
 //! - [`checkpoint`]: the safetensors checkpoint and its architecture ([`GeneratorConfig`]).
+//! - [`cli`]: `srgan-export`'s arguments, their validation and the export job.
 //! - [`export_onnx`] / [`write_onnx`]: checkpoint -> ONNX opset 17 (see [`exporter`] for the
 //!   graph's contract and [`metadata`] for the `metadata_props` keys).
 //! - [`proto`]: the ONNX protobuf messages, hand-written `prost` derives.
@@ -10,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod checkpoint;
+pub mod cli;
 pub mod exporter;
 pub mod fold;
 pub mod ops;

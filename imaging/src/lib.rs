@@ -11,15 +11,19 @@
 //! - [`resample`]: MATLAB-style bicubic (and Lanczos3) resizing, for alpha channels and the
 //!   bicubic baseline / LR generation.
 //! - [`metrics`]: PSNR and SSIM on the Y channel, as papers (and BasicSR) report them.
+//! - [`eval`]: the evaluation protocol (crop, bicubic LR, model, 8-bit output, Y PSNR/SSIM
+//!   with a border of `scale`), shared by trainer validation, `srgan-eval` and `srgan-figure`.
 #![deny(missing_docs)]
 
 pub mod budget;
+pub mod eval;
 pub mod image_io;
 pub mod metrics;
 pub mod pipeline;
 pub mod resample;
 pub mod tiling;
 
+pub use eval::{EvalError, EvalImage, Scores};
 pub use image_io::{
     read_image, write_image_atomic, DecodeLimits, Decoded, ImageError, OutputFormat,
 };

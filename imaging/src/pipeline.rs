@@ -12,7 +12,7 @@
 //! time, and each tile's core is rounded and clamped straight into the output image's own
 //! 8/16-bit buffer ([`ImageSink`]); no full-size f32 copy of the output is ever held.
 
-use image::{DynamicImage, ImageBuffer, Luma, LumaA, Rgb, Rgba};
+use image::{DynamicImage, ImageBuffer, Luma, LumaA, Rgb, RgbImage, Rgba};
 use ndarray::{Array2, Array4, ArrayView4};
 use srgan_runtimes::Upscaler;
 
@@ -232,6 +232,28 @@ pub fn split_image(image: &DynamicImage) -> Result<SplitImage, PipelineError> {
 /// replicated): the model's input.
 pub fn image_to_tensor(image: &DynamicImage) -> Result<Array4<f32>, PipelineError> {
     split_image(image).map(|s| s.rgb)
+}
+
+/// `[1, 3, H, W]` in [0, 1] from an 8-bit RGB image: [`image_to_tensor`] without going
+/// through a [`DynamicImage`] (training crops, the evaluation protocol).
+pub fn rgb_to_tensor(image: &RgbImage) -> Array4<f32> {
+    let format = PixelFormat {
+        colour: Colour::Rgb,
+        alpha: false,
+        depth: Depth::Eight,
+    };
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    split_samples(image.as_raw(), w, h, format).rgb
+}
+
+/// The first image of an NCHW batch (RGB in [0, 1]) as 8-bit RGB, rounded and clamped as
+/// every output image is (what a saved image holds).
+pub fn tensor_to_rgb(x: ArrayView4<'_, f32>) -> RgbImage {
+    let (_, _, h, w) = x.dim();
+    RgbImage::from_fn(w as u32, h as u32, |px, py| {
+        let v = |c: usize| u8::quantise(x[[0, c, py as usize, px as usize]]);
+        Rgb([v(0), v(1), v(2)])
+    })
 }
 
 enum Samples {

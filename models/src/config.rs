@@ -14,7 +14,7 @@ use crate::losses::LossConfig;
 use crate::vgg::VggConfig;
 
 /// Which training phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     /// SRResNet: G alone on the content loss (no discriminator).

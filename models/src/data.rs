@@ -6,8 +6,8 @@
 //! multiple of 90 degrees, and its LR partner is the patch downscaled by the scale with the
 //! bicubic kernel (Keys, a = -0.5) widened by the scale for antialiasing, exactly as MATLAB's
 //! `imresize(hr, 1/scale, 'bicubic')` (`srgan_imaging::resample::downscale`), then rounded to
-//! 8 bits like a saved LR image. The bicubic baseline of validation is
-//! `srgan_imaging::resample::upscale`, also rounded to 8 bits.
+//! 8 bits like a saved LR image. Validation follows the evaluation protocol of
+//! `srgan_imaging::eval`, the same code as `srgan-eval`'s.
 //!
 //! Loading is deterministic: which images and crops iteration `t` gets depends only on
 //! `(seed, t)`, so a run can be resumed at any iteration. Background threads prepare the batches;
@@ -23,7 +23,8 @@ use image::imageops;
 use image::RgbImage;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use srgan_runtimes::ndarray::{Array4, ArrayView4};
+use srgan_imaging::eval::EvalImage;
+use srgan_imaging::pipeline::{rgb_to_tensor, tensor_to_rgb};
 
 use crate::error::{ModelsError, Result};
 
@@ -146,40 +147,10 @@ impl ImageFolder {
     }
 }
 
-/// `[1, 3, H, W]` in [0, 1].
-pub fn image_to_nchw(img: &RgbImage) -> Array4<f32> {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    Array4::from_shape_fn((1, 3, h, w), |(_, c, y, x)| {
-        img.get_pixel(x as u32, y as u32).0[c] as f32 / 255.0
-    })
-}
-
-/// The first image of an NCHW batch in [0, 1], rounded to 8 bits.
-pub fn nchw_to_image(x: ArrayView4<'_, f32>) -> RgbImage {
-    let (_, _, h, w) = x.dim();
-    RgbImage::from_fn(w as u32, h as u32, |px, py| {
-        let v =
-            |c: usize| (x[[0, c, py as usize, px as usize]].clamp(0.0, 1.0) * 255.0).round() as u8;
-        image::Rgb([v(0), v(1), v(2)])
-    })
-}
-
 /// Downscales by `scale` with MATLAB's bicubic (antialiased), rounding to 8 bits.
 pub fn bicubic_down(img: &RgbImage, scale: u32) -> RgbImage {
-    let x = image_to_nchw(img);
-    nchw_to_image(srgan_imaging::resample::downscale(x.view(), scale as usize).view())
-}
-
-/// Upscales by `scale` with MATLAB's bicubic, rounding to 8 bits (the paper's baseline).
-pub fn bicubic_up(img: &RgbImage, scale: u32) -> RgbImage {
-    let x = image_to_nchw(img);
-    nchw_to_image(srgan_imaging::resample::upscale(x.view(), scale as usize).view())
-}
-
-/// Crops the largest top-left region whose sides are multiples of `scale`.
-pub fn mod_crop(img: &RgbImage, scale: u32) -> RgbImage {
-    let (w, h) = (img.width() / scale * scale, img.height() / scale * scale);
-    imageops::crop_imm(img, 0, 0, w, h).to_image()
+    let x = rgb_to_tensor(img);
+    tensor_to_rgb(srgan_imaging::resample::downscale(x.view(), scale as usize).view())
 }
 
 /// Applies one of the 8 symmetries of the square (`k` in 0..8: bit 0 horizontal flip, bits 1-2
@@ -200,9 +171,7 @@ pub fn dihedral(img: &RgbImage, k: u8) -> RgbImage {
 
 /// Appends an RGB image as planar CHW f32 in [0, 1].
 pub fn push_chw(img: &RgbImage, out: &mut Vec<f32>) {
-    for c in 0..3 {
-        out.extend(img.pixels().map(|p| p.0[c] as f32 / 255.0));
-    }
+    out.extend(rgb_to_tensor(img).iter());
 }
 
 /// One training batch, planar NCHW, RGB in [0, 1].
@@ -344,18 +313,14 @@ impl Drop for Loader {
     }
 }
 
-/// A validation image: the HR (cropped to a multiple of the scale), its LR and the bicubic
-/// baseline.
+/// A validation image, prepared for the evaluation protocol
+/// ([`srgan_imaging::eval`]): the HR cropped to a multiple of the scale, and its LR.
 #[derive(Debug, Clone)]
 pub struct ValImage {
     /// The file.
     pub file: PathBuf,
-    /// HR, sides multiples of the scale.
-    pub hr: RgbImage,
-    /// LR = bicubic downscale of `hr`.
-    pub lr: RgbImage,
-    /// Bicubic upscale of `lr`.
-    pub bicubic: RgbImage,
+    /// The HR and its LR.
+    pub image: EvalImage,
 }
 
 /// Prepares validation images from a folder.
@@ -373,16 +338,9 @@ pub fn validation_set(
         .iter()
         .zip(&folder.files)
         .take(n)
-        .map(|(img, f)| {
-            let hr = mod_crop(img, scale);
-            let lr = bicubic_down(&hr, scale);
-            let bicubic = bicubic_up(&lr, scale);
-            ValImage {
-                file: f.clone(),
-                hr,
-                lr,
-                bicubic,
-            }
+        .map(|(img, f)| ValImage {
+            file: f.clone(),
+            image: EvalImage::new(img, scale as usize),
         })
         .collect())
 }

@@ -1,27 +1,38 @@
-//! Devices are resolved here, in one place: `cpu`, `cuda` or `cuda:N`. An explicit CUDA device
-//! that cannot be had is an error that says why, never a silent fall back to the CPU.
+//! Devices are resolved here, in one place. The grammar is `srgan_runtimes::Device`'s (`cpu`,
+//! `cuda[:N]`, `tensorrt[:N]`), the one every command line parses; this module maps it to a
+//! `tch::Device`. An explicit CUDA device that cannot be had is an error that says why, never a
+//! silent fall back to the CPU; TensorRT is an error naming the device (libtorch has none).
+
+use srgan_runtimes::Device;
 
 use crate::error::{ModelsError, Result};
 
-/// Parses `cpu`, `cuda` or `cuda:N` and checks that the device exists.
+/// Parses a device name with `srgan_runtimes::Device`'s grammar and resolves it with
+/// [`tch_device`].
 pub fn resolve_device(name: &str) -> Result<tch::Device> {
-    let lower = name.trim().to_ascii_lowercase();
-    if lower == "cpu" {
-        return Ok(tch::Device::Cpu);
+    let device: Device = name.parse().map_err(|reason| ModelsError::DeviceName {
+        name: name.into(),
+        reason,
+    })?;
+    tch_device(&device)
+}
+
+/// The tch device for a runtime device: CPU, or a CUDA device that exists. TensorRT is not
+/// something libtorch offers.
+pub fn tch_device(d: &Device) -> Result<tch::Device> {
+    match d {
+        Device::Cpu => Ok(tch::Device::Cpu),
+        Device::Cuda(i) => cuda_device(*i as usize, &d.to_string()),
+        Device::TensorRt(_) => Err(ModelsError::DeviceUnavailable {
+            device: d.to_string(),
+            reason: "tch runs on cpu or cuda[:N]; TensorRT is only offered by the ort runtime"
+                .into(),
+        }),
     }
-    let index = match lower.strip_prefix("cuda") {
-        Some("") => 0,
-        Some(rest) => rest
-            .strip_prefix(':')
-            .and_then(|i| i.parse::<usize>().ok())
-            .ok_or_else(|| ModelsError::DeviceName(name.into()))?,
-        None => return Err(ModelsError::DeviceName(name.into())),
-    };
-    cuda_device(index, name)
 }
 
 /// CUDA device `index`, or an error saying why it cannot be had.
-pub fn cuda_device(index: usize, shown_as: &str) -> Result<tch::Device> {
+fn cuda_device(index: usize, shown_as: &str) -> Result<tch::Device> {
     if !tch::Cuda::is_available() {
         return Err(ModelsError::DeviceUnavailable {
             device: shown_as.into(),
@@ -38,18 +49,4 @@ pub fn cuda_device(index: usize, shown_as: &str) -> Result<tch::Device> {
         });
     }
     Ok(tch::Device::Cuda(index))
-}
-
-/// The tch device for a runtime device of `srgan_runtimes` (CPU or CUDA; TensorRT is not
-/// something libtorch offers).
-pub fn from_runtime_device(d: &srgan_runtimes::Device) -> Result<tch::Device> {
-    match d {
-        srgan_runtimes::Device::Cpu => Ok(tch::Device::Cpu),
-        srgan_runtimes::Device::Cuda(i) => cuda_device(*i as usize, &d.to_string()),
-        srgan_runtimes::Device::TensorRt(_) => Err(ModelsError::DeviceUnavailable {
-            device: d.to_string(),
-            reason: "tch runs on cpu or cuda[:N]; TensorRT is only offered by the ort runtime"
-                .into(),
-        }),
-    }
 }

@@ -96,9 +96,22 @@ pub enum ModelsError {
         /// What is missing.
         reason: String,
     },
-    /// A device name could not be parsed.
-    #[error("unknown device `{0}`: expected cpu or cuda[:N]")]
-    DeviceName(String),
+    /// A device name could not be parsed (`srgan_runtimes::Device`'s grammar).
+    #[error("{reason}")]
+    DeviceName {
+        /// The name given.
+        name: String,
+        /// The parser's message, which names it.
+        reason: String,
+    },
+    /// A validation image could not be evaluated.
+    #[error("validating on {path}: {source}")]
+    Validation {
+        /// The image.
+        path: PathBuf,
+        /// What went wrong.
+        source: srgan_imaging::eval::EvalError,
+    },
     /// A data folder holds no image that can be used.
     #[error("{path}: no usable image (PNG or JPEG, at least {min_size}x{min_size} pixels); {skipped} file(s) skipped")]
     NoUsableImages {

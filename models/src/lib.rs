@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 pub mod adam;
+pub mod cli;
 pub mod config;
 pub mod data;
 pub mod device;
@@ -17,7 +18,6 @@ pub mod generator;
 pub mod layers;
 pub mod logging;
 pub mod losses;
-pub mod metrics;
 pub mod plot;
 pub mod state;
 pub mod trainer;
@@ -26,7 +26,7 @@ pub mod vgg;
 
 pub use adam::{Adam, AdamConfig};
 pub use config::{DataConfig, LrDecay, Phase, TrainConfig};
-pub use device::resolve_device;
+pub use device::{resolve_device, tch_device};
 pub use discriminator::{BnMode, Discriminator, DiscriminatorConfig};
 pub use error::{ModelsError, Result};
 pub use generator::{Generator, MainModule};

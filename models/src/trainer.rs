@@ -16,7 +16,8 @@ use std::sync::Arc;
 use image::RgbImage;
 use rand::Rng;
 use srgan_contract::metadata::keys;
-use tch::{nn, Device, Kind, Tensor};
+use srgan_runtimes::ndarray::{Array4, ArrayView4};
+use tch::{nn, Device, Tensor};
 
 use crate::adam::Adam;
 use crate::config::{Phase, TrainConfig};
@@ -26,7 +27,6 @@ use crate::error::{ModelsError, Result};
 use crate::generator::{self, Generator, MainModule};
 use crate::logging::{self, IterationLosses, RunningMeans};
 use crate::losses;
-use crate::metrics;
 use crate::state;
 use crate::vgg::Vgg19Features;
 
@@ -64,18 +64,8 @@ pub struct TrainerOptions {
     pub stop: Option<Arc<AtomicBool>>,
 }
 
-/// Validation result, averaged over the images.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Validation {
-    /// PSNR of G on Y, dB.
-    pub psnr: f64,
-    /// SSIM of G on Y.
-    pub ssim: f64,
-    /// PSNR of bicubic upscaling.
-    pub bicubic_psnr: f64,
-    /// SSIM of bicubic upscaling.
-    pub bicubic_ssim: f64,
-}
+/// Validation result, averaged over the images: the scores of `srgan_imaging::eval`.
+pub type Validation = srgan_imaging::eval::Scores;
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -634,43 +624,46 @@ impl<G: MainModule> Trainer<G> {
         })
     }
 
-    /// Runs G in eval mode on one LR image; returns the SR image.
-    fn upscale_image(&self, net: &G, lr: &RgbImage) -> Result<RgbImage> {
+    /// Runs G in eval mode on an LR batch in [0, 1]; returns its output mapped to [0, 1].
+    fn upscale_batch(&self, net: &G, lr: ArrayView4<'_, f32>) -> Result<Array4<f32>> {
         let g = &self.cfg.generator;
-        let mut v = Vec::with_capacity(3 * lr.len());
-        data::push_chw(lr, &mut v);
-        let (w, h) = (lr.width() as i64, lr.height() as i64);
+        let dims: Vec<i64> = lr.shape().iter().map(|&d| d as i64).collect();
+        let v: Vec<f32> = lr.iter().copied().collect();
         let x = Tensor::from_slice(&v)
-            .view([1, 3, h, w])
+            .view(dims.as_slice())
             .to_device(self.device);
         let x = x * (g.lr_range[1] - g.lr_range[0]) as f64 + g.lr_range[0] as f64;
         let y = tch::no_grad(|| net.forward_t(&x, false));
-        let y = self.to_unit(&y).clamp(0.0, 1.0).squeeze_dim(0);
-        tensor_to_image(&y)
+        let y = self.to_unit(&y).clamp(0.0, 1.0);
+        let (n, c, h, w) = y
+            .size4()
+            .map_err(ModelsError::tch("the generator's output"))?;
+        let v = generator::tensor_to_vec(&y)?;
+        Ok(
+            Array4::from_shape_vec((n as usize, c as usize, h as usize, w as usize), v)
+                .expect("tensor_to_vec returns every element of the tensor"),
+        )
     }
 
-    /// PSNR/SSIM on Y of G (or its EMA) and of bicubic on the validation images.
+    /// PSNR/SSIM on Y of G (or its EMA) and of bicubic on the validation images, by the
+    /// evaluation protocol of `srgan_imaging::eval` (the same numbers as `srgan-eval`).
     pub fn validate(&mut self) -> Result<Validation> {
-        let scale = self.cfg.generator.scale;
         let net = match &self.ema {
             Some((_, e)) => e,
             None => &self.g,
         };
-        let mut acc = [0.0f64; 4];
+        let mut scores = Vec::with_capacity(self.val.len());
         for v in &self.val {
-            let sr = self.upscale_image(net, &v.lr)?;
-            acc[0] += metrics::psnr_y(&sr, &v.hr, scale);
-            acc[1] += metrics::ssim_y(&sr, &v.hr, scale);
-            acc[2] += metrics::psnr_y(&v.bicubic, &v.hr, scale);
-            acc[3] += metrics::ssim_y(&v.bicubic, &v.hr, scale);
+            let s = v
+                .image
+                .evaluate(|lr| self.upscale_batch(net, lr))
+                .map_err(|source| ModelsError::Validation {
+                    path: v.file.clone(),
+                    source,
+                })?;
+            scores.push(s);
         }
-        let n = self.val.len().max(1) as f64;
-        let res = Validation {
-            psnr: acc[0] / n,
-            ssim: acc[1] / n,
-            bicubic_psnr: acc[2] / n,
-            bicubic_ssim: acc[3] / n,
-        };
+        let res = Validation::mean(&scores);
         logging::append(
             &self.out.join(files::METRICS),
             &logging::record(
@@ -799,21 +792,6 @@ pub fn check_state_metadata(
     mismatch("the crop", cfg.data.crop.to_string(), get("crop")?)?;
     mismatch("the EMA", cfg.ema_decay.is_some().to_string(), get("ema")?)?;
     Ok(())
-}
-
-/// `[3, H, W]` in [0, 1] -> 8-bit RGB image (rounded).
-pub fn tensor_to_image(t: &Tensor) -> Result<RgbImage> {
-    let size = t.size();
-    let (h, w) = (size[1] as u32, size[2] as u32);
-    let v = generator::tensor_to_vec(&(t.to_kind(Kind::Float) * 255.0).round())?;
-    let plane = (h * w) as usize;
-    let mut img = RgbImage::new(w, h);
-    for (i, p) in img.pixels_mut().enumerate() {
-        for c in 0..3 {
-            p.0[c] = v[c * plane + i].clamp(0.0, 255.0) as u8;
-        }
-    }
-    Ok(img)
 }
 
 /// Serialising a config part to JSON through a trait object.

@@ -10,7 +10,7 @@ use srgan_runtimes::ndarray::{Array4, ArrayView4};
 use srgan_runtimes::{ModelInfo, RuntimeError, RuntimeOptions, Upscaler};
 use tch::{nn, Tensor};
 
-use crate::device::from_runtime_device;
+use crate::device::tch_device;
 use crate::generator::{self, Generator, MainModule};
 
 /// A generator checkpoint on libtorch.
@@ -35,7 +35,7 @@ impl TchUpscaler {
     /// Loads a generator checkpoint (`srgan-export`'s contract) onto `opts.device` (cpu or
     /// cuda[:N]; a CUDA device that cannot be had is an error).
     pub fn open(checkpoint: &Path, opts: &RuntimeOptions) -> anyhow::Result<TchUpscaler> {
-        let device = from_runtime_device(&opts.device)?;
+        let device = tch_device(&opts.device)?;
         if let Some(t) = opts.threads {
             if device == tch::Device::Cpu && t > 0 {
                 tch::set_num_threads(t as i32);

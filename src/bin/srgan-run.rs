@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use srgan::run::{run, RunArgs, RunConfig};
+use srgan_contract::exit;
 
 fn main() -> ExitCode {
     // Each image reuses the last one's memory (tract 15-20% faster; see the function).
@@ -14,13 +15,13 @@ fn main() -> ExitCode {
         .context("invalid arguments")
         .and_then(|cfg| run(&cfg).context("cannot run"));
     match outcome {
-        Ok(summary) if summary.failed.is_empty() => ExitCode::SUCCESS,
+        Ok(summary) if summary.failed.is_empty() => ExitCode::from(exit::SUCCESS),
         // Each failure was reported with its path as it happened.
-        Ok(_) => ExitCode::from(1),
+        Ok(_) => ExitCode::from(exit::NEGATIVE),
         Err(e) => {
             // The root cause names the file; the context says which step.
             eprintln!("srgan-run: error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(exit::FAILURE)
         }
     }
 }

@@ -7,6 +7,7 @@ mod common;
 
 mod cli;
 mod contract;
+mod exit_codes;
 mod images;
 mod parity;
 mod tch_runtime;

@@ -21,7 +21,11 @@ fn stderr(o: &Output) -> String {
 fn assert_one_line_error(o: &Output, needle: &str) {
     let err = stderr(o);
     assert!(!o.status.success(), "expected failure, stderr: {err}");
-    assert_eq!(o.status.code(), Some(1), "exit code; stderr: {err}");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "exit code (FAILURE); stderr: {err}"
+    );
     assert_eq!(err.lines().count(), 1, "one line: {err:?}");
     assert!(err.starts_with("error: "), "{err}");
     assert!(err.contains(needle), "`{needle}` not in {err}");

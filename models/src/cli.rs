@@ -1,0 +1,222 @@
+//! `srgan-train`'s command line: its arguments ([`TrainArgs`]), their validation into a
+//! [`TrainJob`] (the YAML config with the flags applied, the device resolved), and the
+//! trainer it opens. The binary only installs the Ctrl-C handler, runs, and maps the outcome
+//! to an exit code (`srgan_contract::exit`).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use srgan_runtimes::Device;
+
+use crate::config::{Phase, TrainConfig};
+use crate::error::{ModelsError, Result};
+use crate::generator::Generator;
+use crate::trainer::{files, Trainer, TrainerOptions};
+
+/// Train an SRResNet / SRGAN generator with libtorch.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "srgan-train",
+    version,
+    about,
+    after_help = "Exit status: 0 when the configured iterations are done, 2 on a usage, config, \
+                  data, device or I/O error, 130 when stopped by Ctrl-C after writing a \
+                  checkpoint (a second Ctrl-C exits 130 at once, without one)."
+)]
+pub struct TrainArgs {
+    /// YAML config (see configs/); unknown keys are errors. Default: the paper's settings.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Folder of HR training images (overrides data.train).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Folder of held-out HR images for validation (overrides data.val).
+    #[arg(long)]
+    pub val: Option<PathBuf>,
+    /// Output folder for checkpoints, metrics and plots.
+    #[arg(long, default_value = "runs/srgan")]
+    pub out: PathBuf,
+    /// Continue from a training state: a state.safetensors file, or an output folder holding one.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// cpu, cuda or cuda:N. An explicit CUDA device that cannot be had is an error.
+    #[arg(long, default_value = "cpu")]
+    pub device: Device,
+    /// Phase (overrides phase).
+    #[arg(long, value_enum)]
+    pub phase: Option<Phase>,
+    /// Iterations (overrides iterations).
+    #[arg(long)]
+    pub iterations: Option<u64>,
+    /// Batch size (overrides data.batch).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// HR crop side (overrides data.crop).
+    #[arg(long)]
+    pub crop: Option<usize>,
+    /// Learning rate of G and D (overrides adam_g.lr and adam_d.lr).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Seed (overrides seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// VGG19 weights file, .pth or .safetensors (overrides vgg.weights).
+    #[arg(long)]
+    pub vgg_weights: Option<PathBuf>,
+    /// Pretrained generator to start phase gan from (overrides init_generator).
+    #[arg(long)]
+    pub init_generator: Option<PathBuf>,
+    /// Iterations between checkpoints (overrides checkpoint_every).
+    #[arg(long)]
+    pub checkpoint_every: Option<u64>,
+    /// Iterations between validations (overrides val_every).
+    #[arg(long)]
+    pub val_every: Option<u64>,
+    /// libtorch CPU threads (overrides threads).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bar; periodic lines only (the default when stderr is not a terminal).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// A validated training job.
+#[derive(Debug, Clone)]
+pub struct TrainJob {
+    /// The config, flags applied, validated.
+    pub config: TrainConfig,
+    /// The output folder.
+    pub out: PathBuf,
+    /// The training state to resume from (a file), if any.
+    pub resume: Option<PathBuf>,
+    /// The device.
+    pub device: tch::Device,
+    /// Whether to draw a progress bar.
+    pub bar: bool,
+}
+
+impl TrainJob {
+    /// Reads the config, applies the flags, validates the result and resolves the device.
+    pub fn from_args(args: TrainArgs) -> Result<Self> {
+        let mut cfg = match &args.config {
+            Some(p) => read_config(p)?,
+            None => TrainConfig::default(),
+        };
+        apply_flags(&mut cfg, &args);
+        cfg.validate()?;
+        let device = crate::device::tch_device(&args.device)?;
+        let resume = args
+            .resume
+            .map(|r| if r.is_dir() { r.join(files::STATE) } else { r });
+        Ok(Self {
+            config: cfg,
+            out: args.out,
+            resume,
+            device,
+            bar: !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        })
+    }
+
+    /// A fresh trainer, or one resumed from [`resume`](Self::resume); `stop` is the flag that
+    /// stops it after the current iteration (with a checkpoint).
+    pub fn trainer(&self, stop: Option<Arc<AtomicBool>>) -> Result<Trainer<Generator>> {
+        let opts = TrainerOptions {
+            progress: true,
+            bar: self.bar,
+            stop,
+        };
+        let cfg = self.config.clone();
+        match &self.resume {
+            Some(state) => Trainer::resume(cfg, &self.out, state, self.device, opts),
+            None => Trainer::new(cfg, &self.out, self.device, opts),
+        }
+    }
+}
+
+/// Reads the YAML without validating: flags may still fix a value.
+fn read_config(p: &Path) -> Result<TrainConfig> {
+    let text = std::fs::read_to_string(p).map_err(ModelsError::io(p))?;
+    serde_yaml::from_str(&text).map_err(|e| ModelsError::ConfigParse {
+        path: p.into(),
+        reason: e.to_string(),
+    })
+}
+
+fn apply_flags(cfg: &mut TrainConfig, args: &TrainArgs) {
+    if let Some(d) = &args.data {
+        cfg.data.train = Some(d.clone());
+    }
+    if let Some(v) = &args.val {
+        cfg.data.val = Some(v.clone());
+    }
+    if let Some(p) = args.phase {
+        cfg.phase = p;
+    }
+    if let Some(i) = args.iterations {
+        cfg.iterations = i;
+    }
+    if let Some(b) = args.batch {
+        cfg.data.batch = b;
+    }
+    if let Some(c) = args.crop {
+        cfg.data.crop = c;
+    }
+    if let Some(lr) = args.lr {
+        cfg.adam_g.lr = lr;
+        cfg.adam_d.lr = lr;
+    }
+    if let Some(s) = args.seed {
+        cfg.seed = s;
+    }
+    if let Some(v) = &args.vgg_weights {
+        cfg.vgg.weights = Some(v.clone());
+    }
+    if let Some(g) = &args.init_generator {
+        cfg.init_generator = Some(g.clone());
+    }
+    if let Some(c) = args.checkpoint_every {
+        cfg.checkpoint_every = c;
+    }
+    if let Some(v) = args.val_every {
+        cfg.val_every = v;
+    }
+    if let Some(t) = args.threads {
+        cfg.threads = Some(t);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn flags_override_the_config_and_bad_values_are_usage_errors() {
+        let tiny = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/tiny.yaml");
+        let a = TrainArgs::try_parse_from([
+            "srgan-train",
+            "--config",
+            tiny,
+            "--phase",
+            "gan",
+            "--iterations",
+            "7",
+            "--device",
+            "cpu",
+        ])
+        .unwrap();
+        let job = TrainJob::from_args(a).unwrap();
+        assert_eq!(job.config.phase, Phase::Gan);
+        assert_eq!(job.config.iterations, 7);
+        assert_eq!(job.device, tch::Device::Cpu);
+        for bad in [["--phase", "finetune"], ["--device", "tpu"]] {
+            let e = TrainArgs::try_parse_from(["srgan-train", bad[0], bad[1]]).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{e}");
+        }
+        let a = TrainArgs::try_parse_from(["srgan-train", "--config", tiny, "--device", "trt"])
+            .unwrap();
+        let e = TrainJob::from_args(a).unwrap_err().to_string();
+        assert!(e.contains("tensorrt:0"), "{e}");
+    }
+}

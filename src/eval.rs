@@ -1,0 +1,342 @@
+//! `srgan-eval`: PSNR and SSIM on the Y channel (BT.601, `scale` pixels of border cropped: the
+//! SRGAN paper's protocol) of a model against bicubic upscaling, on a folder of HR images.
+//!
+//! The protocol itself is [`srgan_imaging::eval`], shared with trainer validation and
+//! `srgan-figure`. This module holds the command line ([`EvalArgs`]), its validation into an
+//! [`EvalConfig`], and the run over the folder. The model is an exported `.onnx` (runtime
+//! `ort` or `tract`) or, in a build with the `tch` feature, a generator checkpoint
+//! `.safetensors` (runtime `tch`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use srgan_imaging::eval::{EvalImage, Scores};
+use srgan_imaging::{read_image, DecodeLimits, ImageError};
+use srgan_runtimes::{Device, RuntimeError, RuntimeOptions, Upscaler};
+
+/// PSNR/SSIM (Y, border = scale) of a model and of bicubic on a folder of HR images.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "srgan-eval",
+    version,
+    about,
+    after_help = "Exit status: 0 when every image was evaluated, 1 when some image could not \
+                  be (each is reported, the mean is over the others), 2 on a usage, model, \
+                  runtime or I/O error, or when no image could be evaluated."
+)]
+pub struct EvalArgs {
+    /// The model: an exported .onnx, or a generator checkpoint .safetensors (tch builds).
+    pub model: PathBuf,
+    /// Folder of HR images (PNG or JPEG).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Runtime: ort or tract for .onnx, tch for a checkpoint. Default: tract for .onnx, tch
+    /// for .safetensors.
+    #[arg(long, value_enum)]
+    pub runtime: Option<EvalRuntime>,
+    /// cpu, cuda[:N] or tensorrt[:N] (what the runtime supports).
+    #[arg(long, default_value = "cpu")]
+    pub device: Device,
+    /// Intra-op threads. Default: every core.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Evaluate at most this many images (sorted by name).
+    #[arg(long)]
+    pub max_images: Option<usize>,
+    /// Also write one JSON object per image (and a final `mean`) to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// `--runtime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EvalRuntime {
+    /// ONNX Runtime (.onnx).
+    Ort,
+    /// tract (.onnx).
+    Tract,
+    /// libtorch, straight from a generator checkpoint (.safetensors; builds with `tch`).
+    Tch,
+}
+
+impl EvalRuntime {
+    /// Its command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            EvalRuntime::Ort => "ort",
+            EvalRuntime::Tract => "tract",
+            EvalRuntime::Tch => "tch",
+        }
+    }
+}
+
+/// Errors that stop `srgan-eval` (a single image's failure does not: see [`EvalSummary`]).
+#[derive(Debug, thiserror::Error)]
+pub enum EvalRunError {
+    /// The runtime does not take this kind of model file.
+    #[error("{}: {reason}", path.display())]
+    ModelKind {
+        /// The model file.
+        path: PathBuf,
+        /// What would work.
+        reason: String,
+    },
+    /// The model could not be opened.
+    #[error("opening {} on {runtime}", path.display())]
+    Open {
+        /// The model file.
+        path: PathBuf,
+        /// The runtime.
+        runtime: &'static str,
+        /// What went wrong.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+    /// A file or folder could not be read or written.
+    #[error("{} {}", what, path.display())]
+    Io {
+        /// What was being done (`reading`, `creating`, `writing`).
+        what: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The folder holds no PNG or JPEG file.
+    #[error("{}: no PNG or JPEG image", .0.display())]
+    NoImages(PathBuf),
+    /// Every image failed.
+    #[error("{}: no image could be evaluated", .0.display())]
+    NothingEvaluated(PathBuf),
+}
+
+/// A validated `srgan-eval` run.
+#[derive(Debug, Clone)]
+pub struct EvalConfig {
+    /// The model file.
+    pub model: PathBuf,
+    /// The runtime, resolved from `--runtime` or the model's extension.
+    pub runtime: EvalRuntime,
+    /// Runtime options (device, threads).
+    pub options: RuntimeOptions,
+    /// The HR folder.
+    pub data: PathBuf,
+    /// The images to evaluate, sorted, at most `--max-images`.
+    pub images: Vec<PathBuf>,
+    /// The JSON-lines report, if any.
+    pub json: Option<PathBuf>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct EvalSummary {
+    /// Each evaluated image's name and scores.
+    pub scores: Vec<(String, Scores)>,
+    /// The mean over the evaluated images.
+    pub mean: Scores,
+    /// The images that could not be evaluated (each reported as it happened).
+    pub failed: Vec<PathBuf>,
+}
+
+impl EvalConfig {
+    /// Lists the images, resolves the runtime and checks that it takes the model's kind.
+    pub fn from_args(args: EvalArgs) -> Result<Self, EvalRunError> {
+        let images = list_images(&args.data)?;
+        let ext = args
+            .model
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let runtime = args.runtime.unwrap_or(if ext == "onnx" {
+            EvalRuntime::Tract
+        } else {
+            EvalRuntime::Tch
+        });
+        let reason = match (runtime, ext == "safetensors") {
+            (EvalRuntime::Tch, false) => {
+                Some("runtime tch takes a generator checkpoint (.safetensors)".to_string())
+            }
+            (EvalRuntime::Ort | EvalRuntime::Tract, true) => Some(format!(
+                "a checkpoint runs on runtime tch; export it to .onnx for {}",
+                runtime.name()
+            )),
+            _ => None,
+        };
+        if let Some(reason) = reason {
+            return Err(EvalRunError::ModelKind {
+                path: args.model,
+                reason,
+            });
+        }
+        Ok(Self {
+            images: images
+                .into_iter()
+                .take(args.max_images.unwrap_or(usize::MAX))
+                .collect(),
+            model: args.model,
+            runtime,
+            options: RuntimeOptions {
+                device: args.device,
+                threads: args.threads,
+                ..Default::default()
+            },
+            data: args.data,
+            json: args.json,
+        })
+    }
+
+    /// Opens the model on the runtime and device.
+    pub fn open_model(&self) -> Result<Box<dyn Upscaler>, EvalRunError> {
+        let open_err = |source: Box<dyn std::error::Error + Send + Sync>| EvalRunError::Open {
+            path: self.model.clone(),
+            runtime: self.runtime.name(),
+            source,
+        };
+        match self.runtime {
+            EvalRuntime::Tch => open_tch(&self.model, &self.options),
+            rt => srgan_runtimes::open(rt.name(), &self.model, &self.options)
+                .map_err(|e: RuntimeError| open_err(e.into())),
+        }
+    }
+}
+
+#[cfg(feature = "tch")]
+fn open_tch(model: &Path, opts: &RuntimeOptions) -> Result<Box<dyn Upscaler>, EvalRunError> {
+    match srgan_models::TchUpscaler::open(model, opts) {
+        Ok(up) => Ok(Box::new(up)),
+        Err(e) => Err(EvalRunError::Open {
+            path: model.into(),
+            runtime: "tch",
+            source: e.into(),
+        }),
+    }
+}
+
+#[cfg(not(feature = "tch"))]
+fn open_tch(model: &Path, _opts: &RuntimeOptions) -> Result<Box<dyn Upscaler>, EvalRunError> {
+    Err(EvalRunError::ModelKind {
+        path: model.into(),
+        reason: "this srgan-eval was built without the `tch` feature; rebuild with \
+                 `--features tch` or export the checkpoint to .onnx"
+            .into(),
+    })
+}
+
+/// One image through the protocol.
+fn evaluate_file(
+    up: &mut dyn Upscaler,
+    path: &Path,
+    scale: usize,
+) -> Result<Scores, EvalFileError> {
+    let decoded = read_image(path, &DecodeLimits::default())?;
+    Ok(EvalImage::new(&decoded.image.to_rgb8(), scale).evaluate_upscaler(up)?)
+}
+
+/// Why one image could not be evaluated.
+#[derive(Debug, thiserror::Error)]
+enum EvalFileError {
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error(transparent)]
+    Eval(#[from] srgan_imaging::EvalError),
+}
+
+/// The PNG and JPEG files of a folder, sorted.
+fn list_images(dir: &Path) -> Result<Vec<PathBuf>, EvalRunError> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| EvalRunError::Io {
+            what: "reading",
+            path: dir.into(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && matches!(
+                    p.extension()
+                        .and_then(|e| e.to_str())
+                        .map(|e| e.to_ascii_lowercase())
+                        .as_deref(),
+                    Some("png" | "jpg" | "jpeg")
+                )
+        })
+        .collect();
+    v.sort();
+    if v.is_empty() {
+        return Err(EvalRunError::NoImages(dir.into()));
+    }
+    Ok(v)
+}
+
+fn row(name: &str, s: &Scores) -> String {
+    format!(
+        "{name:<28} {:>9.2} {:>7.4} {:>12.2} {:>9.4}",
+        s.psnr, s.ssim, s.bicubic_psnr, s.bicubic_ssim
+    )
+}
+
+/// Evaluates every image: prints a table on stdout, a warning on stderr for each image that
+/// fails, and writes the JSON lines. An error only when nothing could be evaluated or the
+/// model or a file cannot be used.
+pub fn run(cfg: &EvalConfig) -> Result<EvalSummary, EvalRunError> {
+    let mut up = cfg.open_model()?;
+    let scale = up.scale();
+    let json_err = |what, source| EvalRunError::Io {
+        what,
+        path: cfg.json.clone().unwrap_or_default(),
+        source,
+    };
+    let mut json = match &cfg.json {
+        Some(p) => Some(std::fs::File::create(p).map_err(|e| json_err("creating", e))?),
+        None => None,
+    };
+    println!(
+        "{} on {} (x{scale}; Y channel, border {scale})",
+        cfg.model.display(),
+        up.name()
+    );
+    println!(
+        "{:<28} {:>9} {:>7} {:>12} {:>9}",
+        "image", "PSNR dB", "SSIM", "bicubic dB", "bic SSIM"
+    );
+    let (mut scores, mut failed) = (Vec::new(), Vec::new());
+    for f in &cfg.images {
+        let name = f
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match evaluate_file(up.as_mut(), f, scale) {
+            Ok(sc) => {
+                println!("{}", row(&name, &sc));
+                if let Some(j) = json.as_mut() {
+                    let rec = serde_json::json!({"image": name, "psnr": sc.psnr, "ssim": sc.ssim,
+                        "bicubic_psnr": sc.bicubic_psnr, "bicubic_ssim": sc.bicubic_ssim});
+                    writeln!(j, "{rec}").map_err(|e| json_err("writing", e))?;
+                }
+                scores.push((name, sc));
+            }
+            Err(e) => {
+                eprintln!("warning: skipping {}: {e}", f.display());
+                failed.push(f.clone());
+            }
+        }
+    }
+    if scores.is_empty() {
+        return Err(EvalRunError::NothingEvaluated(cfg.data.clone()));
+    }
+    let all: Vec<Scores> = scores.iter().map(|(_, s)| *s).collect();
+    let m = Scores::mean(&all);
+    println!("{}", row(&format!("mean of {}", all.len()), &m));
+    if let Some(j) = json.as_mut() {
+        let rec = serde_json::json!({"image": "mean", "images": all.len(), "psnr": m.psnr,
+            "ssim": m.ssim, "bicubic_psnr": m.bicubic_psnr, "bicubic_ssim": m.bicubic_ssim});
+        writeln!(j, "{rec}").map_err(|e| json_err("writing", e))?;
+    }
+    Ok(EvalSummary {
+        scores,
+        mean: m,
+        failed,
+    })
+}
