@@ -116,8 +116,9 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
     let (tile_pad, exact) = resolve_tile_pad(cfg.tile_pad, upscaler.info());
     let console = Console::new(jobs.len() + early_failures.len(), folder, cfg.quiet);
     let tiling = tiling(cfg, upscaler.as_ref(), tile_pad)?;
-    if !exact && cfg.tile != TileArg::Side(0) {
-        console.warn(&format!(
+    if !exact {
+        // Said once, when the first image is actually cut into tiles.
+        console.warn_when_tiled(format!(
             "{} does not give its receptive-field radius; using --tile-pad {tile_pad} \
              (tile seams may show: pass --tile-pad, or --tile 0 to run images whole)",
             cfg.model.display()

@@ -207,7 +207,7 @@ impl ExportJob {
                 );
                 config
                     .validate()
-                    .map_err(|e| CliError::RandomConfig(Box::new(e)))?;
+                    .map_err(|e| CliError::RandomConfig(Box::new(e.into())))?;
                 check_exportable(&config).map_err(CliError::RandomExportable)?;
                 Source::Random {
                     config,

@@ -34,7 +34,7 @@ impl std::fmt::Debug for TchUpscaler {
 impl TchUpscaler {
     /// Loads a generator checkpoint (`srgan-export`'s contract) onto `opts.device` (cpu or
     /// cuda[:N]; a CUDA device that cannot be had is an error).
-    pub fn open(checkpoint: &Path, opts: &RuntimeOptions) -> anyhow::Result<TchUpscaler> {
+    pub fn open(checkpoint: &Path, opts: &RuntimeOptions) -> crate::Result<TchUpscaler> {
         let device = tch_device(&opts.device)?;
         if let Some(t) = opts.threads {
             if device == tch::Device::Cpu && t > 0 {
@@ -42,7 +42,7 @@ impl TchUpscaler {
             }
         }
         let ck = Checkpoint::load(checkpoint)?;
-        Ok(Self::from_checkpoint(&ck, device)?)
+        Self::from_checkpoint(&ck, device)
     }
 
     /// Builds the upscaler from a checkpoint in memory.

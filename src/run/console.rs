@@ -24,6 +24,9 @@ pub struct Summary {
 pub(crate) struct Console {
     bar: ProgressBar,
     quiet: bool,
+    folder: bool,
+    /// A warning that applies only once an image is tiled (the fallback tile pad).
+    tiled_warning: Mutex<Option<String>>,
     ok: AtomicUsize,
     failed: Mutex<Vec<FileError>>,
 }
@@ -44,6 +47,8 @@ impl Console {
         Self {
             bar,
             quiet,
+            folder,
+            tiled_warning: Mutex::new(None),
             ok: AtomicUsize::new(0),
             failed: Mutex::new(Vec::new()),
         }
@@ -52,6 +57,29 @@ impl Console {
     pub(crate) fn warn(&self, msg: &str) {
         if !self.quiet {
             self.bar.suspend(|| eprintln!("srgan-run: warning: {msg}"));
+        }
+    }
+
+    /// Keeps `msg` to be warned about the first time an image is tiled.
+    pub(crate) fn warn_when_tiled(&self, msg: String) {
+        if let Ok(mut w) = self.tiled_warning.lock() {
+            *w = Some(msg);
+        }
+    }
+
+    /// An image is run in `tiles` tiles of at most `window` LR pixels (with context): says so
+    /// for a single-file run, and gives the tiling warning once.
+    pub(crate) fn tiled(&self, job: &Job, tiles: usize, window: (usize, usize)) {
+        if let Some(msg) = self.tiled_warning.lock().ok().and_then(|mut w| w.take()) {
+            self.warn(&msg);
+        }
+        if !self.folder {
+            self.note(&format!(
+                "{}: {tiles} tiles, windows of at most {}x{} LR pixels",
+                job.input.display(),
+                window.0,
+                window.1
+            ));
         }
     }
 

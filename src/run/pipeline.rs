@@ -8,6 +8,7 @@ use image::DynamicImage;
 use srgan_imaging::budget::Tiling;
 use srgan_imaging::image_io::{read_image, write_image_atomic, ImageError};
 use srgan_imaging::pipeline::{upscale_image, UpscaleOptions};
+use srgan_imaging::tiling::plan_tiles;
 use srgan_runtimes::Upscaler;
 
 use super::console::Console;
@@ -61,6 +62,14 @@ pub(crate) fn process(
                 tiling: tiling.for_image(&image),
                 ..UpscaleOptions::default()
             };
+            let (h, w) = (image.height() as usize, image.width() as usize);
+            let tiles = plan_tiles(h, w, opts.tiling);
+            if tiles.len() > 1 {
+                let window = tiles.iter().fold((0, 0), |(a, b), t| {
+                    (a.max(t.win_y.1 - t.win_y.0), b.max(t.win_x.1 - t.win_x.0))
+                });
+                console.tiled(job, tiles.len(), window);
+            }
             match upscale_image(upscaler, image, &opts) {
                 Ok(out) => {
                     if upscaled_tx.send((job, out)).is_err() {

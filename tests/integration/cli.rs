@@ -208,11 +208,13 @@ fn tiled_run_equals_whole_run() {
     // `auto` with 164 MiB: 4 MiB over the 160 MiB base, less the image's own 0.3 MiB, leaves
     // ~3.7 MiB, ~2500-pixel windows at the tiny model's estimate (3 x 8 channels x 4^2 x 4
     // bytes per LR pixel): fewer than the image's 3763 pixels, so it tiles.
-    for (i, tile) in [
-        &["0"][..],
-        &["8"],
-        &["13"],
-        &["auto", "--max-memory", "164"],
+    // (args, whether the run must tile); the default budget runs this small image whole.
+    for (i, (tile, tiles)) in [
+        (&["0"][..], false),
+        (&["8"], true),
+        (&["13"], true),
+        (&["auto", "--max-memory", "164"], true),
+        (&["auto"], false),
     ]
     .into_iter()
     .enumerate()
@@ -231,7 +233,14 @@ fn tiled_run_equals_whole_run() {
         ];
         args.extend_from_slice(tile);
         let out = common::srgan_run(&args, &[]);
-        assert!(out.status.success(), "{tile:?}: {}", common::stderr(&out));
+        let err = common::stderr(&out);
+        assert!(out.status.success(), "{tile:?}: {err}");
+        // A run that tiles says so (and one that does not, does not).
+        assert_eq!(
+            err.contains("tiles, windows of at most"),
+            tiles,
+            "{tile:?}: {err}"
+        );
         outs.push(common::load(&output));
     }
     for (i, o) in outs.iter().enumerate().skip(1) {
