@@ -300,7 +300,7 @@ fn write_x1_model(
             ..Default::default()
         }),
         metadata_props: vec![StringStringEntryProto {
-            key: "srgan.scale".into(),
+            key: srgan_contract::metadata::keys::SCALE.into(),
             value: "1".into(),
         }],
         ..Default::default()

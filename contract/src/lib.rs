@@ -9,10 +9,12 @@
 //! - [`proto`]: the ONNX protobuf messages (one `prost` codec for the writer, the reader and
 //!   the tests).
 //! - [`exit`]: the exit-code convention of every command line.
+//! - [`files`]: the one atomic-write helper (temporary file, sync, rename).
 #![deny(missing_docs)]
 
 pub mod architecture;
 pub mod exit;
+pub mod files;
 pub mod metadata;
 pub mod proto;
 

@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rand::rngs::StdRng;
@@ -357,36 +356,22 @@ impl Checkpoint {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so that
-/// `path` never holds a partial file. The temporary file is removed on failure.
+/// Writes `bytes` to `path` atomically ([`srgan_contract::files`]): a temporary file in the
+/// same folder, synced, then renamed, so that `path` never holds a partial file. The
+/// temporary file is removed on failure.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-    let io = |source| CheckpointError::Io {
-        path: path.into(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    // Unique per process and per call, so concurrent writers (threads, processes) never
-    // share a temporary file.
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
-    let res = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    res.map_err(io)
+    use srgan_contract::files::AtomicWriteError;
+    srgan_contract::files::atomic_write(path, bytes).map_err(|e| match e {
+        AtomicWriteError::Io { path, source } => CheckpointError::Io { path, source },
+        AtomicWriteError::Content(source) => CheckpointError::Io {
+            path: path.into(),
+            source,
+        },
+        AtomicWriteError::Exists(path) => CheckpointError::Io {
+            source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+            path,
+        },
+    })
 }
 
 #[cfg(test)]

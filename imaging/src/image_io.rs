@@ -11,7 +11,7 @@
 //! folder and renames it, so no half-written output is ever left behind.
 
 use std::fs::File;
-use std::io::{BufWriter, Cursor, Read, Seek, Write};
+use std::io::{Cursor, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, ImageFormat, ImageReader, Limits};
@@ -514,79 +514,17 @@ pub fn write_image_atomic(
     path: &Path,
     overwrite: bool,
 ) -> Result<(), ImageError> {
-    if !overwrite && path.exists() {
-        return Err(ImageError::OutputExists { path: path.into() });
-    }
-    let write_err = |e: std::io::Error| ImageError::Write {
-        path: path.into(),
-        reason: e.to_string(),
-    };
-    let (tmp_path, file) = create_temp_beside(path).map_err(write_err)?;
-    let guard = TempFile(Some(tmp_path.clone()));
-    let mut out = BufWriter::new(file);
-    encode_image(image, format, &mut out, path)?;
-    let file = out.into_inner().map_err(|e| write_err(e.into_error()))?;
-    file.sync_all().map_err(write_err)?;
-    drop(file);
-    if overwrite {
-        std::fs::rename(&tmp_path, path).map_err(write_err)?;
-    } else {
-        // A hard link fails if `path` appeared meanwhile, so an output is never clobbered.
-        match std::fs::hard_link(&tmp_path, path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(ImageError::OutputExists { path: path.into() })
-            }
-            // File systems without hard links: check, then rename.
-            Err(_) if !path.exists() => std::fs::rename(&tmp_path, path).map_err(write_err)?,
-            Err(_) => return Err(ImageError::OutputExists { path: path.into() }),
-        }
-    }
-    drop(guard); // removes the temporary name if it still exists
-    Ok(())
-}
-
-/// Removes a temporary file when dropped (on success it has been renamed away already, or
-/// hard-linked, in which case the temporary name is removed here).
-struct TempFile(Option<PathBuf>);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
-/// Creates a new, uniquely named hidden file next to `path`.
-fn create_temp_beside(path: &Path) -> std::io::Result<(PathBuf, File)> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "output".into());
-    let pid = std::process::id();
-    let mut last_err = None;
-    for attempt in 0..100u32 {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let tmp = dir.join(format!(".{name}.{pid}.{nanos:x}{attempt}.tmp"));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-        {
-            Ok(f) => return Ok((tmp, f)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last_err = Some(e),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last_err.unwrap_or_else(|| std::io::Error::other("no free temporary name")))
+    use srgan_contract::files::{atomic_write_with, AtomicWriteError};
+    atomic_write_with(path, overwrite, |w| encode_image(image, format, w, path)).map_err(
+        |e| match e {
+            AtomicWriteError::Exists(path) => ImageError::OutputExists { path },
+            AtomicWriteError::Io { path, source } => ImageError::Write {
+                path,
+                reason: source.to_string(),
+            },
+            AtomicWriteError::Content(e) => e,
+        },
+    )
 }
 
 #[cfg(test)]
