@@ -30,7 +30,7 @@ pub enum RuntimeError {
     /// The model's metadata could not be read (unreadable file, not ONNX, a bad `srgan.*`
     /// value).
     #[error(transparent)]
-    Metadata(#[from] ModelInfoError),
+    Metadata(Box<ModelInfoError>),
     /// No runtime of this name is compiled in.
     #[error("unknown runtime `{name}`: expected one of {available}")]
     UnknownRuntime {
@@ -110,6 +110,12 @@ pub enum RuntimeError {
         /// What went wrong.
         reason: String,
     },
+}
+
+impl From<ModelInfoError> for RuntimeError {
+    fn from(e: ModelInfoError) -> Self {
+        RuntimeError::Metadata(Box::new(e))
+    }
 }
 
 /// Result alias of this crate.
