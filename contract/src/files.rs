@@ -19,7 +19,7 @@ pub enum AtomicWriteError<E: std::error::Error + 'static> {
     #[error("{0}: already exists")]
     Exists(PathBuf),
     /// Creating, syncing or renaming the file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The destination.
         path: PathBuf,
@@ -126,5 +126,6 @@ mod tests {
         let missing = dir.path().join("no/such/out.bin");
         let e = atomic_write(&missing, b"x").unwrap_err();
         assert!(e.to_string().contains("no/such/out.bin"), "{e}");
+        assert!(matches!(e, AtomicWriteError::Io { .. }), "{e}");
     }
 }

@@ -98,7 +98,7 @@ pub enum MetadataError {
         expected: String,
     },
     /// The architecture JSON does not parse or is out of range.
-    #[error("metadata `{key}`: {source}", key = keys::ARCHITECTURE)]
+    #[error("metadata `{key}`", key = keys::ARCHITECTURE)]
     Architecture {
         /// Why.
         #[source]
@@ -110,7 +110,7 @@ pub enum MetadataError {
 #[derive(Debug, thiserror::Error)]
 pub enum ModelInfoError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The model file.
         path: PathBuf,
@@ -127,7 +127,7 @@ pub enum ModelInfoError {
         reason: String,
     },
     /// A metadata value is unusable.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Metadata {
         /// The model file.
         path: PathBuf,
@@ -308,10 +308,22 @@ pub fn parse_model_info(bytes: &[u8]) -> Result<ModelInfo, ParseError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::proto::{GraphProto, ModelProto, StringStringEntryProto};
     use crate::GeneratorConfig;
+
+    /// The error and its causes on one line, as the command lines print them.
+    pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+        let mut s = e.to_string();
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            s.push_str(": ");
+            s.push_str(&c.to_string());
+            cause = c.source();
+        }
+        s
+    }
 
     fn model(props: &[(&str, &str)]) -> Vec<u8> {
         ModelProto {
@@ -356,16 +368,17 @@ mod tests {
             (keys::RECEPTIVE_FIELD_RADIUS, "18446744073709551615"),
         ] {
             let e = parse_model_info(&model(&[(key, value)])).unwrap_err();
-            assert!(e.to_string().contains(key), "{key}={value}: {e}");
+            assert!(chain(&e).contains(key), "{key}={value}: {e}");
         }
         let huge = r#"{"blocks":1,"channels":4611686018427387904,"scale":4}"#;
         let e = parse_model_info(&model(&[(keys::ARCHITECTURE, huge)])).unwrap_err();
-        assert!(e.to_string().contains(keys::ARCHITECTURE), "{e}");
+        assert!(chain(&e).contains(keys::ARCHITECTURE), "{e}");
+        assert!(chain(&e).contains("channels"), "{}", chain(&e));
         // The scale must agree with the architecture.
         let arch = Architecture::from(GeneratorConfig::new(1, 8, 2)).to_json();
         let e = parse_model_info(&model(&[(keys::SCALE, "4"), (keys::ARCHITECTURE, &arch)]))
             .unwrap_err();
-        assert!(e.to_string().contains(keys::SCALE), "{e}");
+        assert!(chain(&e).contains(keys::SCALE), "{e}");
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub enum CheckpointError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The architecture in the metadata cannot be read.
-    #[error("{path}: metadata key `{key}`: {source}", key = META_CONFIG)]
+    #[error("{path}: metadata key `{key}`", key = META_CONFIG)]
     Architecture {
         /// The file.
         path: PathBuf,
