@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser as _;
+
 use srgan_imaging::budget::DEFAULT_MAX_MEMORY_MIB;
 use srgan_imaging::image_io::DecodeLimits;
 use srgan_imaging::OutputFormat;
@@ -90,12 +92,13 @@ pub struct RunArgs {
     /// size and the model's channels and scale.
     #[arg(long, default_value_t = DEFAULT_MAX_MEMORY_MIB)]
     pub max_memory: u64,
-    /// Context around each tile, in LR pixels. Default: the model's receptive-field radius
-    /// from its metadata (tiling is then exact), or 16 for a model without it.
-    #[arg(long)]
+    /// Context around each tile, in LR pixels, at most 4096. Default: the model's
+    /// receptive-field radius from its metadata (tiling is then exact), or 16 for a model
+    /// without it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=srgan_contract::metadata::MAX_RECEPTIVE_FIELD_RADIUS as u64).map(|v| v as usize))]
     pub tile_pad: Option<usize>,
-    /// Intra-op threads. Default: all cores.
-    #[arg(long)]
+    /// Intra-op threads, 1..=1024. Default: all cores.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024).map(|v| v as usize))]
     pub threads: Option<usize>,
     /// Output format. Default: the output file's extension, else the input's format.
     #[arg(short, long, value_enum)]

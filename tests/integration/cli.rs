@@ -249,6 +249,30 @@ fn tiled_run_equals_whole_run() {
 }
 
 #[test]
+fn out_of_range_tile_pad_and_threads_are_one_line_errors() {
+    // These used to panic (an 18446744073709551615-pixel pad) or run for minutes (100000
+    // threads).
+    for (opt, value) in [
+        ("--tile-pad", "18446744073709551615"),
+        ("--tile-pad", "4097"),
+        ("--threads", "100000"),
+        ("--threads", "0"),
+    ] {
+        let out = common::srgan_run(
+            &["-i", "a.png", "-o", "b.png", "-m", "m.onnx", opt, value],
+            &[],
+        );
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{opt} {value}: {err}");
+        assert!(
+            err.contains(opt) && err.contains(value),
+            "{opt} {value}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
 fn max_memory_too_small_or_bad_is_an_error() {
     // 100 MiB is less than srgan-run's own 160 MiB base.
     bad_case(
