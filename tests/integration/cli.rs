@@ -259,7 +259,7 @@ fn out_of_range_tile_pad_and_threads_are_one_line_errors() {
         ("--threads", "0"),
     ] {
         let out = common::srgan_run(
-            &["-i", "a.png", "-o", "b.png", "-m", "m.onnx", opt, value],
+            ["-i", "a.png", "-o", "b.png", "-m", "m.onnx", opt, value],
             &[],
         );
         let err = common::stderr(&out);
