@@ -318,7 +318,11 @@ pub fn run(cfg: &EvalConfig) -> Result<EvalSummary, EvalRunError> {
                 scores.push((name, sc));
             }
             Err(e) => {
-                eprintln!("warning: skipping {}: {e}", f.display());
+                eprintln!(
+                    "warning: skipping {}: {}",
+                    f.display(),
+                    srgan_contract::report::one_line(&e)
+                );
                 failed.push(f.clone());
             }
         }

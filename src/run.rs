@@ -40,7 +40,7 @@ pub fn open_upscaler(cfg: &RunConfig) -> Result<Box<dyn Upscaler>, RunError> {
                 srgan_models::TchUpscaler::open(&cfg.model, &cfg.runtime_options).map_err(|e| {
                     RunError::Model {
                         path: cfg.model.clone(),
-                        reason: format!("{e:#}"),
+                        source: e.into(),
                     }
                 })?;
             Ok(Box::new(up))
@@ -63,9 +63,9 @@ fn tiling(cfg: &RunConfig, upscaler: &dyn Upscaler, tile_pad: usize) -> Result<T
             upscaler.info(),
             upscaler.scale(),
         )
-        .map_err(|e| RunError::Option {
-            option: "--max-memory",
-            reason: format!("{e} ({})", cfg.model.display()),
+        .map_err(|source| RunError::Budget {
+            model: cfg.model.clone(),
+            source,
         }),
     }
 }
@@ -81,7 +81,7 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
                 if !parent.is_dir() {
                     return Err(RunError::Output {
                         path: job.output.clone(),
-                        reason: format!("its folder {} does not exist", parent.display()),
+                        source: format!("its folder {} does not exist", parent.display()).into(),
                     });
                 }
             }
@@ -103,9 +103,9 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
             jpeg_quality,
         } => {
             let (files, ignored) = list_images(input)?;
-            std::fs::create_dir_all(output).map_err(|e| RunError::Output {
+            std::fs::create_dir_all(output).map_err(|source| RunError::CreateOutput {
                 path: output.clone(),
-                reason: format!("cannot create the output folder: {e}"),
+                source,
             })?;
             let (jobs, bad) = plan_folder(files, output, *format, *jpeg_quality);
             (jobs, bad, ignored, true)

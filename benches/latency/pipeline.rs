@@ -24,7 +24,13 @@ use crate::{slow_group, Setup};
 fn photo(setup: &Setup, side: u32) -> std::path::PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/chelsea.png");
     let img = image::open(&src)
-        .unwrap_or_else(|e| panic!("{}: {e}", src.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {}",
+                src.display(),
+                srgan_contract::report::one_line(&e)
+            )
+        })
         .resize_exact(side, side, FilterType::CatmullRom)
         .to_rgb8();
     let path = setup.dir.path().join(format!("photo{side}.png"));
@@ -53,7 +59,13 @@ pub fn bench(c: &mut Criterion, setup: &Setup) {
         g.bench_function(format!("{}/photo{side}", group_name(u.as_ref())), |b| {
             if !std::mem::replace(&mut warm, true) {
                 u.warm_up([1, 3, side as usize, side as usize])
-                    .unwrap_or_else(|e| panic!("{}: warm up: {e}", u.name()));
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "{}: warm up: {}",
+                            u.name(),
+                            srgan_contract::report::one_line(&e)
+                        )
+                    });
             }
             b.iter(|| {
                 let bytes = std::fs::read(&path).expect("read the photo");

@@ -18,7 +18,7 @@ pub fn open_all(setup: &Setup) -> Vec<Box<dyn Upscaler>> {
         .into_iter()
         .map(|r| {
             srgan_runtimes::open(r, &setup.onnx, &setup.options)
-                .unwrap_or_else(|e| panic!("open {r}: {e}"))
+                .unwrap_or_else(|e| panic!("open {r}: {}", srgan_contract::report::one_line(&e)))
         })
         .collect();
     #[cfg(feature = "tch")]
@@ -54,12 +54,21 @@ pub fn bench(c: &mut Criterion, setup: &Setup) {
                 let mut warm = false;
                 g.bench_function(format!("lr{lr}/b{batch}"), |b| {
                     if !std::mem::replace(&mut warm, true) {
-                        u.warm_up(shape)
-                            .unwrap_or_else(|e| panic!("{}: warm up {shape:?}: {e}", u.name()));
+                        u.warm_up(shape).unwrap_or_else(|e| {
+                            panic!(
+                                "{}: warm up {shape:?}: {}",
+                                u.name(),
+                                srgan_contract::report::one_line(&e)
+                            )
+                        });
                     }
                     b.iter(|| {
-                        u.upscale(x.view())
-                            .unwrap_or_else(|e| panic!("upscale {shape:?}: {e}"))
+                        u.upscale(x.view()).unwrap_or_else(|e| {
+                            panic!(
+                                "upscale {shape:?}: {}",
+                                srgan_contract::report::one_line(&e)
+                            )
+                        })
                     })
                 });
             }

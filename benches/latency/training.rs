@@ -46,7 +46,12 @@ pub fn bench(c: &mut Criterion, setup: &Setup) {
         device,
         TrainerOptions::default(),
     )
-    .unwrap_or_else(|e| panic!("build the trainer: {e}"));
+    .unwrap_or_else(|e| {
+        panic!(
+            "build the trainer: {}",
+            srgan_contract::report::one_line(&e)
+        )
+    });
     let batch = trainer.batch(0);
 
     let mut g = c.benchmark_group("tch_cpu_train");

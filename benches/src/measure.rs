@@ -160,7 +160,7 @@ pub fn run_all(cfg: &BenchConfig, model: &Prepared) -> anyhow::Result<Runs> {
                     device: device.to_string(),
                     available: false,
                     timed: false,
-                    reason: Some(e.to_string()),
+                    reason: Some(srgan_contract::report::one_line(&e)),
                     open_s: None,
                 }),
             }
@@ -182,7 +182,7 @@ pub fn run_all(cfg: &BenchConfig, model: &Prepared) -> anyhow::Result<Runs> {
                     device: device.to_string(),
                     available: false,
                     timed: false,
-                    reason: Some(e.to_string()),
+                    reason: Some(srgan_contract::report::one_line(&e)),
                     open_s: None,
                 });
                 continue;

@@ -10,6 +10,7 @@
 //!   the tests).
 //! - [`exit`]: the exit-code convention of every command line.
 //! - [`files`]: the one atomic-write helper (temporary file, sync, rename).
+//! - [`report`]: an error and its causes on one line, as every command line prints it.
 #![deny(missing_docs)]
 
 pub mod architecture;
@@ -17,6 +18,7 @@ pub mod exit;
 pub mod files;
 pub mod metadata;
 pub mod proto;
+pub mod report;
 
 pub use architecture::{
     Architecture, ArchitectureError, ConfigError, GeneratorConfig, ParamRole, ParamSpec,

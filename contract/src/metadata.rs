@@ -119,12 +119,13 @@ pub enum ModelInfoError {
         source: std::io::Error,
     },
     /// The bytes are not an ONNX model.
-    #[error("{path}: not an ONNX model: {reason}")]
+    #[error("{path}")]
     NotOnnx {
         /// The model file.
         path: PathBuf,
         /// What is wrong.
-        reason: String,
+        #[source]
+        source: ParseError,
     },
     /// A metadata value is unusable.
     #[error("{path}")]
@@ -264,11 +265,11 @@ pub fn read_model_info(path: &Path) -> Result<ModelInfo, ModelInfoError> {
         source,
     })?;
     parse_model_info(&bytes).map_err(|e| match e {
-        ParseError::NotOnnx(reason) => ModelInfoError::NotOnnx {
-            path: path.into(),
-            reason,
-        },
         ParseError::Metadata(source) => ModelInfoError::Metadata {
+            path: path.into(),
+            source,
+        },
+        source => ModelInfoError::NotOnnx {
             path: path.into(),
             source,
         },
@@ -278,9 +279,12 @@ pub fn read_model_info(path: &Path) -> Result<ModelInfo, ModelInfoError> {
 /// Why [`parse_model_info`] failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
-    /// Not an ONNX model.
-    #[error("not an ONNX model: {0}")]
-    NotOnnx(String),
+    /// Not an ONNX model: the protobuf does not decode.
+    #[error("not an ONNX model")]
+    NotOnnx(#[source] prost::DecodeError),
+    /// An ONNX model without a graph.
+    #[error("not an ONNX model: no graph")]
+    NoGraph,
     /// An unusable metadata value.
     #[error(transparent)]
     Metadata(#[from] MetadataError),
@@ -288,9 +292,9 @@ pub enum ParseError {
 
 /// Parses the metadata of an ONNX model held in memory.
 pub fn parse_model_info(bytes: &[u8]) -> Result<ModelInfo, ParseError> {
-    let header = ModelHeader::decode(bytes).map_err(|e| ParseError::NotOnnx(e.to_string()))?;
+    let header = ModelHeader::decode(bytes).map_err(ParseError::NotOnnx)?;
     if header.graph.is_none() {
-        return Err(ParseError::NotOnnx("no graph".into()));
+        return Err(ParseError::NoGraph);
     }
     let producer = match (
         Some(header.producer_name).filter(|s| !s.is_empty()),
@@ -313,17 +317,7 @@ pub(crate) mod tests {
     use crate::proto::{GraphProto, ModelProto, StringStringEntryProto};
     use crate::GeneratorConfig;
 
-    /// The error and its causes on one line, as the command lines print them.
-    pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-        let mut s = e.to_string();
-        let mut cause = e.source();
-        while let Some(c) = cause {
-            s.push_str(": ");
-            s.push_str(&c.to_string());
-            cause = c.source();
-        }
-        s
-    }
+    pub(crate) use crate::report::one_line as chain;
 
     fn model(props: &[(&str, &str)]) -> Vec<u8> {
         ModelProto {
@@ -354,8 +348,12 @@ pub(crate) mod tests {
         let no_graph = ModelProto::default().encode_to_vec();
         assert!(matches!(
             parse_model_info(&no_graph),
-            Err(ParseError::NotOnnx(_))
+            Err(ParseError::NoGraph)
         ));
+        // Garbage keeps the protobuf decoder's error as its cause.
+        let e = parse_model_info(b"\xff\xff\xff").unwrap_err();
+        assert!(matches!(e, ParseError::NotOnnx(_)), "{e}");
+        assert!(std::error::Error::source(&e).is_some(), "{e}");
     }
 
     #[test]

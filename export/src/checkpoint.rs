@@ -30,20 +30,22 @@ pub const FORMAT_NAME: &str = "srgan-generator-v1";
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     /// The file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying error.
+        #[source]
         source: std::io::Error,
     },
     /// The file is not a valid safetensors file.
-    #[error("{path}: not a safetensors checkpoint: {reason}")]
+    #[error("{path}: not a safetensors checkpoint")]
     Format {
         /// The file.
         path: PathBuf,
-        /// What was wrong.
-        reason: String,
+        /// The safetensors error.
+        #[source]
+        source: safetensors::SafeTensorError,
     },
     /// The metadata does not describe a generator.
     #[error("{path}: metadata key `{key}` {reason}")]
@@ -243,14 +245,12 @@ impl Checkpoint {
 
     /// Parses and validates a checkpoint held in memory; `path` is only used in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, CheckpointError> {
-        let format_err = |reason: String| CheckpointError::Format {
+        let format_err = |source| CheckpointError::Format {
             path: path.into(),
-            reason,
+            source,
         };
-        let (_, meta) = safetensors::SafeTensors::read_metadata(bytes)
-            .map_err(|e| format_err(e.to_string()))?;
-        let st =
-            safetensors::SafeTensors::deserialize(bytes).map_err(|e| format_err(e.to_string()))?;
+        let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(format_err)?;
+        let st = safetensors::SafeTensors::deserialize(bytes).map_err(format_err)?;
         let md: HashMap<String, String> = meta.metadata().clone().unwrap_or_default();
         let meta_err = |key: &str, reason: String| CheckpointError::Metadata {
             path: path.into(),
@@ -341,9 +341,9 @@ impl Checkpoint {
                     .expect("sizes agree"),
             )
         });
-        safetensors::serialize(views, Some(md)).map_err(|e| CheckpointError::Format {
+        safetensors::serialize(views, Some(md)).map_err(|source| CheckpointError::Format {
             path: PathBuf::new(),
-            reason: e.to_string(),
+            source,
         })
     }
 

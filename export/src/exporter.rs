@@ -80,7 +80,7 @@ impl ExportOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     /// The checkpoint does not match its own architecture.
-    #[error("invalid checkpoint: {source}")]
+    #[error("invalid checkpoint")]
     InvalidCheckpoint {
         /// What was wrong.
         #[source]
@@ -125,7 +125,7 @@ pub enum ExportError {
         max_params: usize,
     },
     /// The model could not be written.
-    #[error("writing the model failed: {source}")]
+    #[error("writing the model failed")]
     Write {
         /// The destination.
         path: PathBuf,

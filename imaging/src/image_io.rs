@@ -2,8 +2,9 @@
 //!
 //! Decoding guesses the format from the file's content (not its name) and runs under
 //! [`DecodeLimits`], so a file whose header claims decompression-bomb dimensions is rejected
-//! before any pixel buffer is allocated. Every error is an [`ImageError`] naming the file and
-//! the reason in one line.
+//! before any pixel buffer is allocated. Every error is an [`ImageError`] naming the file, with
+//! the decoder's or the system's error kept as its source
+//! ([`srgan_contract::report::one_line`] prints both on one line).
 //!
 //! Encoding writes PNG (8 or 16 bits, grey or colour, with or without alpha) or baseline JPEG
 //! (8 bits, grey or colour; alpha is dropped and 16-bit samples are reduced to 8 bits, since
@@ -20,12 +21,13 @@ use image::{DynamicImage, ImageFormat, ImageReader, Limits};
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     /// The file could not be opened or read.
-    #[error("{path}: cannot read: {reason}")]
+    #[error("{path}: cannot read")]
     Read {
         /// The file.
         path: PathBuf,
-        /// The operating system's reason.
-        reason: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
     },
     /// The content is not an image format we recognise.
     #[error("{path}: not an image (expected PNG or JPEG content)")]
@@ -42,20 +44,22 @@ pub enum ImageError {
         format: String,
     },
     /// The file ends before the image does.
-    #[error("{path}: truncated image: {reason}")]
+    #[error("{path}: truncated image")]
     Truncated {
         /// The file.
         path: PathBuf,
-        /// The decoder's reason.
-        reason: String,
+        /// The decoder's error, or what is missing.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
     /// The file is damaged or not valid for its format.
-    #[error("{path}: corrupt image: {reason}")]
+    #[error("{path}: corrupt image")]
     Corrupt {
         /// The file.
         path: PathBuf,
-        /// The decoder's reason.
-        reason: String,
+        /// The decoder's error.
+        #[source]
+        source: image::ImageError,
     },
     /// The image has no pixels.
     #[error("{path}: zero-size image ({width}x{height})")]
@@ -86,22 +90,24 @@ pub enum ImageError {
         colour: String,
     },
     /// Encoding the image failed.
-    #[error("{path}: cannot encode {format}: {reason}")]
+    #[error("{path}: cannot encode {format}")]
     Encode {
         /// The output file.
         path: PathBuf,
         /// The output format.
         format: OutputFormat,
-        /// The encoder's reason.
-        reason: String,
+        /// The encoder's error.
+        #[source]
+        source: image::ImageError,
     },
     /// Writing the output failed.
-    #[error("{path}: cannot write: {reason}")]
+    #[error("{path}: cannot write")]
     Write {
         /// The output file.
         path: PathBuf,
-        /// The operating system's reason.
-        reason: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
     },
     /// The output exists and overwriting was not allowed.
     #[error("{path}: output exists (pass --overwrite to replace it)")]
@@ -253,7 +259,7 @@ pub fn decode_bytes(
         // The JPEG decoder fills a cut-off scan with grey instead of failing: check first.
         return Err(ImageError::Truncated {
             path: path.into(),
-            reason: "the JPEG data ends before its end-of-image marker".into(),
+            source: "the JPEG data ends before its end-of-image marker".into(),
         });
     }
     decode_from(Cursor::new(bytes), path, limits)
@@ -310,10 +316,7 @@ fn decode_from<R: std::io::BufRead + Seek>(
 ) -> Result<Decoded, ImageError> {
     let mut reader = ImageReader::new(reader)
         .with_guessed_format()
-        .map_err(|e| ImageError::Read {
-            path: path.into(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| read_err(path, e))?;
     let format = match reader.format() {
         None => return Err(ImageError::NotAnImage { path: path.into() }),
         Some(f @ (ImageFormat::Png | ImageFormat::Jpeg)) => f,
@@ -364,7 +367,7 @@ fn decode_from<R: std::io::BufRead + Seek>(
 fn read_err(path: &Path, e: std::io::Error) -> ImageError {
     ImageError::Read {
         path: path.into(),
-        reason: e.to_string(),
+        source: e,
     }
 }
 
@@ -400,24 +403,23 @@ fn classify_decode_error(e: image::ImageError, path: &Path, limits: &DecodeLimit
         },
         E::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => ImageError::Truncated {
             path,
-            reason: io.to_string(),
+            source: io.into(),
         },
-        E::IoError(io) => ImageError::Read {
-            path,
-            reason: io.to_string(),
-        },
+        E::IoError(io) => ImageError::Read { path, source: io },
         E::Unsupported(u) => ImageError::UnsupportedFormat {
             path,
             format: u.to_string(),
         },
         other => {
-            let reason = one_line(&other.to_string());
             if ends_early(&other) {
-                return ImageError::Truncated { path, reason };
+                return ImageError::Truncated {
+                    path,
+                    source: other.into(),
+                };
             }
             // zune-jpeg (the JPEG decoder) reports a short stream only in its message; the
             // PNG decoder's typed io::ErrorKind::UnexpectedEof is taken above.
-            let lower = reason.to_ascii_lowercase();
+            let lower = other.to_string().to_ascii_lowercase();
             if lower.contains("eof")
                 || lower.contains("end of file")
                 || lower.contains("unexpected end")
@@ -425,9 +427,15 @@ fn classify_decode_error(e: image::ImageError, path: &Path, limits: &DecodeLimit
                 || lower.contains("not enough")
                 || lower.contains("no more data")
             {
-                ImageError::Truncated { path, reason }
+                ImageError::Truncated {
+                    path,
+                    source: other.into(),
+                }
             } else {
-                ImageError::Corrupt { path, reason }
+                ImageError::Corrupt {
+                    path,
+                    source: other,
+                }
             }
         }
     }
@@ -449,10 +457,6 @@ fn ends_early(e: &image::ImageError) -> bool {
 }
 
 /// Collapses a possibly multi-line message onto one line.
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// Encodes an image into `writer`. PNG keeps the colour type and bit depth (8 or 16 bits,
 /// grey or RGB, with or without alpha); JPEG is 8-bit grey or RGB (alpha is dropped).
 /// `path` only names the destination in errors.
@@ -463,10 +467,10 @@ pub fn encode_image<W: Write + Seek>(
     path: &Path,
 ) -> Result<(), ImageError> {
     use image::codecs::{jpeg::JpegEncoder, png::PngEncoder};
-    let enc_err = |e: image::ImageError| ImageError::Encode {
+    let enc_err = |source: image::ImageError| ImageError::Encode {
         path: path.into(),
         format,
-        reason: one_line(&e.to_string()),
+        source,
     };
     match format {
         OutputFormat::Png => match image {
@@ -518,10 +522,7 @@ pub fn write_image_atomic(
     atomic_write_with(path, overwrite, |w| encode_image(image, format, w, path)).map_err(
         |e| match e {
             AtomicWriteError::Exists(path) => ImageError::OutputExists { path },
-            AtomicWriteError::Io { path, source } => ImageError::Write {
-                path,
-                reason: source.to_string(),
-            },
+            AtomicWriteError::Io { path, source } => ImageError::Write { path, source },
             AtomicWriteError::Content(e) => e,
         },
     )

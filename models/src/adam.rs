@@ -166,7 +166,7 @@ impl Adam {
                 let name = format!("{prefix}.{kind}.{n}");
                 let src = named.get(&name).ok_or_else(|| ModelsError::State {
                     path: source.into(),
-                    reason: format!("missing tensor `{name}`"),
+                    source: format!("missing tensor `{name}`").into(),
                 })?;
                 if src.size() != p.size() {
                     return Err(ModelsError::ResumeMismatch {

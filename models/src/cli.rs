@@ -139,7 +139,7 @@ fn read_config(p: &Path) -> Result<TrainConfig> {
     let text = std::fs::read_to_string(p).map_err(ModelsError::io(p))?;
     serde_yaml::from_str(&text).map_err(|e| ModelsError::ConfigParse {
         path: p.into(),
-        reason: e.to_string(),
+        source: e,
     })
 }
 

@@ -153,7 +153,7 @@ impl TrainConfig {
         let cfg: TrainConfig =
             serde_yaml::from_str(text).map_err(|e| ModelsError::ConfigParse {
                 path: path.into(),
-                reason: e.to_string(),
+                source: e,
             })?;
         cfg.validate()?;
         Ok(cfg)

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use srgan_contract::report::BoxError;
+
 /// Result alias of this crate.
 pub type Result<T, E = ModelsError> = std::result::Result<T, E>;
 
@@ -9,11 +11,12 @@ pub type Result<T, E = ModelsError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum ModelsError {
     /// A libtorch call failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Tch {
         /// What was being done.
         context: String,
         /// The libtorch error.
+        #[source]
         source: tch::TchError,
     },
     /// The generator checkpoint contract was violated.
@@ -23,11 +26,12 @@ pub enum ModelsError {
     #[error(transparent)]
     Architecture(#[from] srgan_contract::ConfigError),
     /// A file or folder could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file or folder.
         path: PathBuf,
         /// The underlying error.
+        #[source]
         source: std::io::Error,
     },
     /// A configuration value is out of range.
@@ -41,12 +45,13 @@ pub enum ModelsError {
         expected: String,
     },
     /// A configuration file could not be parsed.
-    #[error("{path}: invalid config: {reason}")]
+    #[error("{path}: invalid config")]
     ConfigParse {
         /// The file.
         path: PathBuf,
-        /// The parser's message (names the unknown key or the bad value and its line).
-        reason: String,
+        /// The parser's error (names the unknown key or the bad value and its line).
+        #[source]
+        source: serde_yaml::Error,
     },
     /// The perceptual loss is on but no VGG19 weights file was named.
     #[error(
@@ -59,12 +64,13 @@ pub enum ModelsError {
         weight: f64,
     },
     /// The VGG19 weights file could not be read.
-    #[error("{path}: cannot read VGG19 weights: {reason}")]
+    #[error("{path}: cannot read VGG19 weights")]
     VggWeights {
         /// The file.
         path: PathBuf,
-        /// What went wrong.
-        reason: String,
+        /// What went wrong (libtorch's error, or what was expected).
+        #[source]
+        source: BoxError,
     },
     /// A VGG19 tensor is absent from the weights file.
     #[error("{path}: VGG19 weights lack tensor `{name}` (expected shape {expected:?})")]
@@ -105,11 +111,12 @@ pub enum ModelsError {
         reason: String,
     },
     /// A validation image could not be evaluated.
-    #[error("validating on {path}: {source}")]
+    #[error("validating on {path}")]
     Validation {
         /// The image.
         path: PathBuf,
         /// What went wrong.
+        #[source]
         source: srgan_imaging::eval::EvalError,
     },
     /// A data folder holds no image that can be used.
@@ -137,12 +144,13 @@ pub enum ModelsError {
         found: String,
     },
     /// A training state file is unreadable or incomplete.
-    #[error("{path}: not a usable training state: {reason}")]
+    #[error("{path}: not a usable training state")]
     State {
         /// The file.
         path: PathBuf,
-        /// What is wrong.
-        reason: String,
+        /// What is wrong (the safetensors error, or what was expected).
+        #[source]
+        source: BoxError,
     },
     /// A loss became NaN or infinite; training stopped and the last good checkpoint was kept.
     #[error(
@@ -158,14 +166,6 @@ pub enum ModelsError {
         iteration: u64,
         /// Iteration of the last checkpoint written (0: none).
         last_checkpoint: u64,
-    },
-    /// An image could not be read or written.
-    #[error("{path}: {reason}")]
-    Image {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong.
-        reason: String,
     },
     /// A chart (`curves.png`) could not be drawn.
     #[error("{path}: cannot draw the chart")]

@@ -9,6 +9,7 @@ use tch::{nn, Tensor};
 
 use crate::error::{ModelsError, Result};
 use crate::generator::tensor_to_vec;
+use srgan_contract::report::BoxError;
 
 /// Writes named tensors (as f32) and string metadata atomically.
 pub fn write_tensors(
@@ -34,7 +35,7 @@ pub fn write_tensors(
     let md: HashMap<String, String> = metadata.into_iter().collect();
     let bytes = safetensors::serialize(views, Some(md)).map_err(|e| ModelsError::State {
         path: path.into(),
-        reason: e.to_string(),
+        source: e.into(),
     })?;
     srgan_export::atomic_write(path, &bytes)?;
     Ok(())
@@ -43,26 +44,26 @@ pub fn write_tensors(
 /// Reads every tensor and the metadata of a safetensors file.
 pub fn read_tensors(path: &Path) -> Result<(HashMap<String, Tensor>, BTreeMap<String, String>)> {
     let bytes = std::fs::read(path).map_err(ModelsError::io(path))?;
-    let bad = |reason: String| ModelsError::State {
+    let bad = |source: BoxError| ModelsError::State {
         path: path.into(),
-        reason,
+        source,
     };
-    let (_, meta) =
-        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.into()))?;
     let md: BTreeMap<String, String> = meta
         .metadata()
         .clone()
         .unwrap_or_default()
         .into_iter()
         .collect();
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(e.into()))?;
     let mut out = HashMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != safetensors::Dtype::F32 {
             return Err(bad(format!(
                 "tensor `{name}` is {:?}, expected F32",
                 view.dtype()
-            )));
+            )
+            .into()));
         }
         let data: Vec<f32> = view
             .data()

@@ -264,13 +264,13 @@ impl<G: MainModule> Trainer<G> {
         let get = |k: &str| {
             md.get(k).ok_or_else(|| ModelsError::State {
                 path: path.into(),
-                reason: format!("metadata key `{k}` is missing"),
+                source: format!("metadata key `{k}` is missing").into(),
             })
         };
         let num = |k: &str| -> Result<u64> {
             get(k)?.parse::<u64>().map_err(|_| ModelsError::State {
                 path: path.into(),
-                reason: format!("metadata `{k}` is not a number"),
+                source: format!("metadata `{k}` is not a number").into(),
             })
         };
         let step = num("step")?;
@@ -294,7 +294,7 @@ impl<G: MainModule> Trainer<G> {
         self.epoch_means =
             RunningMeans::decode(get("epoch_means")?).ok_or_else(|| ModelsError::State {
                 path: path.into(),
-                reason: "metadata `epoch_means` is unreadable".into(),
+                source: "metadata `epoch_means` is unreadable".into(),
             })?;
         self.best_psnr = md
             .get("best_psnr")
@@ -752,13 +752,13 @@ pub fn check_state_metadata(
     let get = |k: &str| {
         md.get(k).ok_or_else(|| ModelsError::State {
             path: path.into(),
-            reason: format!("metadata key `{k}` is missing"),
+            source: format!("metadata key `{k}` is missing").into(),
         })
     };
     if get("format")? != STATE_FORMAT {
         return Err(ModelsError::State {
             path: path.into(),
-            reason: format!("format is `{}`, expected `{STATE_FORMAT}`", get("format")?),
+            source: format!("format is `{}`, expected `{STATE_FORMAT}`", get("format")?).into(),
         });
     }
     let mismatch = |what: &str, expected: String, found: &str| {

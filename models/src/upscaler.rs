@@ -68,7 +68,7 @@ impl TchUpscaler {
         })
     }
 
-    fn run(&self, input: ArrayView4<'_, f32>) -> Result<Array4<f32>, String> {
+    fn run(&self, input: ArrayView4<'_, f32>) -> Result<Array4<f32>, srgan_runtimes::BoxError> {
         let s = input.shape().to_vec();
         let data: Vec<f32> = input.iter().copied().collect();
         let dims: Vec<i64> = s.iter().map(|&d| d as i64).collect();
@@ -82,9 +82,11 @@ impl TchUpscaler {
         let y = tch::no_grad(|| self.net.forward_t(&x, false));
         let y = ((y - lo as f64) / (hi - lo) as f64).clamp(0.0, 1.0);
         let out_shape: Vec<usize> = y.size().iter().map(|&d| d as usize).collect();
-        let v = generator::tensor_to_vec(&y).map_err(|e| e.to_string())?;
-        Array4::from_shape_vec((out_shape[0], out_shape[1], out_shape[2], out_shape[3]), v)
-            .map_err(|e| e.to_string())
+        let v = generator::tensor_to_vec(&y)?;
+        Ok(Array4::from_shape_vec(
+            (out_shape[0], out_shape[1], out_shape[2], out_shape[3]),
+            v,
+        )?)
     }
 }
 
@@ -103,10 +105,10 @@ impl Upscaler for TchUpscaler {
 
     fn upscale(&mut self, input: ArrayView4<'_, f32>) -> srgan_runtimes::Result<Array4<f32>> {
         srgan_runtimes::check_input(&input)?;
-        self.run(input).map_err(|reason| RuntimeError::Inference {
+        self.run(input).map_err(|source| RuntimeError::Inference {
             runtime: "tch",
             shape: input.shape().to_vec(),
-            reason,
+            source,
         })
     }
 }

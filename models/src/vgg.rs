@@ -198,7 +198,7 @@ pub fn read_named_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
     if !path.is_file() {
         return Err(ModelsError::VggWeights {
             path: path.into(),
-            reason: "no such file".into(),
+            source: "no such file".into(),
         });
     }
     let ext = path
@@ -212,15 +212,16 @@ pub fn read_named_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
         other => {
             return Err(ModelsError::VggWeights {
                 path: path.into(),
-                reason: format!(
+                source: format!(
                     "unknown extension `{other}`: expected .pth, .pt, .bin or .safetensors"
-                ),
+                )
+                .into(),
             })
         }
     };
     let v = res.map_err(|e| ModelsError::VggWeights {
         path: path.into(),
-        reason: e.to_string(),
+        source: e.into(),
     })?;
     Ok(v.into_iter().collect())
 }

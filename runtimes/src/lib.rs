@@ -18,6 +18,7 @@ use ndarray::{Array4, ArrayView4};
 mod alloc;
 pub use alloc::keep_freed_memory;
 pub use srgan_contract::metadata::{read_model_info, ModelInfo, ModelInfoError};
+pub use srgan_contract::report::BoxError;
 
 #[cfg(feature = "ort")]
 pub mod ort_backend;
@@ -49,12 +50,13 @@ pub enum RuntimeError {
         reason: &'static str,
     },
     /// The model file could not be read or parsed.
-    #[error("{path}: cannot load model: {reason}")]
+    #[error("{path}: cannot load model")]
     ModelLoad {
         /// The model file.
         path: PathBuf,
-        /// What went wrong.
-        reason: String,
+        /// The runtime's error.
+        #[source]
+        source: BoxError,
     },
     /// The model loaded but does not fit the super-resolution contract.
     #[error("{path}: not a super-resolution model: {reason}")]
@@ -64,25 +66,36 @@ pub enum RuntimeError {
         /// What is wrong (e.g. the input is not 4-D).
         reason: String,
     },
+    /// A model without `srgan.scale` failed the probe run that reads its scale.
+    #[error("{path}: cannot infer the scale from a probe run")]
+    ScaleProbe {
+        /// The model file.
+        path: PathBuf,
+        /// Why the probe failed.
+        #[source]
+        source: Box<RuntimeError>,
+    },
     /// A runtime library could not be loaded.
-    #[error("cannot load {library} from {path}: {reason}")]
+    #[error("cannot load {library} from {path}")]
     Library {
         /// Which library (e.g. "ONNX Runtime").
         library: &'static str,
         /// Where it was looked for.
         path: PathBuf,
-        /// What went wrong, or how to fix it.
-        reason: String,
+        /// What went wrong (the loader's error, or what is missing and how to fix it).
+        #[source]
+        source: BoxError,
     },
     /// The device that was asked for cannot be had.
-    #[error("device `{device}` is not available to {runtime}: {reason}")]
+    #[error("device `{device}` is not available to {runtime}")]
     DeviceUnavailable {
         /// The runtime.
         runtime: &'static str,
         /// The device asked for.
         device: String,
-        /// What is missing.
-        reason: String,
+        /// What is missing (the runtime's error).
+        #[source]
+        source: BoxError,
     },
     /// The device is not supported by this runtime at all.
     #[error("runtime {runtime} does not support device `{device}` (it supports: {supported})")]
@@ -101,14 +114,15 @@ pub enum RuntimeError {
         found: Vec<usize>,
     },
     /// Inference failed.
-    #[error("{runtime}: inference on input {shape:?} failed: {reason}")]
+    #[error("{runtime}: inference on input {shape:?} failed")]
     Inference {
         /// The runtime.
         runtime: &'static str,
         /// Input shape.
         shape: Vec<usize>,
-        /// What went wrong.
-        reason: String,
+        /// What went wrong (the runtime's error).
+        #[source]
+        source: BoxError,
     },
 }
 
@@ -249,19 +263,25 @@ pub(crate) fn check_output(
         Err(RuntimeError::Inference {
             runtime,
             shape: input.to_vec(),
-            reason: format!(
+            source: format!(
                 "output has shape {output:?}, expected [N, 3, H*s, W*s]{}",
                 scale.map(|s| format!(" with s = {s}")).unwrap_or_default()
-            ),
+            )
+            .into(),
         })
     }
 }
 
 /// Runs a 16x16 probe and reads the scale off the output shape (for models without metadata).
 #[allow(dead_code)]
-pub(crate) fn infer_scale(u: &mut dyn Upscaler) -> Result<usize> {
+pub(crate) fn infer_scale(u: &mut dyn Upscaler, model: &std::path::Path) -> Result<usize> {
     let probe = Array4::<f32>::zeros([1, 3, 16, 16]);
-    let out = u.upscale(probe.view())?;
+    let out = u
+        .upscale(probe.view())
+        .map_err(|e| RuntimeError::ScaleProbe {
+            path: model.into(),
+            source: Box::new(e),
+        })?;
     Ok(out.shape()[2] / 16)
 }
 

@@ -21,7 +21,8 @@ use ort::session::Session;
 use ort::value::{TensorRef, ValueType};
 
 use crate::{
-    check_input, check_output, Device, ModelInfo, Result, RuntimeError, RuntimeOptions, Upscaler,
+    check_input, check_output, BoxError, Device, ModelInfo, Result, RuntimeError, RuntimeOptions,
+    Upscaler,
 };
 
 const RUNTIME: &str = "ort";
@@ -44,10 +45,10 @@ pub fn library_path(opts: &RuntimeOptions) -> Option<PathBuf> {
 }
 
 fn environment(opts: &RuntimeOptions) -> Result<&'static ort::environment::Environment> {
-    let lib_err = |path: &Path, reason: String| RuntimeError::Library {
+    let lib_err = |path: &Path, source: BoxError| RuntimeError::Library {
         library: "ONNX Runtime",
         path: path.into(),
-        reason,
+        source,
     };
     let wanted = library_path(opts).ok_or_else(|| {
         lib_err(
@@ -65,11 +66,11 @@ fn environment(opts: &RuntimeOptions) -> Result<&'static ort::environment::Envir
     let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
     if ENVIRONMENT.get().is_none() {
         let env = ort::init_from(&wanted)
-            .map_err(|e| lib_err(&wanted, one_line(&e.to_string())))?
+            .map_err(|e| lib_err(&wanted, e.into()))?
             .with_name("srgan")
             .with_telemetry(false)
             .build()
-            .map_err(|e| lib_err(&wanted, one_line(&e.to_string())))?;
+            .map_err(|e| lib_err(&wanted, e.into()))?;
         let _ = ENVIRONMENT.set((env, wanted.clone()));
     }
     let (env, loaded) = ENVIRONMENT.get().expect("set above");
@@ -81,7 +82,8 @@ fn environment(opts: &RuntimeOptions) -> Result<&'static ort::environment::Envir
             format!(
                 "this process already loaded {}; only one ONNX Runtime library per process",
                 loaded.display()
-            ),
+            )
+            .into(),
         ));
     }
     Ok(env)
@@ -147,36 +149,35 @@ impl OrtUpscaler {
             std::fs::create_dir_all(dir).map_err(|e| RuntimeError::Library {
                 library: "TensorRT engine cache",
                 path: dir.clone(),
-                reason: e.to_string(),
+                source: e.into(),
             })?;
         }
         let env = environment(opts)?;
-        let load = |reason: String| RuntimeError::ModelLoad {
+        let load = |e: ort::Error| RuntimeError::ModelLoad {
             path: model.into(),
-            reason,
+            source: e.into(),
         };
         let builder = Session::builder(env)
-            .map_err(|e| load(e.to_string()))?
+            .map_err(load)?
             .with_optimization_level(GraphOptimizationLevel::All)
-            .map_err(|e| load(e.to_string()))?
+            .map_err(|e| load(e.into()))?
             .with_intra_threads(opts.resolved_threads())
-            .map_err(|e| load(e.to_string()))?
+            .map_err(|e| load(e.into()))?
             // ONNX Runtime's memory pattern plans one block per input shape for all
             // intermediates; with the arena, repeated calls on one shape (the tiles of an
             // image) kept growing the process: 9 calls at 251x251 on the paper model peaked
             // at 1353 MiB over the base with it, 706 MiB without (as after one call), at the
             // same speed (BENCHMARKS.md, "Peak RSS").
             .with_memory_pattern(false)
-            .map_err(|e| load(e.to_string()))?;
+            .map_err(|e| load(e.into()))?;
         let mut builder = builder
             .with_execution_providers(providers(opts))
             .map_err(|e| RuntimeError::DeviceUnavailable {
                 runtime: RUNTIME,
                 device: opts.device.to_string(),
-                reason: one_line(&e.to_string()),
+                source: ort::Error::<()>::from(e).into(),
             })?;
         let session = builder.commit_from_file(model).map_err(|e| {
-            let msg = one_line(&e.to_string());
             // ONNX Runtime's status, not the message, says an execution provider failed.
             let ep_failed = matches!(
                 e.code(),
@@ -187,10 +188,10 @@ impl OrtUpscaler {
                 RuntimeError::DeviceUnavailable {
                     runtime: RUNTIME,
                     device: opts.device.to_string(),
-                    reason: msg,
+                    source: e.into(),
                 }
             } else {
-                load(msg)
+                load(e)
             }
         })?;
         let inputs = session.inputs();
@@ -249,17 +250,10 @@ impl OrtUpscaler {
             name: format!("ort-{device}"),
         };
         if me.scale == 0 {
-            me.scale = crate::infer_scale(&mut me).map_err(|e| RuntimeError::InvalidModel {
-                path: model.into(),
-                reason: format!("cannot infer the scale from a probe run: {e}"),
-            })?;
+            me.scale = crate::infer_scale(&mut me, model)?;
         }
         Ok(me)
     }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 impl Upscaler for OrtUpscaler {
@@ -278,21 +272,20 @@ impl Upscaler for OrtUpscaler {
     fn upscale(&mut self, input: ArrayView4<'_, f32>) -> Result<Array4<f32>> {
         check_input(&input)?;
         let shape = input.shape().to_vec();
-        let fail = |reason: String| RuntimeError::Inference {
+        let fail = |source: BoxError| RuntimeError::Inference {
             runtime: RUNTIME,
             shape: shape.clone(),
-            reason: one_line(&reason),
+            source,
         };
         let contiguous = input.as_standard_layout();
-        let tensor =
-            TensorRef::from_array_view(contiguous.view()).map_err(|e| fail(e.to_string()))?;
+        let tensor = TensorRef::from_array_view(contiguous.view()).map_err(|e| fail(e.into()))?;
         let outputs = self
             .session
             .run(ort::inputs![self.input_name.as_str() => tensor])
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(e.into()))?;
         let view = outputs[0]
             .try_extract_array::<f32>()
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(e.into()))?;
         let out_shape = view.shape().to_vec();
         check_output(
             RUNTIME,
@@ -302,7 +295,7 @@ impl Upscaler for OrtUpscaler {
         )?;
         let out = view
             .into_dimensionality::<Ix4>()
-            .map_err(|e| fail(e.to_string()))?
+            .map_err(|e| fail(e.into()))?
             .to_owned();
         Ok(out)
     }

@@ -59,17 +59,6 @@ impl std::fmt::Debug for TractUpscaler {
     }
 }
 
-fn chain(e: &anyhow::Error) -> String {
-    // tract errors are anyhow chains; keep them on one line.
-    e.chain()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(": ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// The knobs plans are built under: [`DIRECT_SPATIAL_KNOB`] on (direct spatial convolution
 /// off) unless the environment sets it.
 fn knobs() -> TractResult<KnobScope> {
@@ -190,7 +179,7 @@ impl TractUpscaler {
         let info = crate::read_model_info(model)?;
         let load = |e: anyhow::Error| RuntimeError::ModelLoad {
             path: model.into(),
-            reason: chain(&e),
+            source: e.into(),
         };
         let onnx = tract_onnx::onnx();
         let mut proto = onnx.proto_model_for_path(model).map_err(load)?;
@@ -261,10 +250,7 @@ impl TractUpscaler {
             path: model.into(),
         };
         if me.scale == 0 {
-            me.scale = crate::infer_scale(&mut me).map_err(|e| RuntimeError::InvalidModel {
-                path: model.into(),
-                reason: format!("cannot infer the scale from a probe run: {e}"),
-            })?;
+            me.scale = crate::infer_scale(&mut me, model)?;
             // The probe's plan is of no further use.
             me.plans.clear();
         }
@@ -295,7 +281,7 @@ impl TractUpscaler {
             .map_err(|e| RuntimeError::Inference {
                 runtime: RUNTIME,
                 shape: shape.to_vec(),
-                reason: format!("cannot plan this shape: {}", chain(&e)),
+                source: e.context("cannot plan this shape").into(),
             })?;
         self.plans.insert(shape, plan.clone());
         Ok(plan)
@@ -335,7 +321,7 @@ impl Upscaler for TractUpscaler {
                 RuntimeError::Inference {
                     runtime: RUNTIME,
                     shape: input.shape().to_vec(),
-                    reason: e.to_string(),
+                    source: e.into(),
                 }
             });
         }
@@ -345,7 +331,7 @@ impl Upscaler for TractUpscaler {
         let fail = |e: anyhow::Error| RuntimeError::Inference {
             runtime: RUNTIME,
             shape: shape.to_vec(),
-            reason: chain(&e),
+            source: e.into(),
         };
         let tensor: Tensor = input.as_standard_layout().into_owned().into_dyn().into();
         let outputs = multithread_tract_scope(self.executor.clone(), || {

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use ort::ep::{self, ExecutionProvider};
+use srgan_contract::report::one_line;
 use srgan_runtimes::ndarray::Array4;
 use srgan_runtimes::{open, Device, RuntimeError, RuntimeOptions, Upscaler};
 use srgan_testkit::{assert_close_array, TempDir, Tolerance};
@@ -93,11 +94,15 @@ fn corrupt_model_is_a_load_error_naming_the_file() {
     std::fs::write(&bad, &bytes).unwrap();
     for rt in ["ort", "tract"] {
         let err = open(rt, &bad, &opts()).unwrap_err();
-        assert!(err.to_string().contains("corrupt.onnx"), "{rt}: {err}");
+        let line = one_line(&err);
+        assert!(err.to_string().contains("corrupt.onnx"), "{rt}: {line}");
+        // The decoder's or runtime's error is kept as the cause, and printed on one line.
         assert!(
-            !err.to_string().contains('\n'),
-            "{rt}: multi-line error {err}"
+            std::error::Error::source(&err).is_some(),
+            "{rt}: no cause kept: {line}"
         );
+        assert!(line.len() > err.to_string().len(), "{rt}: {line}");
+        assert!(!line.contains('\n'), "{rt}: multi-line error {line}");
     }
     let missing = dir.join("missing.onnx");
     for rt in ["ort", "tract"] {
@@ -117,6 +122,11 @@ fn missing_onnxruntime_library_is_named() {
     assert!(
         err.to_string().contains("/nonexistent/libonnxruntime.so"),
         "{err}"
+    );
+    assert!(
+        one_line(&err).contains("no such file"),
+        "{}",
+        one_line(&err)
     );
 }
 
@@ -155,18 +165,21 @@ fn cuda_and_tensorrt_work_and_match_the_cpu_or_say_what_is_missing() {
                 assert_close_array(&format!("{name} vs ort-cpu"), &cpu, &got, Tolerance::F32);
             }
             Err(e @ RuntimeError::DeviceUnavailable { .. }) => {
-                let RuntimeError::DeviceUnavailable { ref reason, .. } = e else {
+                let RuntimeError::DeviceUnavailable { ref source, .. } = e else {
                     unreachable!()
                 };
-                let msg = e.to_string();
-                assert!(msg.contains(&device.to_string()), "{msg}");
-                // The reason is onnxruntime's, and names the provider it could not get.
+                let msg = one_line(&e);
+                assert!(e.to_string().contains(&device.to_string()), "{msg}");
+                // The cause is onnxruntime's error, kept as the source, and names the provider
+                // it could not get.
                 assert!(
-                    reason.to_lowercase().contains(&provider.to_lowercase()),
-                    "{device}: the reason does not name {provider}: {msg}"
+                    one_line(source.as_ref())
+                        .to_lowercase()
+                        .contains(&provider.to_lowercase()),
+                    "{device}: the cause does not name {provider}: {msg}"
                 );
             }
-            Err(e) => panic!("{device}: wrong error kind: {e}"),
+            Err(e) => panic!("{device}: wrong error kind: {}", one_line(&e)),
         }
         let err = open("tract", &path, &o).unwrap_err();
         assert!(

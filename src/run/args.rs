@@ -9,7 +9,7 @@ use clap::builder::TypedValueParser as _;
 use srgan_imaging::budget::DEFAULT_MAX_MEMORY_MIB;
 use srgan_imaging::image_io::DecodeLimits;
 use srgan_imaging::OutputFormat;
-use srgan_runtimes::{Device, RuntimeError, RuntimeKind, RuntimeOptions};
+use srgan_runtimes::{BoxError, Device, RuntimeError, RuntimeKind, RuntimeOptions};
 
 use super::plan::{format_of_extension, input_format, output_in, with_quality, Job, Target};
 
@@ -126,20 +126,22 @@ pub struct RunArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The input cannot be used.
-    #[error("{path}: {reason}")]
+    #[error("{path}")]
     Input {
         /// The input path.
         path: PathBuf,
-        /// What is wrong.
-        reason: String,
+        /// What is wrong (the system's error, or what was expected).
+        #[source]
+        source: BoxError,
     },
     /// The output cannot be used.
-    #[error("{path}: {reason}")]
+    #[error("{path}")]
     Output {
         /// The output path.
         path: PathBuf,
-        /// What is wrong.
-        reason: String,
+        /// What is wrong (the system's error, or what was expected).
+        #[source]
+        source: BoxError,
     },
     /// Options that do not fit together.
     #[error("{option}: {reason}")]
@@ -152,13 +154,32 @@ pub enum RunError {
     /// The model could not be opened on the runtime and device.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    /// The model could not be opened (a runtime reporting through `anyhow`).
-    #[error("{path}: cannot open model: {reason}")]
+    /// The output folder could not be created.
+    #[error("{path}: cannot create the output folder")]
+    CreateOutput {
+        /// The output folder.
+        path: PathBuf,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `--max-memory` cannot hold this model's smallest tile.
+    #[error("--max-memory with {model}")]
+    Budget {
+        /// The model file.
+        model: PathBuf,
+        /// Why the budget does not fit.
+        #[source]
+        source: srgan_imaging::budget::BudgetError,
+    },
+    /// The model could not be opened (the tch runtime, which reports through `srgan-models`).
+    #[error("{path}: cannot open model")]
     Model {
         /// The model file.
         path: PathBuf,
         /// What went wrong.
-        reason: String,
+        #[source]
+        source: BoxError,
     },
 }
 
@@ -200,7 +221,7 @@ impl RunConfig {
         if !args.model.is_file() {
             return Err(RunError::Input {
                 path: args.model.clone(),
-                reason: if args.model.exists() {
+                source: if args.model.exists() {
                     "the model is not a file".into()
                 } else {
                     "no such model file".into()
@@ -209,13 +230,13 @@ impl RunConfig {
         }
         let meta = std::fs::metadata(&args.input).map_err(|e| RunError::Input {
             path: args.input.clone(),
-            reason: e.to_string(),
+            source: e.into(),
         })?;
         let target = if meta.is_dir() {
             if args.output.is_file() {
                 return Err(RunError::Output {
                     path: args.output,
-                    reason: "the input is a folder, so the output must be a folder, not a file"
+                    source: "the input is a folder, so the output must be a folder, not a file"
                         .into(),
                 });
             }
@@ -368,9 +389,14 @@ mod tests {
         // Missing model and missing input are named.
         let e = RunConfig::from_args(args(&["-i", i, "-o", dir, "-m", "/nonexistent.onnx"]))
             .unwrap_err();
-        assert_eq!(e.to_string(), "/nonexistent.onnx: no such model file");
+        assert_eq!(
+            srgan_contract::report::one_line(&e),
+            "/nonexistent.onnx: no such model file"
+        );
         let e = RunConfig::from_args(args(&["-i", "/nonexistent.png", "-o", dir, "-m", m]))
             .unwrap_err();
-        assert!(e.to_string().starts_with("/nonexistent.png: "), "{e}");
+        let line = srgan_contract::report::one_line(&e);
+        assert!(line.starts_with("/nonexistent.png: "), "{line}");
+        assert!(line.len() > "/nonexistent.png: ".len(), "{line}");
     }
 }

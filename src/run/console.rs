@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use srgan_contract::report::one_line;
 
 use super::plan::{FileError, Job};
 
@@ -90,7 +91,8 @@ impl Console {
     }
 
     pub(crate) fn fail(&self, e: FileError) {
-        self.bar.suspend(|| eprintln!("srgan-run: error: {e}"));
+        self.bar
+            .suspend(|| eprintln!("srgan-run: error: {}", one_line(&e)));
         self.bar.inc(1);
         if let Ok(mut v) = self.failed.lock() {
             v.push(e);

@@ -46,11 +46,12 @@ pub enum FileError {
     #[error(transparent)]
     Image(#[from] ImageError),
     /// Upscaling failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Upscale {
         /// The input file.
         path: PathBuf,
         /// Why.
+        #[source]
         source: PipelineError,
     },
     /// Two inputs would write the same output.
@@ -114,14 +115,14 @@ pub(crate) fn output_in(dir: &Path, input: &Path, format: OutputFormat) -> PathB
 pub fn list_images(dir: &Path) -> Result<(Vec<PathBuf>, usize), super::RunError> {
     let entries = std::fs::read_dir(dir).map_err(|e| super::RunError::Input {
         path: dir.into(),
-        reason: e.to_string(),
+        source: e.into(),
     })?;
     let mut files = Vec::new();
     let mut ignored = 0;
     for entry in entries {
         let entry = entry.map_err(|e| super::RunError::Input {
             path: dir.into(),
-            reason: e.to_string(),
+            source: e.into(),
         })?;
         let path = entry.path();
         let is_image = path

@@ -375,7 +375,8 @@ fn exporter_errors_carry_the_facts() {
         matches!(err, ExportError::InvalidCheckpoint { .. }),
         "{err:?}"
     );
-    assert!(err.to_string().contains("trunk.bn.running_mean"), "{err}");
+    let line = srgan_contract::report::one_line(&err);
+    assert!(line.contains("trunk.bn.running_mean"), "{line}");
 
     let mut zero_var = ck.clone();
     zero_var
@@ -441,5 +442,6 @@ fn write_onnx_is_atomic_and_matches_export_onnx() {
     let missing = dir.join("no/such/dir/m.onnx");
     let err = write_onnx(&ck, &missing, &ExportOptions::default()).unwrap_err();
     assert!(matches!(err, ExportError::Write { .. }));
-    assert!(err.to_string().contains("no/such/dir/m.onnx"), "{err}");
+    let line = srgan_contract::report::one_line(&err);
+    assert!(line.contains("no/such/dir/m.onnx"), "{line}");
 }

@@ -3,6 +3,8 @@
 use srgan_models::trainer::files;
 use srgan_models::{ModelsError, Phase, TrainConfig, Trainer, TrainerOptions};
 
+use srgan_contract::report::one_line;
+
 use crate::common::{photo_folders, synthetic, tiny_config, tmp_dir, write_tiny_vgg};
 
 #[test]
@@ -10,20 +12,28 @@ fn config_with_unknown_key_or_bad_value() {
     let p = std::path::Path::new("bad.yaml");
     let err = TrainConfig::from_yaml_str("seed: 1\nbatch_size: 4\n", p).unwrap_err();
     assert!(matches!(err, ModelsError::ConfigParse { .. }));
-    assert!(err.to_string().contains("batch_size"), "{err}");
+    assert!(one_line(&err).contains("batch_size"), "{}", one_line(&err));
     let err = TrainConfig::from_yaml_str("data: { crop: 4, cropp: 3 }\n", p).unwrap_err();
-    assert!(err.to_string().contains("cropp"), "{err}");
+    assert!(one_line(&err).contains("cropp"), "{}", one_line(&err));
     let err = TrainConfig::from_yaml_str(
         "generator: { blocks: 1, channels: 4, scale: 4 }\nloss: { vgg_weight: 0 }\ndata: { crop: 30 }\n",
         p,
     )
     .unwrap_err();
-    assert!(err.to_string().contains("data.crop = 30"), "{err}");
+    assert!(
+        one_line(&err).contains("data.crop = 30"),
+        "{}",
+        one_line(&err)
+    );
     let err = TrainConfig::from_yaml_str("loss: { vgg_weight: 0, adversarial_weight: -1 }\n", p)
         .unwrap_err();
-    assert!(err.to_string().contains("loss.adversarial_weight"), "{err}");
+    assert!(
+        one_line(&err).contains("loss.adversarial_weight"),
+        "{}",
+        one_line(&err)
+    );
     let err = TrainConfig::from_yaml_str("phase: warmup\n", p).unwrap_err();
-    assert!(err.to_string().contains("warmup"), "{err}");
+    assert!(one_line(&err).contains("warmup"), "{}", one_line(&err));
     // The shipped configs parse (those needing VGG weights say so clearly).
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
     for name in ["tiny.yaml", "tiny_gan.yaml", "srresnet.yaml"] {
@@ -41,7 +51,11 @@ fn perceptual_loss_without_weights() {
     cfg.loss.vgg_weight = 0.006;
     let err = cfg.validate().unwrap_err();
     assert!(matches!(err, ModelsError::VggWeightsRequired { .. }));
-    assert!(err.to_string().contains("--vgg-weights"), "{err}");
+    assert!(
+        one_line(&err).contains("--vgg-weights"),
+        "{}",
+        one_line(&err)
+    );
 }
 
 #[test]
@@ -56,7 +70,11 @@ fn missing_data_folder_and_folder_without_usable_images() {
         TrainerOptions::default(),
     )
     .unwrap_err();
-    assert!(err.to_string().contains("no-such-folder"), "{err}");
+    assert!(
+        one_line(&err).contains("no-such-folder"),
+        "{}",
+        one_line(&err)
+    );
     assert!(!out.join("run").exists(), "nothing is written");
 
     let bad = tmp_dir("nodata-bad");
@@ -98,12 +116,20 @@ fn vgg_file_with_a_wrong_shape_names_the_tensor() {
     )
     .unwrap_err();
     assert!(matches!(err, ModelsError::VggTensorShape { .. }), "{err}");
-    assert!(err.to_string().contains("features.5.weight"), "{err}");
+    assert!(
+        one_line(&err).contains("features.5.weight"),
+        "{}",
+        one_line(&err)
+    );
     // A file lacking a layer names it too.
     cfg.vgg.layer = srgan_models::VggLayer::Vgg54;
     cfg.vgg.weights = Some(write_tiny_vgg(&out, false));
     let err = srgan_models::Vgg19Features::load(&cfg.vgg, tch::Device::Cpu).unwrap_err();
-    assert!(err.to_string().contains("features.10.weight"), "{err}");
+    assert!(
+        one_line(&err).contains("features.10.weight"),
+        "{}",
+        one_line(&err)
+    );
 }
 
 #[test]
@@ -142,7 +168,11 @@ fn resume_from_another_architecture_changes_nothing() {
     )
     .unwrap_err();
     assert!(matches!(err, ModelsError::ResumeMismatch { .. }), "{err}");
-    assert!(err.to_string().contains("generator architecture"), "{err}");
+    assert!(
+        one_line(&err).contains("generator architecture"),
+        "{}",
+        one_line(&err)
+    );
     let after: Vec<Vec<u8>> = [
         files::GENERATOR,
         files::STATE,
@@ -162,7 +192,7 @@ fn resume_from_another_architecture_changes_nothing() {
         TrainerOptions::default(),
     )
     .unwrap_err();
-    assert!(err.to_string().contains("format"), "{err}");
+    assert!(one_line(&err).contains("format"), "{}", one_line(&err));
 }
 
 #[test]
@@ -171,7 +201,11 @@ fn explicit_cuda_that_cannot_be_had_is_an_error() {
         assert!(srgan_models::resolve_device("cuda:999").is_err());
     } else {
         let err = srgan_models::resolve_device("cuda").unwrap_err();
-        assert!(err.to_string().contains("not available"), "{err}");
+        assert!(
+            one_line(&err).contains("not available"),
+            "{}",
+            one_line(&err)
+        );
     }
     assert!(srgan_models::resolve_device("tpu").is_err());
     assert_eq!(
