@@ -45,6 +45,9 @@ pub struct BenchArgs {
     /// The generator checkpoint (.safetensors) of --model, for the PyTorch peer.
     #[arg(long, requires = "model")]
     pub checkpoint: Option<PathBuf>,
+    /// Redraw bench.png (into --out) from a saved bench.json, and time nothing.
+    #[arg(long, value_name = "BENCH_JSON")]
+    pub redraw: Option<PathBuf>,
     /// Architecture of the default model: BLOCKS,CHANNELS,SCALE.
     #[arg(long, default_value = "16,64,4")]
     pub arch: String,
@@ -264,10 +267,29 @@ fn default_python() -> PathBuf {
     }
 }
 
-/// Runs the whole bench.
+/// Draws `bench.png` into `out` from the report saved in `saved` (a `bench.json`); returns
+/// the chart's path.
+pub fn redraw(saved: &Path, out: &Path) -> anyhow::Result<PathBuf> {
+    let text = std::fs::read_to_string(saved)
+        .with_context(|| format!("cannot read {}", saved.display()))?;
+    let rep: report::Report = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a srgan-bench report", saved.display()))?;
+    let png = out.join("bench.png");
+    let bytes = chart::draw(&rep).context("cannot draw the chart")?;
+    srgan_export::atomic_write(&png, &bytes)
+        .with_context(|| format!("cannot write {}", png.display()))?;
+    Ok(png)
+}
+
+/// Runs the whole bench (or, with `--redraw`, only draws the chart of a saved report).
 pub fn run(cfg: &BenchConfig) -> anyhow::Result<()> {
     let out = &cfg.args.out;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    if let Some(saved) = &cfg.args.redraw {
+        let png = redraw(saved, out)?;
+        println!("wrote {}", png.display());
+        return Ok(());
+    }
     let mut rep = report::Report::start(cfg);
     let model = model::Prepared::new(cfg).context("cannot prepare the model")?;
     rep.model = model.describe();
@@ -337,5 +359,28 @@ mod tests {
         assert!(parse_arch("16,64").is_err());
         assert!(parse_arch("16,64,3").is_err());
         assert!(parse_arch("a,b,c").is_err());
+    }
+
+    /// The committed report reads back (every field of a report is deserialisable) and
+    /// redraws into a PNG of the chart's size; a file that is not a report is an error
+    /// naming it.
+    #[test]
+    fn redraw_reads_a_saved_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let saved = source_root().join("benches/results/bench.json");
+        let png = redraw(&saved, dir.path()).unwrap();
+        let img = image::open(&png).unwrap();
+        assert_eq!((img.width(), img.height()), (chart::WIDTH, chart::HEIGHT));
+        let text = std::fs::read_to_string(&saved).unwrap();
+        let rep: report::Report = serde_json::from_str(&text).unwrap();
+        assert!(!rep.results.is_empty() && rep.peers.is_some(), "{saved:?}");
+
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, "{\"tool\": 3}").unwrap();
+        let e = format!("{:#}", redraw(&bad, dir.path()).unwrap_err());
+        assert!(
+            e.contains("bad.json") && e.contains("not a srgan-bench report"),
+            "{e}"
+        );
     }
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use srgan_export::checkpoint::Tensor;
 use srgan_export::ops::GraphBuilder;
 use srgan_export::proto::{
@@ -28,7 +28,7 @@ use super::stats::{summarise, time_calls, Budget, Summary};
 use super::BenchConfig;
 
 /// One runtime on one device, and whether it could be had.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RuntimeStatus {
     /// Name as the adapter gives it, e.g. `ort-cpu`, or `ort-cuda` for a probe.
     pub name: String,
@@ -45,7 +45,7 @@ pub struct RuntimeStatus {
 }
 
 /// One runtime at one input shape.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cell {
     /// Runtime name, e.g. `ort-cpu`.
     pub runtime: String,
@@ -69,7 +69,7 @@ pub struct Cell {
 }
 
 /// One ceiling-kernel measurement.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KernelRate {
     /// Runtime name.
     pub runtime: String,
@@ -85,7 +85,7 @@ pub struct KernelRate {
 }
 
 /// The ceiling: the best rate of the ceiling kernels measured in this run.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Ceiling {
     /// What was measured.
     pub kind: String,

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use srgan_export::{Checkpoint, ExportOptions, GeneratorConfig};
 use srgan_runtimes::ndarray::Array4;
 
@@ -32,7 +32,7 @@ pub struct Prepared {
 }
 
 /// What the report says about the model.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ModelReport {
     /// The .onnx file (a temporary file for the default model).
     pub path: String,

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::model::Prepared;
 use super::peers::python;
@@ -21,7 +21,7 @@ use super::stats::{summarise, Summary};
 use super::BenchConfig;
 
 /// One child process run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChildRun {
     /// What ran, e.g. `srgan-run (ort)` or `python-ort`.
     pub name: String,
@@ -36,7 +36,7 @@ pub struct ChildRun {
 }
 
 /// Start-up to first image.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Startup {
     /// Side of the photo.
     pub size: usize,
@@ -50,7 +50,7 @@ pub struct Startup {
 }
 
 /// Peak RSS of a tiled upscale.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rss {
     /// Side of the photo.
     pub size: usize,
@@ -62,7 +62,7 @@ pub struct Rss {
 }
 
 /// Everything the pipeline part measured.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PipelineReport {
     /// Photos in the folder.
     pub photos: usize,

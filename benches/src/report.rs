@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::process::Command;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::measure::{Ceiling, Cell, RuntimeStatus};
 use super::model::ModelReport;
@@ -13,7 +13,7 @@ use super::pipeline::PipelineReport;
 use super::BenchConfig;
 
 /// Where and when it ran.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Machine {
     /// CPU model name.
     pub cpu: Option<String>,
@@ -26,7 +26,7 @@ pub struct Machine {
 }
 
 /// One ratio of p50 times (or wall times): `numerator / denominator`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ratio {
     /// E.g. `ort-cpu / onnxruntime-python`.
     pub what: String,
@@ -39,7 +39,7 @@ pub struct Ratio {
 }
 
 /// One of the targets.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Target {
     /// What.
     pub name: String,
@@ -52,7 +52,7 @@ pub struct Target {
 }
 
 /// The whole report (bench.json).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// `srgan-bench <version>`.
     pub tool: String,

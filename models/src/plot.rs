@@ -31,20 +31,33 @@ const LOSSES: [(&str, &str); 4] = [
     ("generator_adversarial_loss", "G adversarial"),
 ];
 
-/// Reads `metrics` (JSONL) and writes the plot to `out` atomically.
+/// Reads `metrics` (JSONL) and writes the plot to `out` atomically. The title names the run:
+/// the folder of `RUN/curves.png`, or the `RUN` of `RUN.curves.png`.
 pub fn plot_metrics(metrics: &Path, out: &Path) -> Result<()> {
     let recs = logging::read_all(metrics);
-    let run = out
-        .parent()
-        .and_then(|p| p.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let run = run_name(out);
     let bytes = render(&recs, &run).map_err(|source| ModelsError::Chart {
         path: out.into(),
         source,
     })?;
     srgan_export::atomic_write(out, &bytes)?;
     Ok(())
+}
+
+/// The run a chart at `out` belongs to: `RUN` of `RUN.curves.png`, else the folder's name.
+fn run_name(out: &Path) -> String {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match name.strip_suffix(".curves.png") {
+        Some(run) => run.to_string(),
+        None => out
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    }
 }
 
 /// The points `(iteration, key)` of the records of `kind`.
@@ -232,6 +245,16 @@ mod tests {
 
     fn has(img: &image::RgbImage, c: RGBColor) -> bool {
         img.pixels().any(|p| p.0 == [c.0, c.1, c.2])
+    }
+
+    #[test]
+    fn run_names() {
+        assert_eq!(run_name(Path::new("runs/x4/curves.png")), "x4");
+        assert_eq!(
+            run_name(Path::new("models/x4/srgan_x4.curves.png")),
+            "srgan_x4"
+        );
+        assert_eq!(run_name(Path::new("curves.png")), "");
     }
 
     #[test]
