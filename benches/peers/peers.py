@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import platform
-import struct
 import sys
 import time
 from pathlib import Path
@@ -36,8 +35,6 @@ from pathlib import Path
 # Golden ratio pattern: x[i] = frac(i * PHI) over the flat NCHW index, as srgan-bench makes it.
 PHI = 0.6180339887498949
 
-# Checkpoint metadata key holding the architecture (export/src/checkpoint.rs, META_CONFIG).
-META_CONFIG = "srgan.generator"
 
 # scikit-image's bundled colour photos (public domain / CC0), in this order.
 PHOTOS = [
@@ -111,137 +108,36 @@ def time_loop(fn, iterations, min_iterations, budget_s):
 # The checkpoint and the network (names and structure: export/src/checkpoint.rs's module doc).
 
 
-def load_safetensors(path):
-    """Parses a safetensors file by hand (the `safetensors` package is not installed)."""
-    import numpy as np
+def torch_reference():
+    """python/torch_reference.py (imported on first use: it imports torch)."""
+    root = Path(__file__).resolve().parents[2] / "python"
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    import torch_reference
 
-    raw = Path(path).read_bytes()
-    if len(raw) < 8:
-        fail(f"{path}: not a safetensors file (too short)")
-    (header_len,) = struct.unpack("<Q", raw[:8])
-    if 8 + header_len > len(raw):
-        fail(f"{path}: not a safetensors file (header length {header_len} past the end)")
-    header = json.loads(raw[8 : 8 + header_len].decode("utf-8"))
-    meta = header.pop("__metadata__", {}) or {}
-    data = memoryview(raw)[8 + header_len :]
-    tensors = {}
-    for name, info in header.items():
-        if info["dtype"] != "F32":
-            fail(f"{path}: tensor {name} is {info['dtype']}, expected F32")
-        lo, hi = info["data_offsets"]
-        tensors[name] = np.frombuffer(data[lo:hi], dtype="<f4").reshape(info["shape"]).copy()
-    if META_CONFIG not in meta:
-        fail(f"{path}: metadata has no `{META_CONFIG}` (not an srgan generator checkpoint)")
-    return json.loads(meta[META_CONFIG]), tensors
+    return torch_reference
+
+
+def load_safetensors(path):
+    """`(architecture config, tensors)` of a generator checkpoint."""
+    try:
+        return torch_reference().load_checkpoint(path)
+    except (OSError, ValueError) as e:
+        fail(str(e))
 
 
 def build_generator(config, tensors):
-    """SRResNet (Ledig et al., arXiv 1609.04802) with the checkpoint's tensor names."""
-    import torch
-    from torch import nn
-
-    c = config["channels"]
-    eps = config.get("bn_eps", 1e-5)
-
-    class Head(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = nn.Conv2d(3, c, 9, padding=4)
-            self.prelu = nn.PReLU(c)
-
-        def forward(self, x):
-            return self.prelu(self.conv(x))
-
-    class ResidualBlock(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(c, c, 3, padding=1, bias=False)
-            self.bn1 = nn.BatchNorm2d(c, eps=eps)
-            self.prelu = nn.PReLU(c)
-            self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=False)
-            self.bn2 = nn.BatchNorm2d(c, eps=eps)
-
-        def forward(self, x):
-            y = self.prelu(self.bn1(self.conv1(x)))
-            return x + self.bn2(self.conv2(y))
-
-    class Trunk(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = nn.Conv2d(c, c, 3, padding=1, bias=False)
-            self.bn = nn.BatchNorm2d(c, eps=eps)
-
-        def forward(self, x):
-            return self.bn(self.conv(x))
-
-    class Upsample(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = nn.Conv2d(c, 4 * c, 3, padding=1)
-            self.shuffle = nn.PixelShuffle(2)
-            self.prelu = nn.PReLU(c)
-
-        def forward(self, x):
-            return self.prelu(self.shuffle(self.conv(x)))
-
-    class Tail(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = nn.Conv2d(c, 3, 9, padding=4)
-
-        def forward(self, x):
-            return self.conv(x)
-
-    stages = config["scale"].bit_length() - 1
-    lr_lo, lr_hi = config.get("lr_range", [0.0, 1.0])
-
-    class Generator(nn.Module):
-        """Raw output in the training HR range (what the trainer's loss sees)."""
-
-        def __init__(self):
-            super().__init__()
-            self.head = Head()
-            self.blocks = nn.ModuleList([ResidualBlock() for _ in range(config["blocks"])])
-            self.trunk = Trunk()
-            self.upsample = nn.ModuleList([Upsample() for _ in range(stages)])
-            self.tail = Tail()
-
-        def forward(self, x):
-            h = self.head(x)
-            y = h
-            for b in self.blocks:
-                y = b(y)
-            y = self.trunk(y) + h
-            for u in self.upsample:
-                y = u(y)
-            return self.tail(y)
-
-    g = Generator()
-    state = {k: torch.from_numpy(v) for k, v in tensors.items()}
-    missing, unexpected = g.load_state_dict(state, strict=False)
-    missing = [m for m in missing if not m.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        fail(f"checkpoint does not match the SRResNet: missing {missing}, unexpected {unexpected}")
-    return g, (lr_lo, lr_hi), tuple(config.get("hr_range", [-1.0, 1.0]))
+    """SRResNet (Ledig et al., arXiv 1609.04802) with the checkpoint's tensor names, built by
+    the shared PyTorch reference; returns the raw generator and its LR and HR ranges."""
+    try:
+        return torch_reference().build_generator(config, tensors)
+    except ValueError as e:
+        fail(str(e))
 
 
-class Deployed:
+def Deployed(g, lr_range, hr_range):
     """The generator as the ONNX graph behaves: LR in [0, 1] in, SR in [0, 1] out."""
-
-    def __init__(self, g, lr_range, hr_range):
-        self.g = g.eval()
-        self.lr_range = lr_range
-        self.hr_range = hr_range
-
-    def __call__(self, x):
-        import torch
-
-        lo, hi = self.lr_range
-        if (lo, hi) != (0.0, 1.0):
-            x = x * (hi - lo) + lo
-        y = self.g(x)
-        lo, hi = self.hr_range
-        return torch.clamp((y - lo) / (hi - lo), 0.0, 1.0)
+    return torch_reference().Deployed(g, lr_range, hr_range).eval()
 
 
 def ort_session(onnx_path, threads):

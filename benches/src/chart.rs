@@ -5,7 +5,7 @@
 
 use srgan_charts::plotters::prelude::*;
 use srgan_charts::plotters::style::text_anchor::{HPos, Pos, VPos};
-use srgan_charts::{colour, text, Area, ChartError, DrawError, GRID, INK, REFERENCE};
+use srgan_charts::{colour, house_mesh, text, Area, ChartError, DrawError, INK, REFERENCE};
 
 use super::report::Report;
 
@@ -164,18 +164,13 @@ fn draw_on(root: &Area<'_>, chart: &BarChart, title: &str, footer: &str) -> Resu
     } else {
         "output (Mpixel/s, at p50)"
     };
-    cc.configure_mesh()
+    house_mesh(&mut cc.configure_mesh(), 15.0)
         .disable_x_mesh()
         .x_labels(0)
         .x_desc("input shape (LR side in pixels, square; batch)")
         .y_desc(y_desc)
         .y_labels(8)
         .y_label_formatter(&y_tick)
-        .light_line_style(WHITE)
-        .bold_line_style(GRID)
-        .axis_style(INK)
-        .label_style(text(15.0))
-        .axis_desc_style(text(16.0))
         .draw()?;
 
     // Bars: each group leaves a tenth of its width free on either side.

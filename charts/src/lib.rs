@@ -140,6 +140,25 @@ pub fn text(size: f64) -> TextStyle<'static> {
     (FONT_FAMILY, size).into_font().color(&INK)
 }
 
+/// The house style of a chart's mesh: no minor lines, light major grid lines, [`INK`] axes,
+/// tick labels at `label_size` and axis descriptions one pixel larger. Returns the mesh for
+/// the chart's own descriptions and formatters.
+pub fn house_mesh<'m, 'a, 'b, X, Y, DB>(
+    mesh: &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>,
+    label_size: f64,
+) -> &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: plotters::coord::ranged1d::Ranged,
+    Y: plotters::coord::ranged1d::Ranged,
+    DB: DrawingBackend,
+{
+    mesh.light_line_style(WHITE)
+        .bold_line_style(GRID)
+        .axis_style(INK)
+        .label_style(text(label_size))
+        .axis_desc_style(text(label_size + 1.0))
+}
+
 /// A centred message in `area` (e.g. "no results").
 pub fn message(area: &Area<'_>, what: &str) -> Result<(), DrawError> {
     let (w, h) = area.dim_in_pixel();

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde_json::Value;
 use srgan_charts::plotters::prelude::*;
-use srgan_charts::{colour, text, Area, DrawError, GRID, INK};
+use srgan_charts::{colour, house_mesh, text, Area, DrawError, INK};
 
 use crate::error::{ModelsError, Result};
 use crate::logging;
@@ -126,16 +126,11 @@ fn draw_losses(
         .x_label_area_size(45)
         .y_label_area_size(80)
         .build_cartesian_2d(xr, (lo..hi).log_scale())?;
-    cc.configure_mesh()
+    house_mesh(&mut cc.configure_mesh(), 14.0)
         .x_desc("iteration")
         .y_desc("loss (unitless, log scale)")
         .y_label_formatter(&|v| format!("{v:.0e}"))
         .x_label_formatter(&|v| format!("{v:.0}"))
-        .light_line_style(WHITE)
-        .bold_line_style(GRID)
-        .axis_style(INK)
-        .label_style(text(14.0))
-        .axis_desc_style(text(15.0))
         .draw()?;
     for (i, (name, pts)) in series.into_iter().enumerate() {
         if pts.is_empty() {
@@ -172,15 +167,10 @@ fn draw_psnr(
         .x_label_area_size(45)
         .y_label_area_size(80)
         .build_cartesian_2d(xr, (lo.floor() - 0.5)..(hi.ceil() + 0.5))?;
-    cc.configure_mesh()
+    house_mesh(&mut cc.configure_mesh(), 14.0)
         .x_desc("iteration")
         .y_desc("PSNR (dB)")
         .x_label_formatter(&|v| format!("{v:.0}"))
-        .light_line_style(WHITE)
-        .bold_line_style(GRID)
-        .axis_style(INK)
-        .label_style(text(14.0))
-        .axis_desc_style(text(15.0))
         .draw()?;
     let grey = RGBColor(130, 130, 130);
     if !bicubic.is_empty() {

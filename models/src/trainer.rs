@@ -261,12 +261,7 @@ impl<G: MainModule> Trainer<G> {
         named: &std::collections::HashMap<String, Tensor>,
         md: &BTreeMap<String, String>,
     ) -> Result<()> {
-        let get = |k: &str| {
-            md.get(k).ok_or_else(|| ModelsError::State {
-                path: path.into(),
-                source: format!("metadata key `{k}` is missing").into(),
-            })
-        };
+        let get = |k: &str| state_meta(path, md, k);
         let num = |k: &str| -> Result<u64> {
             get(k)?.parse::<u64>().map_err(|_| ModelsError::State {
                 path: path.into(),
@@ -742,6 +737,14 @@ impl<G: MainModule> Trainer<G> {
     }
 }
 
+/// The value of metadata key `k` of the training state at `path`; its absence is an error.
+fn state_meta<'a>(path: &Path, md: &'a BTreeMap<String, String>, k: &str) -> Result<&'a String> {
+    md.get(k).ok_or_else(|| ModelsError::State {
+        path: path.into(),
+        source: format!("metadata key `{k}` is missing").into(),
+    })
+}
+
 /// Checks that a training state's metadata fits `cfg` (architecture, phase, seed, batch, crop,
 /// EMA); the first difference is an error naming it.
 pub fn check_state_metadata(
@@ -749,12 +752,7 @@ pub fn check_state_metadata(
     path: &Path,
     md: &BTreeMap<String, String>,
 ) -> Result<()> {
-    let get = |k: &str| {
-        md.get(k).ok_or_else(|| ModelsError::State {
-            path: path.into(),
-            source: format!("metadata key `{k}` is missing").into(),
-        })
-    };
+    let get = |k: &str| state_meta(path, md, k);
     if get("format")? != STATE_FORMAT {
         return Err(ModelsError::State {
             path: path.into(),
