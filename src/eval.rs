@@ -22,7 +22,8 @@ use srgan_runtimes::{Device, RuntimeError, RuntimeOptions, Upscaler};
     about,
     after_help = "Exit status: 0 when every image was evaluated, 1 when some image could not \
                   be (each is reported, the mean is over the others), 2 on a usage, model, \
-                  runtime or I/O error, or when no image could be evaluated."
+                  runtime or I/O error, or when no image could be evaluated, 130 on Ctrl-C or \
+                  SIGTERM (no report written)."
 )]
 pub struct EvalArgs {
     /// The model: an exported .onnx, or a generator checkpoint .safetensors (tch builds).
@@ -43,9 +44,13 @@ pub struct EvalArgs {
     /// Evaluate at most this many images (sorted by name).
     #[arg(long)]
     pub max_images: Option<usize>,
-    /// Also write one JSON object per image (and a final `mean`) to this file.
+    /// Also write one JSON object per image (and a final `mean`) to this file, at the end
+    /// and atomically. It may not be the model or an input image.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Replace an existing --json file.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// `--runtime`.
@@ -103,6 +108,23 @@ pub enum EvalRunError {
         #[source]
         source: std::io::Error,
     },
+    /// The report would replace an existing file, or one of the run's own inputs.
+    #[error("{}: {reason}", path.display())]
+    Report {
+        /// The report's path.
+        path: PathBuf,
+        /// Why it cannot be written there.
+        reason: &'static str,
+    },
+    /// The report could not be written.
+    #[error("writing {}", path.display())]
+    WriteReport {
+        /// The report's path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: srgan_contract::files::AtomicWriteError<std::io::Error>,
+    },
     /// The folder holds no PNG or JPEG file.
     #[error("{}: no PNG or JPEG image", .0.display())]
     NoImages(PathBuf),
@@ -126,6 +148,8 @@ pub struct EvalConfig {
     pub images: Vec<PathBuf>,
     /// The JSON-lines report, if any.
     pub json: Option<PathBuf>,
+    /// Whether the report may replace an existing file.
+    pub overwrite: bool,
 }
 
 /// What a run did.
@@ -170,6 +194,24 @@ impl EvalConfig {
                 reason,
             });
         }
+        if let Some(json) = &args.json {
+            use srgan_contract::files::same_file;
+            let report = |reason| EvalRunError::Report {
+                path: json.clone(),
+                reason,
+            };
+            if same_file(json, &args.model) || images.iter().any(|i| same_file(json, i)) {
+                return Err(report(
+                    "the report would replace an input (the model or an image)",
+                ));
+            }
+            if json.is_dir() {
+                return Err(report("is a folder, expected a file name"));
+            }
+            if json.exists() && !args.overwrite {
+                return Err(report("exists (pass --overwrite to replace it)"));
+            }
+        }
         Ok(Self {
             images: images
                 .into_iter()
@@ -184,6 +226,7 @@ impl EvalConfig {
             },
             data: args.data,
             json: args.json,
+            overwrite: args.overwrite,
         })
     }
 
@@ -283,15 +326,9 @@ fn row(name: &str, s: &Scores) -> String {
 pub fn run(cfg: &EvalConfig) -> Result<EvalSummary, EvalRunError> {
     let mut up = cfg.open_model()?;
     let scale = up.scale();
-    let json_err = |what, source| EvalRunError::Io {
-        what,
-        path: cfg.json.clone().unwrap_or_default(),
-        source,
-    };
-    let mut json = match &cfg.json {
-        Some(p) => Some(std::fs::File::create(p).map_err(|e| json_err("creating", e))?),
-        None => None,
-    };
+    // The report is kept in memory and written atomically at the end: an interrupted or
+    // failed run leaves any earlier report as it was.
+    let mut json = String::new();
     println!(
         "{} on {} (x{scale}; Y channel, border {scale})",
         cfg.model.display(),
@@ -310,11 +347,9 @@ pub fn run(cfg: &EvalConfig) -> Result<EvalSummary, EvalRunError> {
         match evaluate_file(up.as_mut(), f, scale) {
             Ok(sc) => {
                 println!("{}", row(&name, &sc));
-                if let Some(j) = json.as_mut() {
-                    let rec = serde_json::json!({"image": name, "psnr": sc.psnr, "ssim": sc.ssim,
-                        "bicubic_psnr": sc.bicubic_psnr, "bicubic_ssim": sc.bicubic_ssim});
-                    writeln!(j, "{rec}").map_err(|e| json_err("writing", e))?;
-                }
+                let rec = serde_json::json!({"image": name, "psnr": sc.psnr, "ssim": sc.ssim,
+                    "bicubic_psnr": sc.bicubic_psnr, "bicubic_ssim": sc.bicubic_ssim});
+                json.push_str(&format!("{rec}\n"));
                 scores.push((name, sc));
             }
             Err(e) => {
@@ -333,10 +368,17 @@ pub fn run(cfg: &EvalConfig) -> Result<EvalSummary, EvalRunError> {
     let all: Vec<Scores> = scores.iter().map(|(_, s)| *s).collect();
     let m = Scores::mean(&all);
     println!("{}", row(&format!("mean of {}", all.len()), &m));
-    if let Some(j) = json.as_mut() {
+    if let Some(path) = &cfg.json {
         let rec = serde_json::json!({"image": "mean", "images": all.len(), "psnr": m.psnr,
             "ssim": m.ssim, "bicubic_psnr": m.bicubic_psnr, "bicubic_ssim": m.bicubic_ssim});
-        writeln!(j, "{rec}").map_err(|e| json_err("writing", e))?;
+        json.push_str(&format!("{rec}\n"));
+        srgan_contract::files::atomic_write_with(path, cfg.overwrite, |w| {
+            w.write_all(json.as_bytes())
+        })
+        .map_err(|source| EvalRunError::WriteReport {
+            path: path.clone(),
+            source,
+        })?;
     }
     Ok(EvalSummary {
         scores,

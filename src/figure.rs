@@ -27,7 +27,7 @@ use srgan_runtimes::{RuntimeError, RuntimeOptions};
     version,
     about,
     after_help = "Exit status: 0 when the figure (and any --full-dir images) was written, 2 on a \
-                  usage, model, runtime or I/O error."
+                  usage, model, runtime or I/O error, 130 on Ctrl-C or SIGTERM."
 )]
 pub struct FigureArgs {
     /// The HR photo (PNG or JPEG); its LR is made here by bicubic downscaling.

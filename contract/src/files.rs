@@ -7,10 +7,123 @@
 //! process), is synced, and is then renamed onto the destination; without `overwrite` it is
 //! moved only if the destination does not exist (`tempfile`'s `persist_noclobber`), so an
 //! existing file is never replaced, even by a concurrent writer.
+//!
+//! A write cut short by a signal leaves nothing either:
+//! - every temporary file being written is registered while it is written;
+//!   [`remove_in_flight`] removes them, and [`exit_on_interrupt`] installs a SIGINT/SIGTERM
+//!   handler that does so before exiting with [`crate::exit::INTERRUPTED`];
+//! - after a SIGKILL (which no handler sees), the first write of a later process into the same
+//!   folder removes the temporary files of this naming whose process is gone
+//!   ([`remove_stale_temps`]).
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The temporary files being written now, by any thread of this process.
+static IN_FLIGHT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// The folders this process has already swept of stale temporary files.
+static SWEPT: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+/// Registers a temporary file as in flight until dropped.
+struct InFlight(PathBuf);
+
+impl InFlight {
+    fn new(path: &Path) -> Self {
+        IN_FLIGHT
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(path.into());
+        Self(path.into())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut v = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = v.iter().position(|p| *p == self.0) {
+            v.swap_remove(i);
+        }
+    }
+}
+
+/// Removes every temporary file this process is writing now; returns how many were removed.
+/// For signal handlers that are about to exit: a write in progress then never completes.
+pub fn remove_in_flight() -> usize {
+    remove_in_flight_where(|_| true)
+}
+
+fn remove_in_flight_where(keep: impl Fn(&Path) -> bool) -> usize {
+    let v = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+    v.iter()
+        .filter(|p| keep(p) && std::fs::remove_file(p).is_ok())
+        .count()
+}
+
+/// Installs a SIGINT/SIGTERM handler that removes the temporary files in flight
+/// ([`remove_in_flight`]), says so on stderr as `tool`, and exits with
+/// [`crate::exit::INTERRUPTED`]. Outputs already written stay; none is ever half-written.
+pub fn exit_on_interrupt(tool: &'static str) -> Result<(), ctrlc::Error> {
+    ctrlc::set_handler(move || {
+        let n = remove_in_flight();
+        eprintln!("{tool}: interrupted; {n} unfinished output(s) removed, finished ones kept");
+        std::process::exit(i32::from(crate::exit::INTERRUPTED));
+    })
+}
+
+/// The process id in a temporary file name of [`atomic_write_with`]'s naming,
+/// `.NAME.PID.XXXXXX.tmp`.
+fn temp_owner(file_name: &str) -> Option<u32> {
+    let rest = file_name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (rest, random) = rest.rsplit_once('.')?;
+    let (name, pid) = rest.rsplit_once('.')?;
+    let plausible =
+        !name.is_empty() && random.len() == 6 && random.bytes().all(|b| b.is_ascii_alphanumeric());
+    plausible.then(|| pid.parse().ok()).flatten()
+}
+
+/// Whether process `pid` is alive; `None` when this system cannot tell (no `/proc`).
+fn process_alive(pid: u32) -> Option<bool> {
+    if !Path::new("/proc/self").exists() {
+        return None;
+    }
+    Some(Path::new("/proc").join(pid.to_string()).exists())
+}
+
+/// Removes from `dir` the temporary files of [`atomic_write_with`]'s naming whose writing
+/// process is gone (killed mid-write); returns their paths. A file of a live process, or of
+/// any process where liveness cannot be told, is kept.
+pub fn remove_stale_temps(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temp_owner) else {
+            continue;
+        };
+        if pid == std::process::id() || process_alive(pid) != Some(false) {
+            continue;
+        }
+        if entry.file_type().is_ok_and(|t| t.is_file())
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            removed.push(entry.path());
+        }
+    }
+    Ok(removed)
+}
+
+/// [`remove_stale_temps`] once per folder and process (best effort: a folder that cannot be
+/// listed is left as it is).
+fn sweep_once(dir: &Path) {
+    let key = dir.canonicalize().unwrap_or_else(|_| dir.into());
+    let first = SWEPT.lock().unwrap_or_else(|e| e.into_inner()).insert(key);
+    if first {
+        let _ = remove_stale_temps(dir);
+    }
+}
 
 /// Why an atomic write failed.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +143,15 @@ pub enum AtomicWriteError<E: std::error::Error + 'static> {
     /// The content writer failed.
     #[error(transparent)]
     Content(E),
+}
+
+/// Whether `a` and `b` name the same existing file or folder (after resolving links and
+/// `..`); false when either does not exist.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// Writes `path` atomically: `write` fills a buffered temporary file beside it, which is
@@ -59,11 +181,13 @@ where
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "output".into());
+    sweep_once(dir);
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}.{}.", std::process::id()))
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(io)?;
+    let _in_flight = InFlight::new(tmp.path());
     {
         let mut w = BufWriter::new(tmp.as_file());
         write(&mut w).map_err(AtomicWriteError::Content)?;
@@ -127,5 +251,71 @@ mod tests {
         let e = atomic_write(&missing, b"x").unwrap_err();
         assert!(e.to_string().contains("no/such/out.bin"), "{e}");
         assert!(matches!(e, AtomicWriteError::Io { .. }), "{e}");
+    }
+
+    #[test]
+    fn temp_names_are_recognised() {
+        assert_eq!(temp_owner(".out.png.1234.AbC123.tmp"), Some(1234));
+        assert_eq!(temp_owner(".m.onnx.77.zzzzzz.tmp"), Some(77));
+        for other in [
+            "out.png",
+            ".out.png.tmp",
+            ".1234.AbC123.tmp",
+            ".out.png.x.AbC123.tmp",
+            ".out.png.1234.AbC12.tmp",
+            "out.png.1234.AbC123.tmp",
+        ] {
+            assert_eq!(temp_owner(other), None, "{other}");
+        }
+    }
+
+    /// The temporary file of a process that is gone is removed by the next write into its
+    /// folder; one of a live process, and other files, are kept.
+    #[test]
+    fn a_killed_writers_temporary_file_is_removed_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let stale = dir.path().join(format!(".a.png.{dead}.Xy12Zq.tmp"));
+        let live = dir.path().join(format!(
+            ".b.png.{}.Xy12Zq.tmp",
+            std::os::unix::process::parent_id()
+        ));
+        let mine = dir.path().join("notes.tmp");
+        for p in [&stale, &live, &mine] {
+            std::fs::write(p, b"partial").unwrap();
+        }
+        atomic_write(&dir.path().join("c.png"), b"done").unwrap();
+        let mut want = vec![
+            "c.png".to_string(),
+            live.file_name().unwrap().to_string_lossy().into_owned(),
+            "notes.tmp".to_string(),
+        ];
+        want.sort();
+        assert_eq!(entries(dir.path()), want);
+    }
+
+    #[test]
+    fn in_flight_files_are_registered_while_written_and_removable() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("slow.bin");
+        atomic_write_with(&p, true, |w| {
+            w.write_all(b"half")?;
+            // A signal handler would run `remove_in_flight` now (here limited to this
+            // test's folder: other tests write in parallel).
+            assert_eq!(remove_in_flight_where(|t| t.starts_with(dir.path())), 1);
+            Ok::<_, std::io::Error>(())
+        })
+        .unwrap_err();
+        assert!(!p.exists());
+        assert_eq!(entries(dir.path()), Vec::<String>::new());
+        // Nothing stays registered after a write.
+        atomic_write(&p, b"x").unwrap();
+        let registered = IN_FLIGHT.lock().unwrap().clone();
+        assert!(
+            !registered.iter().any(|t| t.starts_with(dir.path())),
+            "{registered:?}"
+        );
     }
 }

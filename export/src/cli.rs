@@ -17,7 +17,7 @@ use crate::{
     version,
     after_help = "Exit status: 0 when the model (and any --save-checkpoint) was written, 2 on a \
                   usage error, an unreadable or unexportable checkpoint, or an I/O error \
-                  (nothing is written then)."
+                  (nothing is written then), 130 on Ctrl-C or SIGTERM (nothing half-written)."
 )]
 pub struct ExportArgs {
     /// Generator checkpoint (safetensors) to export.

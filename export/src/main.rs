@@ -13,10 +13,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use srgan_contract::exit;
+use srgan_contract::report::one_line;
 use srgan_export::cli::{ExportArgs, ExportJob};
 
 fn main() -> ExitCode {
     let args = ExportArgs::parse();
+    // Ctrl-C or SIGTERM mid-write: the unfinished model is removed, and the exit is 130.
+    if let Err(e) = srgan_contract::files::exit_on_interrupt("srgan-export") {
+        eprintln!("srgan-export: warning: no interrupt handler: {e}");
+    }
     match ExportJob::from_args(args).and_then(ExportJob::run) {
         Ok(done) => {
             println!("{done}");
@@ -27,22 +32,4 @@ fn main() -> ExitCode {
             ExitCode::from(exit::FAILURE)
         }
     }
-}
-
-/// The error chain on one line, `a: b: c`, leaving out a cause whose text the message before
-/// it already contains (library errors often print their source themselves).
-fn one_line(e: &dyn std::error::Error) -> String {
-    let mut msg = String::new();
-    let mut cause = Some(e);
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !msg.contains(&text) {
-            if !msg.is_empty() {
-                msg.push_str(": ");
-            }
-            msg.push_str(&text);
-        }
-        cause = c.source();
-    }
-    msg.replace('\n', " ")
 }

@@ -21,8 +21,8 @@ use crate::trainer::{files, Trainer, TrainerOptions};
     version,
     about,
     after_help = "Exit status: 0 when the configured iterations are done, 2 on a usage, config, \
-                  data, device or I/O error, 130 when stopped by Ctrl-C after writing a \
-                  checkpoint (a second Ctrl-C exits 130 at once, without one)."
+                  data, device or I/O error, 130 when stopped by Ctrl-C or SIGTERM after \
+                  writing a checkpoint (a second one exits 130 at once, without one)."
 )]
 pub struct TrainArgs {
     /// YAML config (see configs/); unknown keys are errors. Default: the paper's settings.
@@ -34,10 +34,18 @@ pub struct TrainArgs {
     /// Folder of held-out HR images for validation (overrides data.val).
     #[arg(long)]
     pub val: Option<PathBuf>,
-    /// Output folder for checkpoints, metrics and plots.
-    #[arg(long, default_value = "runs/srgan")]
-    pub out: PathBuf,
-    /// Continue from a training state: a state.safetensors file, or an output folder holding one.
+    /// Output folder for checkpoints, metrics and plots. Default: runs/srgan, or with --resume
+    /// the folder of the run resumed. A folder that already holds a run is refused unless
+    /// --overwrite is given.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace the run already in --out (its checkpoints, state, metrics and plot).
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Continue a run: its folder, or its state.safetensors. The run's own config.yaml is
+    /// used unless --config is given; an option or config that contradicts the run (phase,
+    /// batch, crop, seed, lr, architecture) is an error.
+    /// --iterations may extend the run.
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// cpu, cuda or cuda:N. An explicit CUDA device that cannot be had is an error.
@@ -94,27 +102,69 @@ pub struct TrainJob {
     pub device: tch::Device,
     /// Whether to draw a progress bar.
     pub bar: bool,
+    /// Whether a fresh run replaces the run already in [`out`](Self::out).
+    pub overwrite: bool,
+}
+
+/// The default output folder of a fresh run.
+pub const DEFAULT_OUT: &str = "runs/srgan";
+
+/// The first run file in `dir`, if `dir` holds a run.
+pub fn run_file_in(dir: &Path) -> Option<&'static str> {
+    files::ALL.into_iter().find(|f| dir.join(f).exists())
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b || srgan_contract::files::same_file(a, b)
 }
 
 impl TrainJob {
     /// Reads the config, applies the flags, validates the result and resolves the device.
+    ///
+    /// A fresh run into a folder that holds a run is an error without `--overwrite`. A resumed
+    /// run continues in its own folder (unless `--out` names another) with its own
+    /// `config.yaml`, and an option that contradicts that config is an error.
     pub fn from_args(args: TrainArgs) -> Result<Self> {
-        let mut cfg = match &args.config {
-            Some(p) => read_config(p)?,
-            None => TrainConfig::default(),
+        let resume = args.resume.as_ref().map(|r| {
+            if r.is_dir() {
+                r.join(files::STATE)
+            } else {
+                r.clone()
+            }
+        });
+        let run_dir = resume.as_ref().map(|state| match state.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        });
+        let out = args
+            .out
+            .clone()
+            .or_else(|| run_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
+        let continues_in_place = run_dir.as_ref().is_some_and(|d| same_dir(d, &out));
+        if !continues_in_place && !args.overwrite {
+            if let Some(file) = run_file_in(&out) {
+                return Err(ModelsError::RunExists { path: out, file });
+            }
+        }
+        let (mut cfg, saved) = match (&run_dir, &args.config) {
+            (Some(dir), given) => resume_config(dir, given.as_deref())?,
+            (None, Some(p)) => (read_config(p)?, None),
+            (None, None) => (TrainConfig::default(), None),
         };
         apply_flags(&mut cfg, &args);
+        if let (Some(dir), Some(saved)) = (&run_dir, &saved) {
+            check_resume_flags(&dir.join(files::CONFIG), saved, &cfg)?;
+        }
         cfg.validate()?;
         let device = crate::device::tch_device(&args.device)?;
-        let resume = args
-            .resume
-            .map(|r| if r.is_dir() { r.join(files::STATE) } else { r });
         Ok(Self {
             config: cfg,
-            out: args.out,
+            out,
             resume,
             device,
             bar: !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            overwrite: args.overwrite,
         })
     }
 
@@ -129,9 +179,93 @@ impl TrainJob {
         let cfg = self.config.clone();
         match &self.resume {
             Some(state) => Trainer::resume(cfg, &self.out, state, self.device, opts),
-            None => Trainer::new(cfg, &self.out, self.device, opts),
+            None => {
+                let trainer = Trainer::new(cfg, &self.out, self.device, opts)?;
+                if self.overwrite {
+                    // The new run is ready (its config.yaml written): the old run's files go,
+                    // so that nothing of it mixes with the new one.
+                    for f in files::ALL.into_iter().filter(|f| *f != files::CONFIG) {
+                        let p = self.out.join(f);
+                        match std::fs::remove_file(&p) {
+                            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                                return Err(ModelsError::Io { path: p, source: e })
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Ok(trainer)
+            }
         }
     }
+}
+
+/// The config a resumed run starts from: `--config` if given, else the run's own
+/// `config.yaml`; and the run's own config (if it has one), which the options are checked
+/// against.
+fn resume_config(dir: &Path, given: Option<&Path>) -> Result<(TrainConfig, Option<TrainConfig>)> {
+    let own = dir.join(files::CONFIG);
+    let saved = if own.is_file() {
+        Some(read_config(&own)?)
+    } else {
+        None
+    };
+    match (given, saved) {
+        (Some(p), saved) => Ok((read_config(p)?, saved)),
+        (None, Some(saved)) => Ok((saved.clone(), Some(saved))),
+        (None, None) => Err(ModelsError::Io {
+            path: own,
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the run to resume has no config.yaml; pass its config with --config",
+            ),
+        }),
+    }
+}
+
+/// The options that may not change on resume (the architecture is checked against the state
+/// itself), compared between the run's config and the config with the options applied.
+fn check_resume_flags(path: &Path, saved: &TrainConfig, cfg: &TrainConfig) -> Result<()> {
+    let conflict = |option: &'static str, given: String, saved: String| {
+        Err(ModelsError::ResumeConflict {
+            path: path.into(),
+            option,
+            given,
+            saved,
+        })
+    };
+    if cfg.phase != saved.phase {
+        return conflict(
+            "--phase",
+            format!("{:?}", cfg.phase),
+            format!("{:?}", saved.phase),
+        );
+    }
+    if cfg.data.batch != saved.data.batch {
+        return conflict(
+            "--batch",
+            cfg.data.batch.to_string(),
+            saved.data.batch.to_string(),
+        );
+    }
+    if cfg.data.crop != saved.data.crop {
+        return conflict(
+            "--crop",
+            cfg.data.crop.to_string(),
+            saved.data.crop.to_string(),
+        );
+    }
+    if cfg.seed != saved.seed {
+        return conflict("--seed", cfg.seed.to_string(), saved.seed.to_string());
+    }
+    if cfg.adam_g.lr != saved.adam_g.lr || cfg.adam_d.lr != saved.adam_d.lr {
+        return conflict(
+            "--lr",
+            cfg.adam_g.lr.to_string(),
+            saved.adam_g.lr.to_string(),
+        );
+    }
+    Ok(())
 }
 
 /// Reads the YAML without validating: flags may still fix a value.

@@ -129,6 +129,32 @@ pub enum ModelsError {
         /// How many files were skipped.
         skipped: usize,
     },
+    /// A fresh run would replace the run already in its output folder.
+    #[error(
+        "{path} already holds a run ({file}): pass --overwrite to replace it, --resume {path} \
+         to continue it, or another --out"
+    )]
+    RunExists {
+        /// The output folder.
+        path: PathBuf,
+        /// A run file found there.
+        file: &'static str,
+    },
+    /// `--resume` with an option that contradicts the run's saved config.
+    #[error(
+        "{path}: cannot resume with {option} {given}: the run was started with {saved} (its \
+         config.yaml)"
+    )]
+    ResumeConflict {
+        /// The run's config file.
+        path: PathBuf,
+        /// The option.
+        option: &'static str,
+        /// The value given.
+        given: String,
+        /// The run's value.
+        saved: String,
+    },
     /// A training state does not belong to this configuration.
     #[error(
         "{path}: cannot resume: {what} is {found} in the checkpoint but {expected} in this config"

@@ -49,6 +49,9 @@ pub mod files {
     pub const PLOT: &str = "curves.png";
     /// The effective config.
     pub const CONFIG: &str = "config.yaml";
+
+    /// Every file a run writes into its output folder.
+    pub const ALL: [&str; 7] = [STATE, GENERATOR, BEST, EMA, METRICS, PLOT, CONFIG];
 }
 
 /// Options that do not change the result.

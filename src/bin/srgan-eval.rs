@@ -8,6 +8,9 @@ use srgan::eval::{run, EvalArgs, EvalConfig};
 use srgan_contract::exit;
 
 fn main() -> ExitCode {
+    if let Err(e) = srgan_contract::files::exit_on_interrupt("srgan-eval") {
+        eprintln!("srgan-eval: warning: no interrupt handler: {e}");
+    }
     let outcome = EvalConfig::from_args(EvalArgs::parse()).and_then(|cfg| run(&cfg));
     match outcome {
         Ok(summary) if summary.failed.is_empty() => ExitCode::from(exit::SUCCESS),

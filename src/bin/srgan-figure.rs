@@ -13,6 +13,9 @@ use srgan::figure::{run, FigureArgs};
 use srgan_contract::exit;
 
 fn main() -> ExitCode {
+    if let Err(e) = srgan_contract::files::exit_on_interrupt("srgan-figure") {
+        eprintln!("srgan-figure: warning: no interrupt handler: {e}");
+    }
     match run(&FigureArgs::parse()) {
         Ok(figure) => {
             println!("{figure}");

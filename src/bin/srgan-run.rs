@@ -11,6 +11,10 @@ fn main() -> ExitCode {
     // Each image reuses the last one's memory (tract 15-20% faster; see the function).
     srgan_runtimes::keep_freed_memory();
     let args = RunArgs::parse();
+    // Ctrl-C or SIGTERM: the outputs being written are removed (finished ones stay), exit 130.
+    if let Err(e) = srgan_contract::files::exit_on_interrupt("srgan-run") {
+        eprintln!("srgan-run: warning: no interrupt handler: {e}");
+    }
     let outcome = RunConfig::from_args(args)
         .context("invalid arguments")
         .and_then(|cfg| run(&cfg).context("cannot run"));

@@ -61,7 +61,8 @@ pub enum FormatArg {
     version,
     about = "Upscale images with an exported SRGAN (or any x2/x4/x8 ONNX super-resolution) model",
     after_help = "Exit status: 0 when every image was written, 1 when some image failed \
-                  (each failure is reported with its path), 2 on a usage, model or runtime error."
+                  (each failure is reported with its path), 2 on a usage, model or runtime error, 130 on \
+                  Ctrl-C or SIGTERM (unfinished outputs removed, finished ones kept)."
 )]
 pub struct RunArgs {
     /// Input image (PNG or JPEG), or a folder: its .png/.jpg/.jpeg files are upscaled (not

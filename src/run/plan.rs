@@ -176,12 +176,7 @@ pub fn plan_folder(
     (jobs, bad)
 }
 
-pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
+pub(crate) use srgan_contract::files::same_file;
 
 #[cfg(test)]
 mod tests {

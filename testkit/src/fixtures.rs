@@ -1,6 +1,8 @@
 //! Generated inputs: deterministic patterns as tensors and images of every pixel format, and
 //! malformed files made by hand.
 
+use std::path::Path;
+
 use image::{DynamicImage, ImageBuffer, Luma, Rgb, Rgba};
 use srgan_runtimes::ndarray::Array4;
 
@@ -109,4 +111,30 @@ mod tests {
         // IEND's CRC is the same in every PNG file.
         assert_eq!(png_chunk(b"IEND", &[])[8..], [0xae, 0x42, 0x60, 0x82]);
     }
+}
+
+/// Every file below `dir` (relative path) with its CRC-32 and size: compare the digests of a
+/// folder before and after a run to prove which files it changed, added or removed.
+pub fn folder_digest(dir: &Path) -> std::collections::BTreeMap<String, (u32, u64)> {
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, (u32, u64)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, (crc32fast::hash(&bytes), bytes.len() as u64));
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
 }

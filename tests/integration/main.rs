@@ -8,6 +8,7 @@ mod common;
 mod cli;
 mod contract;
 mod exit_codes;
+mod faults;
 mod images;
 mod parity;
 mod tch_runtime;

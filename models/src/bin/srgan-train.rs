@@ -11,17 +11,21 @@ use srgan_contract::exit;
 use srgan_models::cli::{TrainArgs, TrainJob};
 use srgan_models::RunOutcome;
 
-/// A flag set by the first Ctrl-C (the trainer stops after the iteration, with a checkpoint);
-/// a second Ctrl-C exits at once.
+/// A flag set by the first Ctrl-C or SIGTERM (the trainer stops after the iteration, with a
+/// checkpoint); a second one exits at once, removing a checkpoint in mid-write.
 fn stop_on_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
-            eprintln!("second Ctrl-C: exiting without a checkpoint");
+            // A checkpoint being written now is removed: the last complete one stays.
+            srgan_contract::files::remove_in_flight();
+            eprintln!("second interrupt: exiting without a checkpoint");
             std::process::exit(i32::from(exit::INTERRUPTED));
         }
-        eprintln!("Ctrl-C: stopping after this iteration (checkpoint first)");
+        eprintln!(
+            "interrupt (Ctrl-C or SIGTERM): stopping after this iteration (checkpoint first)"
+        );
     })
     .context("installing the Ctrl-C handler")?;
     Ok(stop)

@@ -8,5 +8,6 @@ mod errors;
 mod losses;
 mod nets;
 mod parity;
+mod run_folder;
 mod steps;
 mod training;

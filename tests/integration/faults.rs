@@ -1,0 +1,189 @@
+//! The fault suite (issue 10): what a hostile user does to the command lines, and what must
+//! hold afterwards — the documented exit code, one clear line, and no file changed outside the
+//! expected outputs (the folder is hashed before and after). See RELIABILITY.md.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use srgan_contract::exit;
+use srgan_testkit::fixtures::folder_digest;
+
+use crate::common::{self, TempDir};
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 temp path")
+}
+
+fn eval(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_srgan-eval"))
+        .args(args)
+        .output()
+        .expect("start srgan-eval")
+}
+
+/// The temporary files of the atomic writes left in `dir`.
+fn temp_files(dir: &Path) -> Vec<String> {
+    common::names(dir)
+        .into_iter()
+        .filter(|n| n.starts_with('.') && n.ends_with(".tmp"))
+        .collect()
+}
+
+/// `srgan-eval --json` never truncates a file before evaluating: not the model, not an
+/// input, not an existing report without --overwrite; the report is written at the end.
+#[test]
+fn eval_report_never_replaces_an_input_or_an_existing_file() {
+    let dir = TempDir::new("fault-eval-json");
+    let model = common::tiny_model(&dir);
+    let data = dir.join("data");
+    std::fs::create_dir(&data).unwrap();
+    common::save(&common::rgb8(48, 40), &data.join("a.png"));
+    let report = dir.join("report.jsonl");
+    std::fs::write(&report, b"an earlier report\n").unwrap();
+    let image = data.join("a.png");
+    let before = folder_digest(&dir);
+    for (json, why) in [
+        (&model, "replace an input"),
+        (&image, "replace an input"),
+        (&report, "--overwrite"),
+    ] {
+        let o = eval(&[s(&model), "--data", s(&data), "--json", s(json)]);
+        let err = common::stderr(&o);
+        assert_eq!(o.status.code(), Some(i32::from(exit::FAILURE)), "{err}");
+        assert!(err.contains(why) && err.lines().count() == 1, "{err}");
+        assert_eq!(folder_digest(&dir), before, "a file changed: {err}");
+    }
+    // Even with --overwrite, an input is never the report.
+    let o = eval(&[
+        s(&model),
+        "--data",
+        s(&data),
+        "--json",
+        s(&model),
+        "--overwrite",
+    ]);
+    assert_eq!(o.status.code(), Some(i32::from(exit::FAILURE)));
+    assert_eq!(folder_digest(&dir), before);
+    // --overwrite replaces the report, whole.
+    let o = eval(&[
+        s(&model),
+        "--data",
+        s(&data),
+        "--json",
+        s(&report),
+        "--overwrite",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let text = std::fs::read_to_string(&report).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].contains("\"image\":\"a.png\""), "{text}");
+    assert!(lines[1].contains("\"image\":\"mean\""), "{text}");
+    assert_eq!(temp_files(&dir), Vec::<String>::new());
+}
+
+/// A folder of photos that the paper-size model takes a few seconds over, so that a signal
+/// lands mid-run.
+fn slow_folder(dir: &TempDir) -> (std::path::PathBuf, std::path::PathBuf) {
+    let input = dir.join("in");
+    std::fs::create_dir(&input).unwrap();
+    for i in 0..6 {
+        common::save(&common::rgb8(96 + i, 96), &input.join(format!("p{i}.png")));
+    }
+    (input, dir.join("out"))
+}
+
+fn shipped_model() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/x4/srresnet_x4.onnx")
+}
+
+/// Starts srgan-run on the slow folder and waits until its first output is written.
+fn start_and_wait_for_first_output(input: &Path, out: &Path) -> std::process::Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_srgan-run"))
+        .args(["-m", s(&shipped_model()), "-i", s(input), "-o", s(out)])
+        .args(["--threads", "1", "--overwrite"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start srgan-run");
+    let start = Instant::now();
+    while common::names(out).iter().all(|n| !n.ends_with(".png")) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no output in 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+fn kill(child: &std::process::Child, signal: &str) {
+    let ok = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("run kill")
+        .success();
+    assert!(ok, "kill {signal} failed");
+}
+
+/// SIGTERM and SIGINT mid-run: exit 130, every output left is complete, no temporary file.
+#[test]
+fn a_signal_mid_run_leaves_only_complete_outputs() {
+    for signal in ["-TERM", "-INT"] {
+        let dir = TempDir::new("fault-signal");
+        let (input, out) = slow_folder(&dir);
+        let inputs = folder_digest(&input);
+        let child = start_and_wait_for_first_output(&input, &out);
+        kill(&child, signal);
+        let o = child.wait_with_output().unwrap();
+        let err = common::stderr(&o);
+        assert_eq!(
+            o.status.code(),
+            Some(i32::from(exit::INTERRUPTED)),
+            "{signal}: {err}"
+        );
+        assert!(err.contains("interrupted"), "{signal}: {err}");
+        assert_eq!(temp_files(&out), Vec::<String>::new(), "{signal}");
+        let written = common::names(&out);
+        assert!(
+            !written.is_empty() && written.len() < 6,
+            "{signal}: {written:?}"
+        );
+        for name in written {
+            let img = common::load(&out.join(&name));
+            assert_eq!(img.height(), 96 * 4, "{signal}: {name}");
+        }
+        assert_eq!(folder_digest(&input), inputs, "{signal}: an input changed");
+    }
+}
+
+/// SIGKILL cannot be caught: whatever temporary file it leaves is removed by the next run
+/// into the same folder (here also a planted one of a dead process).
+#[test]
+fn a_killed_runs_temporary_files_are_removed_by_the_next_run() {
+    let dir = TempDir::new("fault-kill");
+    let (input, out) = slow_folder(&dir);
+    let mut child = start_and_wait_for_first_output(&input, &out);
+    kill(&child, "-KILL");
+    assert_eq!(child.wait().unwrap().code(), None, "killed by the signal");
+    let mut gone = Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    std::fs::write(out.join(format!(".p9.png.{dead}.AbCd12.tmp")), b"half").unwrap();
+    let o = common::srgan_run(
+        [
+            "-m",
+            s(&shipped_model()),
+            "-i",
+            s(&input),
+            "-o",
+            s(&out),
+            "--overwrite",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    assert_eq!(temp_files(&out), Vec::<String>::new());
+    assert_eq!(common::names(&out).len(), 6);
+}
