@@ -89,30 +89,6 @@ pub fn png_header_only(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_header_is_the_one_a_png_encoder_writes() {
-        // Signature and IHDR chunk (CRC included) of a real 300x200 RGB8 PNG.
-        let mut real = Vec::new();
-        rgb8(300, 200)
-            .write_to(
-                &mut std::io::Cursor::new(&mut real),
-                image::ImageFormat::Png,
-            )
-            .unwrap();
-        assert_eq!(png_header_only(300, 200)[..33], real[..33]);
-    }
-
-    #[test]
-    fn the_known_crc_of_iend() {
-        // IEND's CRC is the same in every PNG file.
-        assert_eq!(png_chunk(b"IEND", &[])[8..], [0xae, 0x42, 0x60, 0x82]);
-    }
-}
-
 /// Every file below `dir` (relative path) with its CRC-32 and size: compare the digests of a
 /// folder before and after a run to prove which files it changed, added or removed.
 pub fn folder_digest(dir: &Path) -> std::collections::BTreeMap<String, (u32, u64)> {
@@ -137,4 +113,28 @@ pub fn folder_digest(dir: &Path) -> std::collections::BTreeMap<String, (u32, u64
     let mut out = std::collections::BTreeMap::new();
     walk(dir, dir, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_is_the_one_a_png_encoder_writes() {
+        // Signature and IHDR chunk (CRC included) of a real 300x200 RGB8 PNG.
+        let mut real = Vec::new();
+        rgb8(300, 200)
+            .write_to(
+                &mut std::io::Cursor::new(&mut real),
+                image::ImageFormat::Png,
+            )
+            .unwrap();
+        assert_eq!(png_header_only(300, 200)[..33], real[..33]);
+    }
+
+    #[test]
+    fn the_known_crc_of_iend() {
+        // IEND's CRC is the same in every PNG file.
+        assert_eq!(png_chunk(b"IEND", &[])[8..], [0xae, 0x42, 0x60, 0x82]);
+    }
 }
