@@ -199,6 +199,8 @@ impl EvalImage {
     {
         self.check_size()?;
         let sr = model(self.lr_tensor().view()).map_err(|e| EvalError::Model(e.into()))?;
+        // A NaN output would score NaN dB; say what is wrong instead.
+        crate::tiling::check_finite(0, 0, &sr.view()).map_err(|e| EvalError::Model(e.into()))?;
         let hr = self.hr_tensor();
         let m = self.score_against(sr.view(), hr.view())?;
         let b = self.score_against(self.bicubic().view(), hr.view())?;

@@ -227,6 +227,9 @@ pub struct Decoded {
     pub image: DynamicImage,
     /// The format found in the content (PNG or JPEG).
     pub format: ImageFormat,
+    /// For an animated PNG, its number of frames: only the first (the default image) is
+    /// decoded.
+    pub frames: Option<u32>,
 }
 
 /// Decodes a PNG or JPEG file under `limits`; the format is guessed from the content.
@@ -243,9 +246,20 @@ pub fn read_image(path: &Path, limits: &DecodeLimits) -> Result<Decoded, ImageEr
             limits: *limits,
         });
     }
+    // The size from the metadata is not trusted: a device or a growing file (`/dev/zero`)
+    // reports 0 and never ends. At most `max_alloc` bytes are read.
     let mut bytes = Vec::with_capacity(len as usize);
-    file.read_to_end(&mut bytes)
+    (&mut file)
+        .take(limits.max_alloc.saturating_add(1))
+        .read_to_end(&mut bytes)
         .map_err(|e| read_err(path, e))?;
+    if bytes.len() as u64 > limits.max_alloc {
+        return Err(ImageError::TooLarge {
+            path: path.into(),
+            reason: format!("the input is over {} MiB", limits.max_alloc >> 20),
+            limits: *limits,
+        });
+    }
     decode_bytes(&bytes, path, limits)
 }
 
@@ -262,7 +276,29 @@ pub fn decode_bytes(
             source: "the JPEG data ends before its end-of-image marker".into(),
         });
     }
-    decode_from(Cursor::new(bytes), path, limits)
+    let mut decoded = decode_from(Cursor::new(bytes), path, limits)?;
+    if decoded.format == ImageFormat::Png {
+        decoded.frames = apng_frames(bytes);
+    }
+    Ok(decoded)
+}
+
+/// The frame count of an animated PNG (its `acTL` chunk, which comes before the first
+/// `IDAT`), or `None` for a still PNG.
+fn apng_frames(png: &[u8]) -> Option<u32> {
+    let mut at = 8usize;
+    while at.checked_add(12)? <= png.len() {
+        let len = u32::from_be_bytes(png[at..at + 4].try_into().ok()?) as usize;
+        let kind = &png[at + 4..at + 8];
+        if kind == b"IDAT" {
+            return None;
+        }
+        if kind == b"acTL" && len >= 8 && at + 12 <= png.len() {
+            return Some(u32::from_be_bytes(png[at + 8..at + 12].try_into().ok()?));
+        }
+        at = at.checked_add(12)?.checked_add(len)?;
+    }
+    None
 }
 
 /// Whether `ff xx` starts a marker inside entropy-coded data (not a stuffed byte, a restart
@@ -361,7 +397,11 @@ fn decode_from<R: std::io::BufRead + Seek>(
             height: image.height(),
         });
     }
-    Ok(Decoded { image, format })
+    Ok(Decoded {
+        image,
+        format,
+        frames: None,
+    })
 }
 
 fn read_err(path: &Path, e: std::io::Error) -> ImageError {
@@ -549,6 +589,31 @@ mod tests {
 
     fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
         decode_bytes(bytes, Path::new("x.png"), &DecodeLimits::default())
+    }
+
+    #[test]
+    fn an_animated_png_says_how_many_frames_it_has() {
+        let apng = srgan_testkit::fixtures::apng(20, 16);
+        let d = decode_bytes(&apng, Path::new("a.png"), &DecodeLimits::default()).unwrap();
+        assert_eq!(d.frames, Some(2));
+        assert_eq!((d.image.width(), d.image.height()), (20, 16));
+        let mut still = Vec::new();
+        srgan_testkit::fixtures::rgb8(20, 16)
+            .write_to(&mut Cursor::new(&mut still), ImageFormat::Png)
+            .unwrap();
+        let d = decode_bytes(&still, Path::new("s.png"), &DecodeLimits::default()).unwrap();
+        assert_eq!(d.frames, None);
+    }
+
+    #[test]
+    fn an_endless_input_is_read_up_to_the_cap() {
+        let limits = DecodeLimits {
+            max_alloc: 1 << 20,
+            ..DecodeLimits::default()
+        };
+        let e = read_image(Path::new("/dev/zero"), &limits).unwrap_err();
+        assert!(matches!(e, ImageError::TooLarge { .. }), "{e}");
+        assert!(e.to_string().contains("/dev/zero"), "{e}");
     }
 
     #[test]

@@ -98,6 +98,23 @@ pub enum PipelineError {
         /// The colour type found.
         colour: String,
     },
+    /// The output would exceed the allowed number of pixels.
+    #[error(
+        "the x{scale} output would be {width}x{height} ({mpx} Mpx), over the limit of \
+         {limit_mpx} Mpx (--max-output-pixels); use a smaller input or raise the limit"
+    )]
+    OutputTooManyPixels {
+        /// The scale.
+        scale: usize,
+        /// Output width.
+        width: u64,
+        /// Output height.
+        height: u64,
+        /// Output pixels, in millions.
+        mpx: u64,
+        /// The limit, in millions of pixels.
+        limit_mpx: u64,
+    },
     /// The output would exceed the allowed size.
     #[error("the x{scale} output would be {width}x{height} ({mib} MiB), over the limit of {limit_mib} MiB; use a smaller input")]
     OutputTooLarge {
@@ -126,7 +143,13 @@ pub struct UpscaleOptions {
     pub alpha_filter: Filter,
     /// Largest output image buffer, in bytes. Default: 4 GiB.
     pub max_output_bytes: u64,
+    /// Largest output, in pixels. Default: [`DEFAULT_MAX_OUTPUT_PIXELS`].
+    pub max_output_pixels: u64,
 }
+
+/// The default largest output: 2^28 pixels (16384 x 16384, 256 Mpx): 768 MiB as 8-bit RGB,
+/// 2 GiB as 16-bit RGBA, which a 24 GiB machine holds with the model's working memory.
+pub const DEFAULT_MAX_OUTPUT_PIXELS: u64 = 1 << 28;
 
 impl Default for UpscaleOptions {
     fn default() -> Self {
@@ -134,6 +157,7 @@ impl Default for UpscaleOptions {
             tiling: TileConfig::default(),
             alpha_filter: Filter::Bicubic,
             max_output_bytes: 4 << 30,
+            max_output_pixels: DEFAULT_MAX_OUTPUT_PIXELS,
         }
     }
 }
@@ -382,6 +406,7 @@ impl TileSink for ImageSink {
                 ),
             });
         }
+        crate::tiling::check_finite(y, x, &core)?;
         let (width, format) = (self.width, self.format);
         match &mut self.samples {
             Samples::U8(b) => put_core(b, width, format, (y, x), &core),
@@ -408,6 +433,20 @@ pub fn upscale_image_with_progress(
     progress: impl FnMut(usize, usize),
 ) -> Result<DynamicImage, PipelineError> {
     let scale = upscaler.scale();
+    // Checked before the f32 planes are made (12 bytes a pixel for RGB).
+    let (oh, ow) = (
+        u64::from(image.height()) * scale as u64,
+        u64::from(image.width()) * scale as u64,
+    );
+    if oh.saturating_mul(ow) > opts.max_output_pixels {
+        return Err(PipelineError::OutputTooManyPixels {
+            scale,
+            width: ow,
+            height: oh,
+            mpx: oh.saturating_mul(ow) / 1_000_000,
+            limit_mpx: opts.max_output_pixels / 1_000_000,
+        });
+    }
     let split = split_image(&image)?;
     drop(image);
     let (_, _, h, w) = split.rgb.dim();

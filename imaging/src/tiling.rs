@@ -99,12 +99,37 @@ pub enum TilingError {
         /// The runtime's scale.
         scale: usize,
     },
+    /// The model produced NaN or an infinity: a broken model or broken weights. Nothing is
+    /// written from such an output.
+    #[error(
+        "the model's output holds {value} (at HR row {y}, column {x}): a broken model or weights"
+    )]
+    NonFinite {
+        /// The first non-finite value.
+        value: f32,
+        /// Its HR row.
+        y: usize,
+        /// Its HR column.
+        x: usize,
+    },
     /// The sink refused a tile (e.g. an image sink given a batch of more than one).
     #[error("cannot store tile: {reason}")]
     Sink {
         /// Why.
         reason: String,
     },
+}
+
+/// [`TilingError::NonFinite`] at the first NaN or infinity of a core placed at HR `(y, x)`.
+pub fn check_finite(y: usize, x: usize, core: &ArrayView4<'_, f32>) -> Result<(), TilingError> {
+    match core.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        None => Ok(()),
+        Some(((_, _, dy, dx), v)) => Err(TilingError::NonFinite {
+            value: *v,
+            y: y + dy,
+            x: x + dx,
+        }),
+    }
 }
 
 /// Receives upscaled tile cores. Implemented by [`Array4<f32>`] (the full f32 output) and by
@@ -116,6 +141,7 @@ pub trait TileSink {
 
 impl TileSink for ArrayViewMut4<'_, f32> {
     fn put(&mut self, y: usize, x: usize, core: ArrayView4<'_, f32>) -> Result<(), TilingError> {
+        check_finite(y, x, &core)?;
         let (_, _, h, w) = core.dim();
         let (_, _, oh, ow) = self.dim();
         if y + h > oh || x + w > ow || core.dim().0 != self.dim().0 {

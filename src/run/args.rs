@@ -8,6 +8,7 @@ use clap::builder::TypedValueParser as _;
 
 use srgan_imaging::budget::DEFAULT_MAX_MEMORY_MIB;
 use srgan_imaging::image_io::DecodeLimits;
+use srgan_imaging::pipeline::DEFAULT_MAX_OUTPUT_PIXELS;
 use srgan_imaging::OutputFormat;
 use srgan_runtimes::{BoxError, Device, RuntimeError, RuntimeKind, RuntimeOptions};
 
@@ -98,6 +99,15 @@ pub struct RunArgs {
     /// without it.
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=srgan_contract::metadata::MAX_RECEPTIVE_FIELD_RADIUS as u64).map(|v| v as usize))]
     pub tile_pad: Option<usize>,
+    /// Largest output, in pixels (width x height after upscaling); a larger image fails
+    /// before any work. The default, 2^28 (16384 x 16384), fits a 24 GiB machine.
+    #[arg(long, default_value_t = DEFAULT_MAX_OUTPUT_PIXELS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_output_pixels: u64,
+    /// Largest input file, and most memory its decoder may allocate, in MiB (1..=65536).
+    #[arg(long, default_value_t = DecodeLimits::default().max_alloc >> 20,
+          value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub max_input_mib: u64,
     /// Intra-op threads, 1..=1024. Default: all cores.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024).map(|v| v as usize))]
     pub threads: Option<usize>,
@@ -205,8 +215,10 @@ pub struct RunConfig {
     pub overwrite: bool,
     /// No progress bar, no summary.
     pub quiet: bool,
-    /// Decoder limits.
+    /// Decoder limits (`--max-input-mib`).
     pub limits: DecodeLimits,
+    /// `--max-output-pixels`.
+    pub max_output_pixels: u64,
 }
 
 impl RunConfig {
@@ -263,6 +275,25 @@ impl RunConfig {
                 }
             } else {
                 let named = format_of_extension(&args.output);
+                if named.is_none() {
+                    // Never PNG bytes under another format's name, nor under no name at all.
+                    let why = match (args.output.extension(), format) {
+                        (Some(ext), _) => Some(format!(
+                            "`.{}` is not an output format: name it .png, .jpg or .jpeg",
+                            ext.to_string_lossy()
+                        )),
+                        (None, None) => Some(
+                            "no extension: name it .png, .jpg or .jpeg, or pass --format".into(),
+                        ),
+                        (None, Some(_)) => None,
+                    };
+                    if let Some(why) = why {
+                        return Err(RunError::Output {
+                            path: args.output,
+                            source: why.into(),
+                        });
+                    }
+                }
                 let f = match (format, named) {
                     (Some(f), Some(n)) if f.extension() != n.extension() => {
                         return Err(RunError::Option {
@@ -314,7 +345,11 @@ impl RunConfig {
             tile_pad: args.tile_pad,
             overwrite: args.overwrite,
             quiet: args.quiet,
-            limits: DecodeLimits::default(),
+            limits: DecodeLimits {
+                max_alloc: args.max_input_mib << 20,
+                ..DecodeLimits::default()
+            },
+            max_output_pixels: args.max_output_pixels,
         })
     }
 }

@@ -41,6 +41,13 @@ pub(crate) fn process(
                 }
                 match read_image(&job.input, &cfg.limits) {
                     Ok(d) => {
+                        if let Some(n) = d.frames.filter(|n| *n > 1) {
+                            console.warn(&format!(
+                                "{}: an animated PNG of {n} frames: only its first frame is \
+                                 upscaled",
+                                job.input.display()
+                            ));
+                        }
                         if decoded_tx.send((job, d.image)).is_err() {
                             break;
                         }
@@ -60,6 +67,7 @@ pub(crate) fn process(
         for (job, image) in decoded_rx {
             let opts = UpscaleOptions {
                 tiling: tiling.for_image(&image),
+                max_output_pixels: cfg.max_output_pixels,
                 ..UpscaleOptions::default()
             };
             let (h, w) = (image.height() as usize, image.width() as usize);
@@ -78,6 +86,7 @@ pub(crate) fn process(
                 }
                 Err(source) => console.fail(FileError::Upscale {
                     path: job.input.clone(),
+                    model: cfg.model.clone(),
                     source,
                 }),
             }

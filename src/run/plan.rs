@@ -46,10 +46,12 @@ pub enum FileError {
     #[error(transparent)]
     Image(#[from] ImageError),
     /// Upscaling failed.
-    #[error("{path}")]
+    #[error("{path}: upscaling with {model}")]
     Upscale {
         /// The input file.
         path: PathBuf,
+        /// The model file.
+        model: PathBuf,
         /// Why.
         #[source]
         source: PipelineError,

@@ -115,6 +115,65 @@ pub fn folder_digest(dir: &Path) -> std::collections::BTreeMap<String, (u32, u64
     out
 }
 
+/// An animated PNG of `w` x `h` with two identical frames (the first is also the default
+/// image), built chunk by chunk from a still PNG.
+pub fn apng(w: u32, h: u32) -> Vec<u8> {
+    let mut still = Vec::new();
+    rgb8(w, h)
+        .write_to(
+            &mut std::io::Cursor::new(&mut still),
+            image::ImageFormat::Png,
+        )
+        .expect("encode PNG");
+    let chunk = |kind: &[u8], data: &[u8]| {
+        let mut c = (data.len() as u32).to_be_bytes().to_vec();
+        c.extend_from_slice(kind);
+        c.extend_from_slice(data);
+        let mut h = crc32fast::Hasher::new();
+        h.update(kind);
+        h.update(data);
+        c.extend_from_slice(&h.finalize().to_be_bytes());
+        c
+    };
+    let fctl = |seq: u32| {
+        let mut d = Vec::new();
+        for v in [seq, w, h, 0, 0] {
+            d.extend_from_slice(&v.to_be_bytes());
+        }
+        d.extend_from_slice(&[0, 1, 0, 10, 0, 0]); // delay 1/10 s, dispose none, blend source
+        chunk(b"fcTL", &d)
+    };
+    // The still PNG's chunks: IHDR first, then IDATs, then IEND.
+    let mut chunks = Vec::new();
+    let mut at = 8;
+    while at + 12 <= still.len() {
+        let len = u32::from_be_bytes(still[at..at + 4].try_into().unwrap()) as usize;
+        chunks.push((
+            still[at + 4..at + 8].to_vec(),
+            still[at + 8..at + 8 + len].to_vec(),
+        ));
+        at += 12 + len;
+    }
+    let idat: Vec<u8> = chunks
+        .iter()
+        .filter(|(k, _)| k == b"IDAT")
+        .flat_map(|(_, d)| d.clone())
+        .collect();
+    let mut out = still[..8].to_vec();
+    out.extend(chunk(b"IHDR", &chunks[0].1));
+    let mut actl = 2u32.to_be_bytes().to_vec();
+    actl.extend_from_slice(&0u32.to_be_bytes());
+    out.extend(chunk(b"acTL", &actl));
+    out.extend(fctl(0));
+    out.extend(chunk(b"IDAT", &idat));
+    out.extend(fctl(1));
+    let mut fdat = 2u32.to_be_bytes().to_vec();
+    fdat.extend_from_slice(&idat);
+    out.extend(chunk(b"fdAT", &fdat));
+    out.extend(chunk(b"IEND", &[]));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

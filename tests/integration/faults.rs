@@ -187,3 +187,177 @@ fn a_killed_runs_temporary_files_are_removed_by_the_next_run() {
     assert_eq!(temp_files(&out), Vec::<String>::new());
     assert_eq!(common::names(&out).len(), 6);
 }
+
+/// An output named for a format srgan-run does not write, or with no extension, is refused
+/// before anything runs (it once got PNG bytes under that name).
+#[test]
+fn an_output_name_of_another_format_is_refused() {
+    let dir = TempDir::new("fault-ext");
+    let model = common::tiny_model(&dir);
+    let input = dir.join("a.png");
+    common::save(&common::rgb8(12, 10), &input);
+    let before = folder_digest(&dir);
+    for (out, says) in [
+        ("x.webp", "`.webp`"),
+        ("x.PNG.gif", "`.gif`"),
+        ("noext", "no extension"),
+    ] {
+        let o = common::srgan_run(
+            ["-m", s(&model), "-i", s(&input), "-o", s(&dir.join(out))],
+            &[],
+        );
+        common::assert_one_line_error(&o, i32::from(exit::FAILURE), &[out, says]);
+        assert_eq!(folder_digest(&dir), before, "{out}");
+    }
+    // With --format, a name without extension is the user's choice.
+    let o = common::srgan_run(
+        [
+            "-m",
+            s(&model),
+            "-i",
+            s(&input),
+            "-o",
+            s(&dir.join("plain")),
+            "-f",
+            "jpg",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    assert!(std::fs::read(dir.join("plain"))
+        .unwrap()
+        .starts_with(&[0xFF, 0xD8]));
+}
+
+/// A model whose output is NaN fails the image with an error naming the model, writes
+/// nothing, and exits 1 (it once wrote an all-black image with exit 0).
+#[test]
+fn a_model_that_outputs_nan_writes_nothing() {
+    use prost::Message;
+    use srgan_contract::proto::ModelProto;
+    let dir = TempDir::new("fault-nan");
+    let good = common::tiny_model(&dir);
+    let mut m = ModelProto::decode(std::fs::read(&good).unwrap().as_slice()).unwrap();
+    let graph = m.graph.as_mut().unwrap();
+    let last_bias = graph
+        .initializer
+        .iter_mut()
+        .filter(|t| t.dims.len() == 1)
+        .last()
+        .expect("a bias");
+    let n = last_bias.dims[0] as usize;
+    last_bias.float_data.clear();
+    last_bias.raw_data = f32::NAN.to_le_bytes().repeat(n);
+    let model = dir.join("nan.onnx");
+    std::fs::write(&model, m.encode_to_vec()).unwrap();
+    let input = dir.join("a.png");
+    common::save(&common::rgb8(12, 10), &input);
+    // ONNX Runtime's final Clip passes NaN through; tract's clamps it away (its output is
+    // then finite, and written), so the case is ONNX Runtime's.
+    let out = dir.join("ort.png");
+    let o = common::srgan_run(
+        [
+            "-m",
+            s(&model),
+            "-i",
+            s(&input),
+            "-o",
+            s(&out),
+            "--runtime",
+            "ort",
+        ],
+        &[],
+    );
+    common::assert_one_line_error(&o, i32::from(exit::NEGATIVE), &["nan.onnx", "NaN"]);
+    assert!(!out.exists());
+    assert_eq!(temp_files(&dir), Vec::<String>::new());
+}
+
+/// An animated PNG is upscaled as its first frame, with a warning that says so.
+#[test]
+fn an_animated_png_is_upscaled_with_a_warning() {
+    let dir = TempDir::new("fault-apng");
+    let model = common::tiny_model(&dir);
+    let input = dir.join("anim.png");
+    std::fs::write(&input, srgan_testkit::fixtures::apng(12, 10)).unwrap();
+    let out = dir.join("out.png");
+    let o = common::srgan_run(["-m", s(&model), "-i", s(&input), "-o", s(&out)], &[]);
+    let err = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("animated PNG of 2 frames"), "{err}");
+    assert_eq!(common::load(&out).width(), 48);
+}
+
+/// An endless input (`/dev/zero`) is read up to the decoder's memory cap, then refused.
+#[test]
+fn an_endless_input_is_refused() {
+    let dir = TempDir::new("fault-zero");
+    let model = common::tiny_model(&dir);
+    let out = dir.join("z.png");
+    let o = common::srgan_run(
+        [
+            "-m",
+            s(&model),
+            "-i",
+            "/dev/zero",
+            "-o",
+            s(&out),
+            "--max-input-mib",
+            "8",
+        ],
+        &[],
+    );
+    common::assert_one_line_error(&o, i32::from(exit::NEGATIVE), &["/dev/zero", "too large"]);
+    assert!(!out.exists());
+}
+
+/// An image whose output would exceed --max-output-pixels fails before any work (and the
+/// default limit is documented in --help).
+#[test]
+fn an_output_over_the_pixel_limit_fails_before_any_work() {
+    let dir = TempDir::new("fault-pixels");
+    let model = common::tiny_model(&dir);
+    let input = dir.join("a.png");
+    common::save(&common::rgb8(40, 30), &input);
+    let out = dir.join("o.png");
+    // x4: 160 x 120 = 19200 pixels.
+    let o = common::srgan_run(
+        [
+            "-m",
+            s(&model),
+            "-i",
+            s(&input),
+            "-o",
+            s(&out),
+            "--max-output-pixels",
+            "19199",
+        ],
+        &[],
+    );
+    common::assert_one_line_error(
+        &o,
+        i32::from(exit::NEGATIVE),
+        &["a.png", "--max-output-pixels"],
+    );
+    assert!(!out.exists());
+    let o = common::srgan_run(
+        [
+            "-m",
+            s(&model),
+            "-i",
+            s(&input),
+            "-o",
+            s(&out),
+            "--max-output-pixels",
+            "19200",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let help = common::srgan_run(["--help"], &[]);
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    assert!(
+        help.contains("--max-output-pixels") && help.contains("268435456"),
+        "{help}"
+    );
+}
