@@ -270,11 +270,8 @@ fn check_resume_flags(path: &Path, saved: &TrainConfig, cfg: &TrainConfig) -> Re
 
 /// Reads the YAML without validating: flags may still fix a value.
 fn read_config(p: &Path) -> Result<TrainConfig> {
-    let text = std::fs::read_to_string(p).map_err(ModelsError::io(p))?;
-    serde_yaml::from_str(&text).map_err(|e| ModelsError::ConfigParse {
-        path: p.into(),
-        source: e,
-    })
+    let text = crate::config::read_config_text(p)?;
+    TrainConfig::parse_unvalidated(&text, p)
 }
 
 fn apply_flags(cfg: &mut TrainConfig, args: &TrainArgs) {

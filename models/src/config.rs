@@ -141,22 +141,96 @@ impl Default for TrainConfig {
     }
 }
 
+/// The largest config file read, in bytes (a real one is about 2 KB).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+/// The deepest nesting a config may have (flow brackets, or block indentation in columns / 2):
+/// a real one nests 3 deep. A 100,000-deep file took 38 s to reject inside the parser.
+pub const MAX_CONFIG_DEPTH: usize = 32;
+
+/// Reads a config file of at most [`MAX_CONFIG_BYTES`] (an endless file is cut there).
+pub fn read_config_text(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(ModelsError::io(path))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ModelsError::io(path))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(ModelsError::config(
+            path.display().to_string(),
+            "a file over 1 MiB",
+            "a YAML config of at most 1 MiB",
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| ModelsError::Io {
+        path: path.into(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })
+}
+
+/// Rejects a config nested deeper than [`MAX_CONFIG_DEPTH`] before the parser sees it.
+fn check_depth(text: &str, path: &Path) -> Result<()> {
+    let (mut flow, mut deepest) = (0usize, 0usize);
+    for line in text.lines() {
+        let body = line.trim_start_matches(' ');
+        if body.starts_with('#') {
+            continue;
+        }
+        let indent = (line.len() - body.len()) / 2;
+        let dashes = body.split_whitespace().take_while(|t| *t == "-").count();
+        let mut quote = None;
+        for c in body.chars() {
+            match (quote, c) {
+                (None, '"' | '\'') => quote = Some(c),
+                (Some(q), c) if c == q => quote = None,
+                (None, '#') => break,
+                (None, '[' | '{') => flow += 1,
+                (None, ']' | '}') => flow = flow.saturating_sub(1),
+                _ => {}
+            }
+            deepest = deepest.max(flow + indent + dashes);
+        }
+        deepest = deepest.max(indent + dashes);
+        if deepest > MAX_CONFIG_DEPTH {
+            return Err(ModelsError::config(
+                path.display().to_string(),
+                format!("nesting deeper than {MAX_CONFIG_DEPTH}"),
+                format!("a YAML config nested at most {MAX_CONFIG_DEPTH} deep"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl TrainConfig {
     /// Reads a YAML config; unknown keys and bad values are errors naming them.
     pub fn from_yaml_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(ModelsError::io(path))?;
+        let text = read_config_text(path)?;
         Self::from_yaml_str(&text, path)
     }
 
     /// Parses a YAML config; `path` is only used in errors.
     pub fn from_yaml_str(text: &str, path: &Path) -> Result<Self> {
-        let cfg: TrainConfig =
-            serde_yaml::from_str(text).map_err(|e| ModelsError::ConfigParse {
-                path: path.into(),
-                source: e,
-            })?;
+        let cfg = Self::parse_unvalidated(text, path)?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Parses a YAML config without validating the values (flags may still fix one), after
+    /// checking its size and nesting.
+    pub fn parse_unvalidated(text: &str, path: &Path) -> Result<Self> {
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ModelsError::config(
+                path.display().to_string(),
+                "a text over 1 MiB",
+                "a YAML config of at most 1 MiB",
+            ));
+        }
+        check_depth(text, path)?;
+        serde_yaml::from_str(text).map_err(|e| ModelsError::ConfigParse {
+            path: path.into(),
+            source: e,
+        })
     }
 
     /// The config as YAML.

@@ -30,9 +30,18 @@ impl std::str::FromStr for TileArg {
         if s.eq_ignore_ascii_case("auto") {
             return Ok(Self::Auto);
         }
-        s.parse::<usize>().map(Self::Side).map_err(|_| {
-            format!("`{s}`: expected `auto` or a tile side in LR pixels (0: whole image)")
-        })
+        let min = srgan_imaging::tiling::MIN_CORE;
+        match s.parse::<usize>() {
+            Ok(n) if n == 0 || n >= min => Ok(Self::Side(n)),
+            // A 1-pixel tile runs its whole context for every pixel: minutes for a thumbnail.
+            Ok(n) => Err(format!(
+                "{n}: a tile side of at least {min} LR pixels is needed (0: whole image)"
+            )),
+            Err(_) => Err(format!(
+                "`{s}`: expected `auto`, 0 (whole image) or a tile side of at least {min} LR \
+                 pixels"
+            )),
+        }
     }
 }
 
@@ -86,7 +95,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "cpu")]
     pub device: Device,
     /// Tiling, which bounds the runtime's memory: `auto` runs each image whole when the run
-    /// fits --max-memory, else in the largest tiles that fit; N: tiles of at most N x N LR
+    /// fits --max-memory, else in the largest tiles that fit; N (at least 16): tiles of at most N x N LR
     /// pixels; 0: each image whole.
     #[arg(long, default_value = "auto")]
     pub tile: TileArg,

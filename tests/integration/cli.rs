@@ -211,8 +211,8 @@ fn tiled_run_equals_whole_run() {
     // (args, whether the run must tile); the default budget runs this small image whole.
     for (i, (tile, tiles)) in [
         (&["0"][..], false),
-        (&["8"], true),
-        (&["13"], true),
+        (&["16"], true),
+        (&["23"], true),
         (&["auto", "--max-memory", "164"], true),
         (&["auto"], false),
     ]

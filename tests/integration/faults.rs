@@ -361,3 +361,34 @@ fn an_output_over_the_pixel_limit_fails_before_any_work() {
         "{help}"
     );
 }
+
+/// A tile side below 16 (a 1-pixel tile ran for minutes) is a one-line usage error.
+#[test]
+fn a_tiny_tile_is_a_usage_error() {
+    let dir = TempDir::new("fault-tile");
+    let model = common::tiny_model(&dir);
+    let input = dir.join("a.png");
+    common::save(&common::rgb8(12, 10), &input);
+    for tile in ["1", "15"] {
+        let o = common::srgan_run(
+            [
+                "-m",
+                s(&model),
+                "-i",
+                s(&input),
+                "-o",
+                s(&dir.join("o.png")),
+                "--tile",
+                tile,
+            ],
+            &[],
+        );
+        let err = common::stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("at least 16") && !err.contains("panicked"),
+            "{err}"
+        );
+    }
+    assert!(!dir.join("o.png").exists());
+}

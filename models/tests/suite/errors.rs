@@ -241,3 +241,39 @@ fn vgg_weights_from_a_pth_state_dict() {
     let x = tch::Tensor::rand([1, 3, 16, 16], (tch::Kind::Float, tch::Device::Cpu));
     assert_eq!(vgg.forward(&x).size(), vec![1, 8, 8, 8]);
 }
+
+/// A config nested 100,000 deep (it took 38 s to reject inside the parser) or over 1 MiB is
+/// rejected before parsing; every shipped config passes the same check.
+#[test]
+fn deep_or_huge_configs_are_rejected_before_parsing() {
+    let dir = tmp_dir("deep-config");
+    let deep = dir.join("deep.yaml");
+    std::fs::write(
+        &deep,
+        format!("data: {}1{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+    )
+    .unwrap();
+    let e = TrainConfig::from_yaml_file(&deep).unwrap_err();
+    assert!(matches!(e, ModelsError::Config { .. }), "{e}");
+    assert!(one_line(&e).contains("nest"), "{}", one_line(&e));
+    let block = dir.join("block.yaml");
+    let text: String = (0..40)
+        .map(|i| format!("{}k{i}:\n", "  ".repeat(i)))
+        .collect();
+    std::fs::write(&block, text).unwrap();
+    let e = TrainConfig::from_yaml_file(&block).unwrap_err();
+    assert!(one_line(&e).contains("nest"), "{}", one_line(&e));
+    let huge = dir.join("huge.yaml");
+    std::fs::write(&huge, format!("# {}\nseed: 1\n", "x".repeat(2 << 20))).unwrap();
+    let e = TrainConfig::from_yaml_file(&huge).unwrap_err();
+    assert!(one_line(&e).contains("1 MiB"), "{}", one_line(&e));
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    for entry in std::fs::read_dir(&shipped).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "yaml") {
+            let text = srgan_models::config::read_config_text(&p).unwrap();
+            TrainConfig::parse_unvalidated(&text, &p)
+                .unwrap_or_else(|e| panic!("{}: {}", p.display(), one_line(&e)));
+        }
+    }
+}
