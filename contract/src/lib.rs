@@ -8,12 +8,14 @@
 //!   [`ModelInfo`] read from a model file.
 //! - [`proto`]: the ONNX protobuf messages (one `prost` codec for the writer, the reader and
 //!   the tests).
+//! - [`checksum`]: the checksum that checkpoints and training states carry.
 //! - [`exit`]: the exit-code convention of every command line.
 //! - [`files`]: the one atomic-write helper (temporary file, sync, rename).
 //! - [`report`]: an error and its causes on one line, as every command line prints it.
 #![deny(missing_docs)]
 
 pub mod architecture;
+pub mod checksum;
 pub mod exit;
 pub mod files;
 pub mod metadata;

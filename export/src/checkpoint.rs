@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 pub use srgan_contract::architecture::{BODY_KERNEL, HEAD_TAIL_KERNEL};
+use srgan_contract::checksum;
 pub use srgan_contract::{
     Architecture, ArchitectureError, ConfigError, GeneratorConfig, ParamRole, ParamSpec,
 };
@@ -46,6 +47,15 @@ pub enum CheckpointError {
         /// The safetensors error.
         #[source]
         source: safetensors::SafeTensorError,
+    },
+    /// The tensors do not match the checksum the file records: the file is damaged.
+    #[error("{path}")]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// The two checksums.
+        #[source]
+        source: checksum::Mismatch,
     },
     /// The metadata does not describe a generator.
     #[error("{path}: metadata key `{key}` {reason}")]
@@ -252,6 +262,15 @@ impl Checkpoint {
         let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(format_err)?;
         let st = safetensors::SafeTensors::deserialize(bytes).map_err(format_err)?;
         let md: HashMap<String, String> = meta.metadata().clone().unwrap_or_default();
+        let views = st.tensors();
+        checksum::verify(
+            md.get(checksum::KEY).map(String::as_str),
+            views.iter().map(|(n, v)| (n.as_str(), v.data())),
+        )
+        .map_err(|source| CheckpointError::Checksum {
+            path: path.into(),
+            source,
+        })?;
         let meta_err = |key: &str, reason: String| CheckpointError::Metadata {
             path: path.into(),
             key: key.into(),
@@ -307,7 +326,7 @@ impl Checkpoint {
         }
         let extra_metadata = md
             .into_iter()
-            .filter(|(k, _)| k != META_CONFIG && k != META_FORMAT)
+            .filter(|(k, _)| k != META_CONFIG && k != META_FORMAT && k != checksum::KEY)
             .collect();
         let ck = Self {
             config,
@@ -334,6 +353,10 @@ impl Checkpoint {
                 (n.clone(), t.shape.clone(), bytes)
             })
             .collect();
+        md.insert(
+            checksum::KEY.into(),
+            checksum::of_tensors(raw.iter().map(|(n, _, b)| (n.as_str(), b.as_slice()))),
+        );
         let views = raw.iter().map(|(n, s, b)| {
             (
                 n.clone(),
@@ -377,6 +400,28 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A damaged value (finite, so nothing else notices) is a checksum error naming the file;
+    /// a file without a checksum (written before there was one) still loads.
+    #[test]
+    fn a_damaged_checkpoint_fails_its_checksum() {
+        let ck = Checkpoint::random_init(&GeneratorConfig::new(1, 4, 2), 1).unwrap();
+        let mut bytes = ck.to_bytes().unwrap();
+        assert!(Checkpoint::from_bytes(&bytes, Path::new("ok.safetensors")).is_ok());
+        let n = bytes.len();
+        bytes[n - 4..].copy_from_slice(&1.0e6f32.to_le_bytes());
+        let e = Checkpoint::from_bytes(&bytes, Path::new("bad.safetensors")).unwrap_err();
+        assert!(matches!(e, CheckpointError::Checksum { .. }), "{e}");
+        let line = srgan_contract::report::one_line(&e);
+        assert!(
+            line.contains("bad.safetensors") && line.contains("damaged"),
+            "{line}"
+        );
+        // The shipped checkpoints predate the checksum, and load.
+        let shipped =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/x4/srresnet_x4.safetensors");
+        Checkpoint::load(&shipped).unwrap();
+    }
 
     #[test]
     fn roundtrip_and_validation() {

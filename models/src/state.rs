@@ -9,6 +9,7 @@ use tch::{nn, Tensor};
 
 use crate::error::{ModelsError, Result};
 use crate::generator::tensor_to_vec;
+use srgan_contract::checksum;
 use srgan_contract::report::BoxError;
 
 /// Writes named tensors (as f32) and string metadata atomically.
@@ -32,7 +33,11 @@ pub fn write_tensors(
             TensorView::new(safetensors::Dtype::F32, s.clone(), b).expect("sizes agree"),
         )
     });
-    let md: HashMap<String, String> = metadata.into_iter().collect();
+    let mut md: HashMap<String, String> = metadata.into_iter().collect();
+    md.insert(
+        checksum::KEY.into(),
+        checksum::of_tensors(raw.iter().map(|(n, _, b)| (n.as_str(), b.as_slice()))),
+    );
     let bytes = safetensors::serialize(views, Some(md)).map_err(|e| ModelsError::State {
         path: path.into(),
         source: e.into(),
@@ -56,6 +61,12 @@ pub fn read_tensors(path: &Path) -> Result<(HashMap<String, Tensor>, BTreeMap<St
         .into_iter()
         .collect();
     let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(e.into()))?;
+    let views = st.tensors();
+    checksum::verify(
+        md.get(checksum::KEY).map(String::as_str),
+        views.iter().map(|(n, v)| (n.as_str(), v.data())),
+    )
+    .map_err(|e| bad(e.into()))?;
     let mut out = HashMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != safetensors::Dtype::F32 {

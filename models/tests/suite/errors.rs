@@ -277,3 +277,43 @@ fn deep_or_huge_configs_are_rejected_before_parsing() {
         }
     }
 }
+
+/// A training state with a damaged but finite value (1e6) is refused on resume (it once
+/// resumed silently), and the run folder is left as it was.
+#[test]
+fn a_damaged_training_state_is_refused() {
+    let (train, _) = photo_folders("damaged-state");
+    let out = tmp_dir("damaged-state");
+    let mut cfg = tiny_config(&train, Phase::Pretrain);
+    cfg.iterations = 4;
+    cfg.checkpoint_every = 4;
+    let mut t: Trainer = Trainer::new(
+        cfg.clone(),
+        &out,
+        tch::Device::Cpu,
+        TrainerOptions::default(),
+    )
+    .unwrap();
+    t.run().unwrap();
+    let state = out.join(files::STATE);
+    let mut bytes = std::fs::read(&state).unwrap();
+    let n = bytes.len();
+    bytes[n - 4..].copy_from_slice(&1.0e6f32.to_le_bytes());
+    std::fs::write(&state, &bytes).unwrap();
+    let before = srgan_testkit::fixtures::folder_digest(&out);
+    cfg.iterations = 8;
+    let e = Trainer::<srgan_models::Generator>::resume(
+        cfg,
+        &out,
+        &state,
+        tch::Device::Cpu,
+        TrainerOptions::default(),
+    )
+    .unwrap_err();
+    let line = one_line(&e);
+    assert!(
+        line.contains("state.safetensors") && line.contains("checksum"),
+        "{line}"
+    );
+    assert_eq!(srgan_testkit::fixtures::folder_digest(&out), before);
+}
