@@ -71,7 +71,9 @@ pub fn bench(c: &mut Criterion, setup: &Setup) {
                 let bytes = std::fs::read(&path).expect("read the photo");
                 let decoded = decode_bytes(&bytes, &path, &limits).expect("decode");
                 let opts = UpscaleOptions {
-                    tiling: tiling.for_image(&decoded.image),
+                    tiling: tiling
+                        .for_image(&decoded.image)
+                        .expect("the bench image fits the default budget"),
                     ..Default::default()
                 };
                 let out = upscale_image(u.as_mut(), decoded.image, &opts).expect("upscale");

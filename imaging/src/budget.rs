@@ -46,6 +46,24 @@ pub enum BudgetError {
         /// What the smallest tile needs, MiB.
         need_mib: u64,
     },
+    /// This image's own buffers leave no room for even the smallest tile under the budget.
+    #[error(
+        "a {width}x{height} image needs at least {need_mib} MiB with this model ({own_mib} MiB \
+         for the image itself, the rest for the smallest tile): --max-memory {max_memory_mib} \
+         is too small; pass --max-memory {need_mib} or more"
+    )]
+    ImageTooLarge {
+        /// Image width.
+        width: u32,
+        /// Image height.
+        height: u32,
+        /// What the image takes by itself, MiB.
+        own_mib: u64,
+        /// The least budget that runs it, MiB.
+        need_mib: u64,
+        /// The budget given, MiB.
+        max_memory_mib: u64,
+    },
     /// The model's figures overflow the arithmetic (a crafted model).
     #[error("a x{scale} model of {channels} channels with a {tile_pad}-pixel tile pad is too large to cost")]
     Overflow {
@@ -150,10 +168,13 @@ impl Tiling {
         })
     }
 
-    /// The tiling of one decoded image.
-    pub fn for_image(&self, image: &DynamicImage) -> TileConfig {
+    /// The tiling of one decoded image. Under a budget, an image whose own buffers leave no
+    /// room for the smallest tile is an error that gives the least budget that would do
+    /// (rather than a run in the smallest tiles that is many times slower and over the
+    /// budget all the same).
+    pub fn for_image(&self, image: &DynamicImage) -> Result<TileConfig, BudgetError> {
         match *self {
-            Self::Fixed(c) => c,
+            Self::Fixed(c) => Ok(c),
             Self::Budget {
                 tile_pad,
                 max_memory,
@@ -165,11 +186,23 @@ impl Tiling {
                 // Checked when the budget was made: the smallest window fits in usize.
                 let smallest = (MIN_CORE + 2 * tile_pad).pow(2);
                 let fits = usize::try_from(left / window_bytes_per_pixel).unwrap_or(usize::MAX);
-                TileConfig {
+                if fits < smallest {
+                    let need = BASE_MEMORY_BYTES
+                        .saturating_add(own)
+                        .saturating_add((smallest as u64).saturating_mul(window_bytes_per_pixel));
+                    return Err(BudgetError::ImageTooLarge {
+                        width: image.width(),
+                        height: image.height(),
+                        own_mib: own.div_ceil(1 << 20),
+                        need_mib: need.div_ceil(1 << 20),
+                        max_memory_mib: max_memory >> 20,
+                    });
+                }
+                Ok(TileConfig {
                     tile: 0,
                     tile_pad,
-                    max_window_pixels: fits.max(smallest),
-                }
+                    max_window_pixels: fits,
+                })
             }
         }
     }
@@ -233,7 +266,10 @@ mod tests {
         let narrow =
             Tiling::budget(1536, 40, &info_of(GeneratorConfig::new(16, 16, 4)), 4).unwrap();
         let img = DynamicImage::new_rgb8(1000, 1000);
-        assert!(narrow.for_image(&img).max_window_pixels > t.for_image(&img).max_window_pixels);
+        assert!(
+            narrow.for_image(&img).unwrap().max_window_pixels
+                > t.for_image(&img).unwrap().max_window_pixels
+        );
     }
 
     #[test]
@@ -251,6 +287,6 @@ mod tests {
         // A huge budget saturates: every image runs whole.
         let t = Tiling::budget(u64::MAX, 8, &info, 4).unwrap();
         let img = DynamicImage::new_rgb8(100, 100);
-        assert!(t.for_image(&img).max_window_pixels >= 100 * 100);
+        assert!(t.for_image(&img).unwrap().max_window_pixels >= 100 * 100);
     }
 }

@@ -65,8 +65,18 @@ pub(crate) fn process(
             }
         });
         for (job, image) in decoded_rx {
+            let tiling = match tiling.for_image(&image) {
+                Ok(t) => t,
+                Err(source) => {
+                    console.fail(FileError::Budget {
+                        path: job.input.clone(),
+                        source,
+                    });
+                    continue;
+                }
+            };
             let opts = UpscaleOptions {
-                tiling: tiling.for_image(&image),
+                tiling,
                 max_output_pixels: cfg.max_output_pixels,
                 ..UpscaleOptions::default()
             };

@@ -56,6 +56,15 @@ pub enum FileError {
         #[source]
         source: PipelineError,
     },
+    /// `--max-memory` cannot hold this image.
+    #[error("{path}")]
+    Budget {
+        /// The input file.
+        path: PathBuf,
+        /// The least budget that would do.
+        #[source]
+        source: srgan_imaging::budget::BudgetError,
+    },
     /// Two inputs would write the same output.
     #[error("{path}: its output {output} is also the output of {other}")]
     DuplicateOutput {

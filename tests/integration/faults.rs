@@ -392,3 +392,46 @@ fn a_tiny_tile_is_a_usage_error() {
     }
     assert!(!dir.join("o.png").exists());
 }
+
+/// An image whose own buffers leave no room under --max-memory fails with the least budget
+/// that would do (it once ran in the smallest tiles, 18x slower and over the cap anyway);
+/// that budget then works.
+#[test]
+fn an_image_too_big_for_max_memory_names_the_budget_that_would_do() {
+    let dir = TempDir::new("fault-budget");
+    let model = common::tiny_model(&dir);
+    let input = dir.join("big.png");
+    common::save(&common::rgb8(600, 500), &input);
+    let out = dir.join("o.png");
+    let run = |mib: &str| {
+        common::srgan_run(
+            [
+                "-m",
+                s(&model),
+                "-i",
+                s(&input),
+                "-o",
+                s(&out),
+                "--max-memory",
+                mib,
+            ],
+            &[],
+        )
+    };
+    let o = run("170");
+    common::assert_one_line_error(&o, i32::from(exit::NEGATIVE), &["big.png", "600x500"]);
+    assert!(!out.exists());
+    let err = common::stderr(&o);
+    let need = err
+        .split("pass --max-memory ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no budget named: {err}"));
+    let o = run(need);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "--max-memory {need}: {}",
+        common::stderr(&o)
+    );
+}
