@@ -275,14 +275,35 @@ pub(crate) fn check_output(
 /// Runs a 16x16 probe and reads the scale off the output shape (for models without metadata).
 #[allow(dead_code)]
 pub(crate) fn infer_scale(u: &mut dyn Upscaler, model: &std::path::Path) -> Result<usize> {
-    let probe = Array4::<f32>::zeros([1, 3, 16, 16]);
-    let out = u
-        .upscale(probe.view())
-        .map_err(|e| RuntimeError::ScaleProbe {
-            path: model.into(),
-            source: Box::new(e),
-        })?;
-    Ok(out.shape()[2] / 16)
+    // The smallest probe first: an x1000 model's 1x1 output is 12 MB, its 16x16 one 3 GB. A
+    // model that cannot take a side (a pixel-unshuffle needs even sides, a reflection pad
+    // more pixels than its pad) gets the next one.
+    let mut last = None;
+    for side in [1, 2, 4, 8, 16] {
+        let probe = Array4::<f32>::zeros([1, 3, side, side]);
+        match u.upscale(probe.view()) {
+            Ok(out) => {
+                let scale = out.shape()[2] / side;
+                if scale == 0 || scale > srgan_contract::metadata::MAX_SCALE {
+                    return Err(RuntimeError::InvalidModel {
+                        path: model.into(),
+                        reason: format!(
+                            "a {side}x{side} probe came back {}x{}: a scale of 1..={}",
+                            out.shape()[2],
+                            out.shape()[3],
+                            srgan_contract::metadata::MAX_SCALE
+                        ),
+                    });
+                }
+                return Ok(scale);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(RuntimeError::ScaleProbe {
+        path: model.into(),
+        source: Box::new(last.expect("probed at least once")),
+    })
 }
 
 /// The runtimes, by the name the command lines use. ort and tract are opened by [`open`];

@@ -59,6 +59,72 @@ impl std::fmt::Debug for TractUpscaler {
     }
 }
 
+/// The most elements a tensor of the model file may declare, or a `ConstantOfShape` node may
+/// ask for from a constant shape: 2^28 (1 GiB of f32). tract builds such tensors while it
+/// optimises the model, and an allocation it cannot get aborts the process, so a crafted model
+/// is refused before tract sees it.
+pub const MAX_CONSTANT_ELEMENTS: u128 = 1 << 28;
+
+/// The values of an INT64 tensor stored in the file.
+fn int64_values(t: &pb::TensorProto) -> Option<Vec<i64>> {
+    const INT64: i32 = 7;
+    if !t.int64_data.is_empty() {
+        return Some(t.int64_data.clone());
+    }
+    (t.data_type == INT64 && t.raw_data.len().is_multiple_of(8)).then(|| {
+        t.raw_data
+            .chunks_exact(8)
+            .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .collect()
+    })
+}
+
+/// The element count of a shape, saturating; a negative dimension counts as 0.
+fn elements(dims: &[i64]) -> u128 {
+    dims.iter()
+        .map(|&d| u128::try_from(d).unwrap_or(0))
+        .fold(1u128, |a, d| a.saturating_mul(d))
+}
+
+/// The first tensor of `model` over [`MAX_CONSTANT_ELEMENTS`]: an initializer's declared
+/// shape, or the constant shape a `ConstantOfShape` node asks for. `(what, elements)`.
+pub fn oversized_constant(model: &pb::ModelProto) -> Option<(String, u128)> {
+    let graph = model.graph.as_ref()?;
+    for t in &graph.initializer {
+        let n = elements(&t.dims);
+        if n > MAX_CONSTANT_ELEMENTS {
+            return Some((format!("initializer `{}`", t.name), n));
+        }
+    }
+    let constant_shape = |name: &str| -> Option<Vec<i64>> {
+        if let Some(t) = graph.initializer.iter().find(|t| t.name == name) {
+            return int64_values(t);
+        }
+        let node = graph
+            .node
+            .iter()
+            .find(|n| n.op_type == "Constant" && n.output.iter().any(|o| o == name))?;
+        node.attribute
+            .iter()
+            .find(|a| a.name == "value")
+            .and_then(|a| a.t.as_ref())
+            .and_then(int64_values)
+    };
+    for node in &graph.node {
+        if node.op_type != "ConstantOfShape" {
+            continue;
+        }
+        let Some(shape) = node.input.first().and_then(|i| constant_shape(i)) else {
+            continue;
+        };
+        let n = elements(&shape);
+        if n > MAX_CONSTANT_ELEMENTS {
+            return Some((format!("ConstantOfShape node `{}`", node.name), n));
+        }
+    }
+    None
+}
+
 /// The knobs plans are built under: [`DIRECT_SPATIAL_KNOB`] on (direct spatial convolution
 /// off) unless the environment sets it.
 fn knobs() -> TractResult<KnobScope> {
@@ -183,6 +249,15 @@ impl TractUpscaler {
         };
         let onnx = tract_onnx::onnx();
         let mut proto = onnx.proto_model_for_path(model).map_err(load)?;
+        if let Some((what, n)) = oversized_constant(&proto) {
+            return Err(RuntimeError::InvalidModel {
+                path: model.into(),
+                reason: format!(
+                    "its {what} holds {n} elements, over the {MAX_CONSTANT_ELEMENTS} this \
+                     runtime builds"
+                ),
+            });
+        }
         prelu_as_max(&mut proto);
         // As `model_for_path`: external data is looked up next to the model.
         let parsed = onnx

@@ -301,7 +301,7 @@ fn max_memory_too_small_or_bad_is_an_error() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        common::stderr(&out).contains("expected `auto` or a tile side"),
+        common::stderr(&out).contains("expected `auto`, 0 (whole image) or a tile side"),
         "{}",
         common::stderr(&out)
     );
