@@ -129,6 +129,26 @@ pub enum ModelsError {
         /// How many files were skipped.
         skipped: usize,
     },
+    /// The run cannot fit the machine's memory.
+    #[error(
+        "training a generator of {blocks} blocks x {channels} channels at batch {batch}, crop \
+         {crop} needs at least {need_mib} MiB, but {available_mib} MiB are available: reduce \
+         generator.blocks or generator.channels, data.batch or data.crop"
+    )]
+    TooLargeForMachine {
+        /// Residual blocks.
+        blocks: usize,
+        /// Feature channels.
+        channels: usize,
+        /// Batch size.
+        batch: usize,
+        /// HR crop side.
+        crop: usize,
+        /// The least the run needs, MiB (see `memory::training_bytes`).
+        need_mib: u128,
+        /// What the system can give, MiB.
+        available_mib: u128,
+    },
     /// A fresh run would replace the run already in its output folder.
     #[error(
         "{path} already holds a run ({file}): pass --overwrite to replace it, --resume {path} \

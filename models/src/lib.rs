@@ -18,6 +18,7 @@ pub mod generator;
 pub mod layers;
 pub mod logging;
 pub mod losses;
+pub mod memory;
 pub mod plot;
 pub mod state;
 pub mod trainer;

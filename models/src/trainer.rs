@@ -134,6 +134,24 @@ impl<G: MainModule> Trainer<G> {
     /// process's allocator alone.
     pub fn new(cfg: TrainConfig, out: &Path, device: Device, opts: TrainerOptions) -> Result<Self> {
         cfg.validate()?;
+        // Before anything is allocated: a run that cannot fit is refused with the figure. (On
+        // a GPU the weights and activations live in its memory, which libtorch does not report
+        // here; the check is the CPU's.)
+        if device == Device::Cpu {
+            if let Some(available) = crate::memory::available_bytes() {
+                let need = crate::memory::training_bytes(&cfg);
+                if need > available {
+                    return Err(ModelsError::TooLargeForMachine {
+                        blocks: cfg.generator.blocks,
+                        channels: cfg.generator.channels,
+                        batch: cfg.data.batch,
+                        crop: cfg.data.crop,
+                        need_mib: need >> 20,
+                        available_mib: available >> 20,
+                    });
+                }
+            }
+        }
         if let Some(t) = cfg.threads {
             tch::set_num_threads(t as i32);
         }

@@ -317,3 +317,25 @@ fn a_damaged_training_state_is_refused() {
     );
     assert_eq!(srgan_testkit::fixtures::folder_digest(&out), before);
 }
+
+/// A generator of 1024 blocks x 4096 channels (it once grew to 24 GB until the OOM killer
+/// ended it) is refused before anything is allocated, naming the figure.
+#[test]
+fn a_run_that_cannot_fit_the_machine_is_refused_up_front() {
+    let (train, _) = photo_folders("too-large");
+    let out = tmp_dir("too-large");
+    let mut cfg = tiny_config(&train, Phase::Pretrain);
+    cfg.generator = srgan_export::GeneratorConfig::new(1024, 4096, 4);
+    let e = match Trainer::<srgan_models::Generator>::new(
+        cfg,
+        &out,
+        tch::Device::Cpu,
+        TrainerOptions::default(),
+    ) {
+        Ok(_) => panic!("a 1024 x 4096 generator was accepted"),
+        Err(e) => e,
+    };
+    assert!(matches!(e, ModelsError::TooLargeForMachine { .. }), "{e}");
+    assert!(e.to_string().contains("MiB are available"), "{e}");
+    assert_eq!(srgan_testkit::fixtures::folder_digest(&out).len(), 0);
+}

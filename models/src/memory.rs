@@ -1,0 +1,101 @@
+//! The memory a training run needs at least, estimated from the architecture, batch and crop
+//! before anything is allocated, so that a run that cannot fit the machine is refused with the
+//! figure instead of growing until the kernel's OOM killer ends it.
+//!
+//! The estimate is a lower bound, so that a run that fits is never refused: the generator's
+//! weights with their gradients and Adam's two moments (and the EMA copy), the discriminator's
+//! the same in phase `gan`, and the generator's activations that backpropagation keeps, per
+//! sample. The discriminator's and VGG's activations and libtorch's workspace come on top.
+
+use crate::config::{Phase, TrainConfig};
+
+/// Bytes of one f32.
+const F32: u128 = 4;
+
+/// Elements of the generator's activations kept for the backward pass, per sample: head (conv,
+/// PReLU), six per residual block (conv, BN, PReLU, conv, BN, sum), three for the trunk, three
+/// per upsampling stage at its resolution (conv, shuffle, PReLU) and the 3-channel tail.
+fn generator_activations(cfg: &TrainConfig) -> u128 {
+    let g = &cfg.generator;
+    let c = g.channels as u128;
+    let scale = g.scale as u128;
+    let lr_side = (cfg.data.crop as u128 / scale.max(1)).max(1);
+    let lr = lr_side * lr_side;
+    let mut n = lr * c * (2 + 6 * g.blocks as u128 + 3);
+    let mut res = lr;
+    for _ in 0..g.upsample_stages() {
+        res = res.saturating_mul(4);
+        n = n.saturating_add(res.saturating_mul(3 * c));
+    }
+    n.saturating_add(res.saturating_mul(3))
+}
+
+/// Parameters of the discriminator: four pairs of 3x3 convolutions of 1, 2, 4, 8 x the base
+/// width, then the dense layers.
+fn discriminator_params(cfg: &TrainConfig) -> u128 {
+    let d = &cfg.discriminator;
+    let b = d.base_channels as u128;
+    let mut cin = 3u128;
+    let mut n = 0u128;
+    for w in [b, b, 2 * b, 2 * b, 4 * b, 4 * b, 8 * b, 8 * b] {
+        n = n.saturating_add(cin.saturating_mul(w).saturating_mul(9));
+        cin = w;
+    }
+    let flat = (8 * b).saturating_mul((d.pool * d.pool) as u128);
+    n.saturating_add(flat.saturating_mul(d.dense as u128))
+        .saturating_add(d.dense as u128)
+}
+
+/// The least memory the run needs, in bytes (saturating).
+pub fn training_bytes(cfg: &TrainConfig) -> u128 {
+    let g_params: u128 = cfg
+        .generator
+        .param_specs()
+        .iter()
+        .map(|s| s.shape.iter().map(|&d| d as u128).product::<u128>())
+        .sum();
+    // Weights, gradients, Adam's first and second moments; the EMA keeps one more copy.
+    let copies = 4 + u128::from(cfg.ema_decay.is_some());
+    let mut bytes = g_params.saturating_mul(copies * F32);
+    if cfg.phase == Phase::Gan {
+        bytes = bytes.saturating_add(discriminator_params(cfg).saturating_mul(4 * F32));
+    }
+    let act = generator_activations(cfg).saturating_mul(cfg.data.batch as u128);
+    bytes.saturating_add(act.saturating_mul(F32))
+}
+
+/// The memory the system can give now (`MemAvailable` of `/proc/meminfo`), in bytes; `None`
+/// where it cannot be read.
+pub fn available_bytes() -> Option<u128> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u128 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use srgan_contract::GeneratorConfig;
+
+    #[test]
+    fn the_paper_run_is_about_a_gigabyte_and_a_huge_one_terabytes() {
+        let cfg = TrainConfig::default();
+        let gib = training_bytes(&cfg) as f64 / (1u64 << 30) as f64;
+        // 1.5 M parameters (24 MiB with Adam) and 16 x 24^2-pixel crops through 16 blocks.
+        assert!((0.2..4.0).contains(&gib), "{gib} GiB");
+        let huge = TrainConfig {
+            generator: GeneratorConfig::new(1024, 4096, 4),
+            ..TrainConfig::default()
+        };
+        assert!(
+            training_bytes(&huge) > 1u128 << 40,
+            "{}",
+            training_bytes(&huge)
+        );
+        // More batch, more memory; a bigger crop too.
+        let mut b = TrainConfig::default();
+        b.data.batch *= 2;
+        assert!(training_bytes(&b) > training_bytes(&cfg));
+    }
+}
