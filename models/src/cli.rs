@@ -132,6 +132,16 @@ impl TrainJob {
                 r.clone()
             }
         });
+        if let Some(state) = resume.as_ref().filter(|s| !s.is_file()) {
+            return Err(ModelsError::Io {
+                path: state.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no training state to resume: --resume takes a run folder or its \
+                     state.safetensors",
+                ),
+            });
+        }
         let run_dir = resume.as_ref().map(|state| match state.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),

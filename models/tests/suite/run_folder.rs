@@ -109,6 +109,14 @@ fn a_fresh_run_refuses_a_run_folder_and_resume_keeps_the_runs_config() {
     job.trainer(None).unwrap().run().unwrap();
     assert_eq!(logged_iterations(&out), vec![5]);
 
+    // A folder with no run is named as such.
+    let e = TrainJob::from_args(args(&["--resume", path(&dir)])).unwrap_err();
+    let line = srgan_contract::report::one_line(&e);
+    assert!(
+        line.contains("state.safetensors") && line.contains("no training state"),
+        "{line}"
+    );
+
     // A run folder without its config.yaml cannot be resumed without --config.
     std::fs::remove_file(out.join(files::CONFIG)).unwrap();
     let e = TrainJob::from_args(args(&["--resume", path(&out)])).unwrap_err();
