@@ -30,4 +30,4 @@ cp "$root"/tests/fixtures/*.onnx "$corpus/model_info/"
 "$root/target/debug/srgan-export" --random-init --blocks 1 --channels 4 --scale 2 \
   -o "$corpus/model_info/tiny.onnx" --save-checkpoint "$corpus/checkpoint/tiny.safetensors" \
   --overwrite >/dev/null
-echo "seeded: $(ls "$corpus"/* | wc -l) entries under $corpus"
+echo "seeded: $(find "$corpus" -type f | wc -l) files under $corpus"
