@@ -78,18 +78,36 @@ impl FigureRuntime {
     }
 }
 
+/// A `--crop` that is not `x,y,width,height` with width, height > 0.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CropError {
+    /// A part is not a number.
+    #[error("`{crop}`: expected x,y,width,height")]
+    NotANumber {
+        /// The value given.
+        crop: String,
+        /// The part's parse error.
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    /// Not four parts, or an empty rectangle.
+    #[error("`{0}`: expected x,y,width,height with width, height > 0")]
+    Shape(String),
+}
+
 /// `--crop x,y,width,height` with width, height > 0.
-pub fn parse_crop(s: &str) -> Result<[u32; 4], String> {
+pub fn parse_crop(s: &str) -> Result<[u32; 4], CropError> {
     let v: Vec<u32> = s
         .split(',')
         .map(|p| p.trim().parse::<u32>())
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("`{s}`: {e}; expected x,y,width,height"))?;
+        .map_err(|source| CropError::NotANumber {
+            crop: s.into(),
+            source,
+        })?;
     match v.as_slice() {
         [x, y, w, h] if *w > 0 && *h > 0 => Ok([*x, *y, *w, *h]),
-        _ => Err(format!(
-            "`{s}`: expected x,y,width,height with width, height > 0"
-        )),
+        _ => Err(CropError::Shape(s.into())),
     }
 }
 

@@ -10,10 +10,7 @@ use crate::error::{ModelsError, Result};
 /// Parses a device name with `srgan_runtimes::Device`'s grammar and resolves it with
 /// [`tch_device`].
 pub fn resolve_device(name: &str) -> Result<tch::Device> {
-    let device: Device = name.parse().map_err(|reason| ModelsError::DeviceName {
-        name: name.into(),
-        reason,
-    })?;
+    let device: Device = name.parse()?;
     tch_device(&device)
 }
 

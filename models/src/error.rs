@@ -103,13 +103,8 @@ pub enum ModelsError {
         reason: String,
     },
     /// A device name could not be parsed (`srgan_runtimes::Device`'s grammar).
-    #[error("{reason}")]
-    DeviceName {
-        /// The name given.
-        name: String,
-        /// The parser's message, which names it.
-        reason: String,
-    },
+    #[error(transparent)]
+    DeviceName(#[from] srgan_runtimes::DeviceParseError),
     /// A validation image could not be evaluated.
     #[error("validating on {path}")]
     Validation {

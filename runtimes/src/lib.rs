@@ -157,16 +157,38 @@ impl std::fmt::Display for Device {
     }
 }
 
+/// A device name that is not `cpu`, `cuda[:N]` or `tensorrt[:N]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeviceParseError {
+    /// The device id after `:` is not a number.
+    #[error("bad device id in `{name}`: expected a number")]
+    BadId {
+        /// The name given.
+        name: String,
+        /// The id's parse error.
+        #[source]
+        source: std::num::ParseIntError,
+    },
+    /// Not a device this crate knows.
+    #[error("unknown device `{name}`: expected cpu, cuda[:N] or tensorrt[:N]")]
+    Unknown {
+        /// The name given.
+        name: String,
+    },
+}
+
 impl std::str::FromStr for Device {
-    type Err = String;
+    type Err = DeviceParseError;
     /// Parses `cpu`, `cuda`, `cuda:N`, `tensorrt`, `tensorrt:N` (also `trt`).
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    fn from_str(s: &str) -> std::result::Result<Self, DeviceParseError> {
         let lower = s.to_ascii_lowercase();
         let (kind, id) = match lower.split_once(':') {
             Some((k, i)) => (
                 k.to_string(),
-                i.parse::<u32>()
-                    .map_err(|_| format!("bad device id in `{s}`: expected a number"))?,
+                i.parse::<u32>().map_err(|source| DeviceParseError::BadId {
+                    name: s.into(),
+                    source,
+                })?,
             ),
             None => (lower.clone(), 0),
         };
@@ -174,9 +196,7 @@ impl std::str::FromStr for Device {
             "cpu" if !lower.contains(':') => Ok(Device::Cpu),
             "cuda" | "gpu" => Ok(Device::Cuda(id)),
             "tensorrt" | "trt" => Ok(Device::TensorRt(id)),
-            _ => Err(format!(
-                "unknown device `{s}`: expected cpu, cuda[:N] or tensorrt[:N]"
-            )),
+            _ => Err(DeviceParseError::Unknown { name: s.into() }),
         }
     }
 }

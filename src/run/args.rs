@@ -24,23 +24,29 @@ pub enum TileArg {
     Side(usize),
 }
 
+/// A `--tile` value that is not `auto`, 0 or a side of at least
+/// [`MIN_CORE`](srgan_imaging::tiling::MIN_CORE).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TileArgError {
+    /// A side below the minimum.
+    #[error("{0}: a tile side of at least {min} LR pixels is needed (0: whole image)", min = srgan_imaging::tiling::MIN_CORE)]
+    TooSmall(usize),
+    /// Not a number nor `auto`.
+    #[error("`{0}`: expected `auto`, 0 (whole image) or a tile side of at least {min} LR pixels", min = srgan_imaging::tiling::MIN_CORE)]
+    NotATile(String),
+}
+
 impl std::str::FromStr for TileArg {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = TileArgError;
+    fn from_str(s: &str) -> Result<Self, TileArgError> {
         if s.eq_ignore_ascii_case("auto") {
             return Ok(Self::Auto);
         }
-        let min = srgan_imaging::tiling::MIN_CORE;
         match s.parse::<usize>() {
-            Ok(n) if n == 0 || n >= min => Ok(Self::Side(n)),
+            Ok(n) if n == 0 || n >= srgan_imaging::tiling::MIN_CORE => Ok(Self::Side(n)),
             // A 1-pixel tile runs its whole context for every pixel: minutes for a thumbnail.
-            Ok(n) => Err(format!(
-                "{n}: a tile side of at least {min} LR pixels is needed (0: whole image)"
-            )),
-            Err(_) => Err(format!(
-                "`{s}`: expected `auto`, 0 (whole image) or a tile side of at least {min} LR \
-                 pixels"
-            )),
+            Ok(n) => Err(TileArgError::TooSmall(n)),
+            Err(_) => Err(TileArgError::NotATile(s.into())),
         }
     }
 }
