@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use crate::checkpoint::Tensor;
-use crate::proto::{AttributeProto, AttributeType, NodeProto, TensorProto, DATA_TYPE_FLOAT};
+use crate::proto::{AttributeProto, NodeProto, TensorProto, DATA_TYPE_FLOAT};
 
 /// Collects the nodes and initializers of one graph, in topological order.
 #[derive(Debug, Default)]
@@ -92,35 +92,7 @@ impl GraphBuilder {
     }
 }
 
-/// An INT attribute.
-pub fn attr_int(name: &str, v: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Int as i32,
-        i: v,
-        ..Default::default()
-    }
-}
-
-/// An INTS attribute.
-pub fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Ints as i32,
-        ints: v.to_vec(),
-        ..Default::default()
-    }
-}
-
-/// A STRING attribute.
-pub fn attr_string(name: &str, v: &str) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::String as i32,
-        s: v.as_bytes().to_vec(),
-        ..Default::default()
-    }
-}
+pub use srgan_contract::proto::{attr_int, attr_ints, attr_string};
 
 /// `Conv` with a square kernel (taken from the weight's shape), stride 1 and "same" zero
 /// padding; `weight` is `[O, I, k, k]`, `bias` `[O]`.

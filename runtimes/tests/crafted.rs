@@ -8,23 +8,12 @@ use std::path::PathBuf;
 
 use prost::Message;
 use srgan_contract::proto::{
-    AttributeProto, AttributeType, Dimension, GraphProto, ModelProto, NodeProto,
-    OperatorSetIdProto, TensorProto, ValueInfoProto, DATA_TYPE_FLOAT, DATA_TYPE_INT64,
+    attr_int, node, Dimension, GraphProto, ModelProto, OperatorSetIdProto, TensorProto,
+    ValueInfoProto, DATA_TYPE_FLOAT, DATA_TYPE_INT64,
 };
 use srgan_contract::report::one_line;
 use srgan_runtimes::{open, RuntimeError, RuntimeOptions};
 use srgan_testkit::TempDir;
-
-fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
-    NodeProto {
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        name: output.into(),
-        op_type: op.into(),
-        attribute,
-        ..Default::default()
-    }
-}
 
 fn write(dir: &TempDir, name: &str, g: GraphProto) -> PathBuf {
     let mut g = g;
@@ -121,12 +110,7 @@ fn a_model_of_a_huge_scale_is_refused_by_the_probe() {
         ..Default::default()
     });
     g.node.push(node("Conv", &["lr", "w"], "c", vec![]));
-    let blocksize = AttributeProto {
-        name: "blocksize".into(),
-        i: block,
-        r#type: AttributeType::Int as i32,
-        ..Default::default()
-    };
+    let blocksize = attr_int("blocksize", block);
     g.node
         .push(node("DepthToSpace", &["c"], "sr", vec![blocksize]));
     let path = write(&dir, "x32.onnx", g);

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use prost::Message;
 use srgan_contract::proto::{
-    AttributeProto, AttributeType, Dimension, GraphProto, ModelProto, NodeProto,
-    OperatorSetIdProto, TensorProto, ValueInfoProto, DATA_TYPE_FLOAT,
+    attr_int, attr_ints, attr_string, node, Dimension, GraphProto, ModelProto, OperatorSetIdProto,
+    TensorProto, ValueInfoProto, DATA_TYPE_FLOAT,
 };
 
 use srgan_runtimes::ndarray::Array4;
@@ -127,7 +127,7 @@ fn write_model(dir: &Path, slopes: &[Slope]) -> PathBuf {
         cin = C;
     }
     conv3x3(&mut g, &mut rng, &x, cin, 12, "tail");
-    let d2s = vec![attr_int("blocksize", 2), attr_str("mode", "CRD")];
+    let d2s = vec![attr_int("blocksize", 2), attr_string("mode", "CRD")];
     g.node.push(node("DepthToSpace", &["tail"], "y", d2s));
     let dims = |d: [&str; 4]| {
         d.map(|s| match s.parse::<i64>() {
@@ -188,45 +188,6 @@ fn tensor(name: &str, dims: &[i64], values: &[f32], raw: bool) -> TensorProto {
             Vec::new()
         },
         float_data: if raw { Vec::new() } else { values.to_vec() },
-        ..Default::default()
-    }
-}
-
-/// A `NodeProto` with one output, named like it.
-fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
-    NodeProto {
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        name: output.into(),
-        op_type: op.into(),
-        attribute,
-        ..Default::default()
-    }
-}
-
-fn attr_int(name: &str, i: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        i,
-        r#type: AttributeType::Int as i32,
-        ..Default::default()
-    }
-}
-
-fn attr_str(name: &str, v: &str) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        s: v.as_bytes().to_vec(),
-        r#type: AttributeType::String as i32,
-        ..Default::default()
-    }
-}
-
-fn attr_ints(name: &str, ints: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        ints: ints.to_vec(),
-        r#type: AttributeType::Ints as i32,
         ..Default::default()
     }
 }
