@@ -394,6 +394,48 @@ impl ValueInfoProto {
     }
 }
 
+/// An INT attribute.
+pub fn attr_int(name: &str, v: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Int as i32,
+        i: v,
+        ..Default::default()
+    }
+}
+
+/// An INTS attribute.
+pub fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Ints as i32,
+        ints: v.to_vec(),
+        ..Default::default()
+    }
+}
+
+/// A STRING attribute.
+pub fn attr_string(name: &str, v: &str) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::String as i32,
+        s: v.as_bytes().to_vec(),
+        ..Default::default()
+    }
+}
+
+/// A node with one output, named like it (the way the tests and the exporter name nodes).
+pub fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
+    NodeProto {
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        name: output.into(),
+        op_type: op.into(),
+        attribute,
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,47 +491,5 @@ mod tests {
         let (et, dims) = g.input[0].tensor_dims().unwrap();
         assert_eq!(et, DATA_TYPE_FLOAT);
         assert_eq!(dims[1], Dimension::fixed(3));
-    }
-}
-
-/// An INT attribute.
-pub fn attr_int(name: &str, v: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Int as i32,
-        i: v,
-        ..Default::default()
-    }
-}
-
-/// An INTS attribute.
-pub fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Ints as i32,
-        ints: v.to_vec(),
-        ..Default::default()
-    }
-}
-
-/// A STRING attribute.
-pub fn attr_string(name: &str, v: &str) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::String as i32,
-        s: v.as_bytes().to_vec(),
-        ..Default::default()
-    }
-}
-
-/// A node with one output, named like it (the way the tests and the exporter name nodes).
-pub fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
-    NodeProto {
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        name: output.into(),
-        op_type: op.into(),
-        attribute,
-        ..Default::default()
     }
 }
