@@ -75,6 +75,7 @@ fn tiling(cfg: &RunConfig, upscaler: &dyn Upscaler, tile_pad: usize) -> Result<T
 /// [`Summary`] and were reported on stderr as they happened.
 pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
     let start = Instant::now();
+    let mut hidden = 0;
     let (jobs, early_failures, ignored, folder) = match &cfg.target {
         Target::File(job) => {
             if let Some(parent) = job.output.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -101,14 +102,22 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
             output,
             format,
             jpeg_quality,
+            recursive,
         } => {
-            let (files, ignored) = list_images(input)?;
-            std::fs::create_dir_all(output).map_err(|source| RunError::CreateOutput {
-                path: output.clone(),
-                source,
-            })?;
-            let (jobs, bad) = plan_folder(files, output, *format, *jpeg_quality);
-            (jobs, bad, ignored, true)
+            let listing = list_images(input, *recursive, Some(output))?;
+            let (jobs, bad) = plan_folder(listing.files, input, output, *format, *jpeg_quality);
+            // The output folder, and with --recursive its mirror of the input's subfolders.
+            let folders: std::collections::BTreeSet<&Path> = std::iter::once(output.as_path())
+                .chain(jobs.iter().filter_map(|j| j.output.parent()))
+                .collect();
+            for f in folders {
+                std::fs::create_dir_all(f).map_err(|source| RunError::CreateOutput {
+                    path: f.into(),
+                    source,
+                })?;
+            }
+            hidden = listing.hidden;
+            (jobs, bad, listing.ignored, true)
         }
     };
 
@@ -135,6 +144,11 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
             "ignoring {ignored} entries without a .png/.jpg/.jpeg extension"
         ));
     }
+    if hidden > 0 {
+        console.note(&format!(
+            "skipping {hidden} hidden entries (names starting with `.`)"
+        ));
+    }
     for e in early_failures {
         console.fail(e);
     }
@@ -144,8 +158,9 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
     if folder && (!cfg.quiet || !summary.failed.is_empty()) {
         // With failures the summary is printed even with -q: it explains the exit status.
         eprintln!(
-            "srgan-run: {} ok, {} failed ({}, x{}, {secs:.2} s)",
+            "srgan-run: {} ok, {} skipped (output exists), {} failed ({}, x{}, {secs:.2} s)",
             summary.ok,
+            summary.skipped,
             summary.failed.len(),
             upscaler.name(),
             upscaler.scale()

@@ -143,6 +143,14 @@ pub struct RunArgs {
     /// Replace existing outputs (otherwise an existing output is that file's failure).
     #[arg(long)]
     pub overwrite: bool,
+    /// Skip inputs whose output exists (outputs are written atomically, so an existing one is
+    /// complete): a folder run stopped half-way resumes where it stopped.
+    #[arg(long, conflicts_with = "overwrite")]
+    pub skip_existing: bool,
+    /// With a folder input, also the images of its subfolders (hidden ones and the output
+    /// folder excepted); the output folder mirrors the tree.
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
     /// Print only errors: no progress bar, no summary.
     #[arg(short, long)]
     pub quiet: bool,
@@ -228,6 +236,8 @@ pub struct RunConfig {
     pub tile_pad: Option<usize>,
     /// Replace existing outputs.
     pub overwrite: bool,
+    /// Skip inputs whose output exists.
+    pub skip_existing: bool,
     /// No progress bar, no summary.
     pub quiet: bool,
     /// Decoder limits (`--max-input-mib`).
@@ -273,8 +283,18 @@ impl RunConfig {
                 output: args.output,
                 format,
                 jpeg_quality: args.jpeg_quality,
+                recursive: args.recursive,
             }
         } else {
+            if args.recursive {
+                return Err(RunError::Option {
+                    option: "--recursive",
+                    reason: format!(
+                        "{} is a file; --recursive takes a folder",
+                        args.input.display()
+                    ),
+                });
+            }
             let ends_with_sep = args
                 .output
                 .as_os_str()
@@ -359,6 +379,7 @@ impl RunConfig {
             max_memory_mib: args.max_memory,
             tile_pad: args.tile_pad,
             overwrite: args.overwrite,
+            skip_existing: args.skip_existing,
             quiet: args.quiet,
             limits: DecodeLimits {
                 max_alloc: args.max_input_mib << 20,

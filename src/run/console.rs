@@ -15,6 +15,8 @@ use super::plan::{FileError, Job};
 pub struct Summary {
     /// Outputs written.
     pub ok: usize,
+    /// Inputs skipped because their output exists (`--skip-existing`).
+    pub skipped: usize,
     /// Files that failed, with their errors (each names its file).
     pub failed: Vec<FileError>,
     /// Entries of an input folder that were not images (by extension) and were ignored.
@@ -29,6 +31,7 @@ pub(crate) struct Console {
     /// A warning that applies only once an image is tiled (the fallback tile pad).
     tiled_warning: Mutex<Option<String>>,
     ok: AtomicUsize,
+    skipped: AtomicUsize,
     failed: Mutex<Vec<FileError>>,
 }
 
@@ -51,6 +54,7 @@ impl Console {
             folder,
             tiled_warning: Mutex::new(None),
             ok: AtomicUsize::new(0),
+            skipped: AtomicUsize::new(0),
             failed: Mutex::new(Vec::new()),
         }
     }
@@ -99,6 +103,12 @@ impl Console {
         }
     }
 
+    /// `job`'s output exists and `--skip-existing` is on.
+    pub(crate) fn skipped(&self, _job: &Job) {
+        self.skipped.fetch_add(1, Ordering::Relaxed);
+        self.bar.inc(1);
+    }
+
     pub(crate) fn done(&self, job: &Job) {
         self.ok.fetch_add(1, Ordering::Relaxed);
         self.bar.set_message(
@@ -114,6 +124,7 @@ impl Console {
         self.bar.finish_and_clear();
         Summary {
             ok: self.ok.into_inner(),
+            skipped: self.skipped.into_inner(),
             failed: self.failed.into_inner().unwrap_or_default(),
             ignored,
         }

@@ -26,10 +26,14 @@ pub(crate) fn process(
 ) {
     let (decoded_tx, decoded_rx) = sync_channel::<(&Job, DynamicImage)>(1);
     let (upscaled_tx, upscaled_rx) = sync_channel::<(&Job, DynamicImage)>(1);
-    let overwrite = cfg.overwrite;
+    let (overwrite, skip_existing) = (cfg.overwrite, cfg.skip_existing);
     std::thread::scope(|s| {
         s.spawn(move || {
             for job in jobs {
+                if skip_existing && job.output.exists() {
+                    console.skipped(job);
+                    continue;
+                }
                 if !overwrite && job.output.exists() {
                     console.fail(
                         ImageError::OutputExists {
@@ -60,6 +64,8 @@ pub(crate) fn process(
             for (job, image) in upscaled_rx {
                 match write_image_atomic(&image, job.format, &job.output, overwrite) {
                     Ok(()) => console.done(job),
+                    // Another run wrote it meanwhile (the write never replaces it).
+                    Err(ImageError::OutputExists { .. }) if skip_existing => console.skipped(job),
                     Err(e) => console.fail(e.into()),
                 }
             }

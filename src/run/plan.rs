@@ -36,6 +36,8 @@ pub enum Target {
         format: Option<OutputFormat>,
         /// JPEG quality for JPEG outputs.
         jpeg_quality: u8,
+        /// Also the images of the subfolders; the output mirrors the tree.
+        recursive: bool,
     },
 }
 
@@ -121,40 +123,70 @@ pub(crate) fn output_in(dir: &Path, input: &Path, format: OutputFormat) -> PathB
     dir.join(name)
 }
 
-/// The inputs of a folder, sorted: files with an image extension, and how many other
-/// entries were ignored.
-pub fn list_images(dir: &Path) -> Result<(Vec<PathBuf>, usize), super::RunError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| super::RunError::Input {
-        path: dir.into(),
-        source: e.into(),
-    })?;
-    let mut files = Vec::new();
-    let mut ignored = 0;
-    for entry in entries {
-        let entry = entry.map_err(|e| super::RunError::Input {
-            path: dir.into(),
+/// The inputs of a folder run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listing {
+    /// Files with an image extension, sorted.
+    pub files: Vec<PathBuf>,
+    /// Entries that are not images by extension (and not hidden): ignored.
+    pub ignored: usize,
+    /// Hidden entries (names starting with `.`), files and folders: skipped.
+    pub hidden: usize,
+}
+
+/// The inputs of a folder: its image files (by extension, any case), and with `recursive`
+/// those of its subfolders too, except `exclude` (the output folder when it lies inside the
+/// input) and symbolic links to folders (no cycles).
+pub fn list_images(
+    dir: &Path,
+    recursive: bool,
+    exclude: Option<&Path>,
+) -> Result<Listing, super::RunError> {
+    let excluded = exclude.and_then(|e| std::fs::canonicalize(e).ok());
+    let mut listing = Listing::default();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let read_err = |e: std::io::Error| super::RunError::Input {
+            path: folder.clone(),
             source: e.into(),
-        })?;
-        let path = entry.path();
-        let is_image = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
-        let hidden = entry.file_name().to_string_lossy().starts_with('.');
-        if is_image && !hidden && path.is_file() {
-            files.push(path);
-        } else if !hidden {
-            ignored += 1;
+        };
+        for entry in std::fs::read_dir(&folder).map_err(read_err)? {
+            let entry = entry.map_err(read_err)?;
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                listing.hidden += 1;
+                continue;
+            }
+            let kind = entry.file_type().map_err(read_err)?;
+            if kind.is_dir() {
+                let is_output = excluded.is_some() && std::fs::canonicalize(&path).ok() == excluded;
+                if recursive && !is_output {
+                    folders.push(path);
+                } else if !recursive {
+                    listing.ignored += 1;
+                }
+                continue;
+            }
+            let is_image = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+            if is_image && path.is_file() {
+                listing.files.push(path);
+            } else {
+                listing.ignored += 1;
+            }
         }
     }
-    files.sort();
-    Ok((files, ignored))
+    listing.files.sort();
+    Ok(listing)
 }
 
 /// The jobs of a folder run, and the inputs that cannot run (duplicate output, output =
 /// input).
 pub fn plan_folder(
     files: Vec<PathBuf>,
+    in_dir: &Path,
     out_dir: &Path,
     format: Option<OutputFormat>,
     jpeg_quality: u8,
@@ -164,7 +196,12 @@ pub fn plan_folder(
     let mut claimed = std::collections::HashMap::new();
     for input in files {
         let f = format.unwrap_or_else(|| with_quality(input_format(&input), jpeg_quality));
-        let output = output_in(out_dir, &input, f);
+        // The input's folder below `in_dir`, mirrored below `out_dir` (a recursive run).
+        let sub = input
+            .parent()
+            .and_then(|p| p.strip_prefix(in_dir).ok())
+            .unwrap_or(Path::new(""));
+        let output = output_in(&out_dir.join(sub), &input, f);
         if same_file(&input, &output) {
             bad.push(FileError::OutputIsInput { path: input });
             continue;
@@ -204,26 +241,62 @@ mod tests {
         for n in ["a.png", "a.jpg", "b.JPG", "notes.txt", ".hidden.png"] {
             std::fs::write(d.join(n), b"x").unwrap();
         }
-        let (files, ignored) = list_images(d).unwrap();
-        assert_eq!(ignored, 1);
+        let listing = list_images(d, false, None).unwrap();
+        assert_eq!((listing.ignored, listing.hidden), (1, 1));
+        let files = listing.files;
         assert_eq!(files.len(), 3);
         let out = d.join("out");
-        let (jobs, bad) = plan_folder(files.clone(), &out, Some(OutputFormat::Png), 95);
+        let (jobs, bad) = plan_folder(files.clone(), d, &out, Some(OutputFormat::Png), 95);
         assert_eq!(jobs.len(), 2);
         assert_eq!(bad.len(), 1);
         assert!(matches!(bad[0], FileError::DuplicateOutput { .. }));
         // Same format as input: no clash.
-        let (jobs, bad) = plan_folder(files.clone(), &out, None, 95);
+        let (jobs, bad) = plan_folder(files.clone(), d, &out, None, 95);
         assert_eq!(jobs.len(), 3);
         assert!(bad.is_empty());
         assert_eq!(jobs[2].output, out.join("b.jpg"));
         // Output folder = input folder with the same format would replace the inputs.
         // (b.JPG -> b.jpg is another file on a case-sensitive file system.)
-        let (jobs, bad) = plan_folder(files, d, None, 95);
+        let (jobs, bad) = plan_folder(files, d, d, None, 95);
         assert_eq!(jobs.len(), 1);
         assert_eq!(bad.len(), 2);
         assert!(bad
             .iter()
             .all(|e| matches!(e, FileError::OutputIsInput { .. })));
+    }
+
+    /// A recursive listing mirrors the tree, skips hidden folders and the output folder
+    /// inside the input, and does not follow a link to a folder (no cycle).
+    #[test]
+    fn recursive_listing_mirrors_the_tree() {
+        let tmp = tmp();
+        let d = tmp.path();
+        for sub in ["x/y", ".git", "out"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        for n in ["a.png", "x/b.jpg", "x/y/c.png", ".git/d.png", "out/e.png"] {
+            std::fs::write(d.join(n), b"x").unwrap();
+        }
+        std::os::unix::fs::symlink(d, d.join("x/loop")).unwrap();
+        let flat = list_images(d, false, None).unwrap();
+        assert_eq!(flat.files, vec![d.join("a.png")]);
+        let out = d.join("out");
+        let deep = list_images(d, true, Some(&out)).unwrap();
+        assert_eq!(
+            deep.files,
+            vec![d.join("a.png"), d.join("x/b.jpg"), d.join("x/y/c.png")]
+        );
+        assert_eq!(deep.hidden, 1);
+        let (jobs, bad) = plan_folder(deep.files, d, &out, None, 95);
+        assert!(bad.is_empty());
+        let outs: Vec<_> = jobs.iter().map(|j| j.output.clone()).collect();
+        assert_eq!(
+            outs,
+            vec![
+                out.join("a.png"),
+                out.join("x/b.jpg"),
+                out.join("x/y/c.png")
+            ]
+        );
     }
 }

@@ -435,3 +435,118 @@ fn an_image_too_big_for_max_memory_names_the_budget_that_would_do() {
         common::stderr(&o)
     );
 }
+
+/// A recursive folder run killed half-way resumes with --skip-existing and ends with the same
+/// outputs, byte for byte, as an uninterrupted run; the tree is mirrored, hidden entries and
+/// the output folder inside the input are left alone.
+#[test]
+fn a_killed_recursive_run_resumes_with_skip_existing() {
+    let dir = TempDir::new("fault-resume");
+    let input = dir.join("in");
+    for sub in ["", "trip/day1", ".thumbs"] {
+        std::fs::create_dir_all(input.join(sub)).unwrap();
+    }
+    for (i, name) in [
+        "a.png",
+        "b.png",
+        "trip/c.png",
+        "trip/day1/d.png",
+        "trip/day1/e.png",
+    ]
+    .iter()
+    .enumerate()
+    {
+        common::save(&common::rgb8(90 + i as u32, 80), &input.join(name));
+    }
+    common::save(&common::rgb8(8, 8), &input.join(".thumbs/t.png"));
+    let model = shipped_model();
+    let run = |out: &Path, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_srgan-run"))
+            .args([
+                "-m",
+                s(&model),
+                "-i",
+                s(&input),
+                "-o",
+                s(out),
+                "--recursive",
+            ])
+            .args(["--threads", "1"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start srgan-run")
+    };
+    // Uninterrupted.
+    let whole = dir.join("whole");
+    let o = run(&whole, &[]).wait_with_output().unwrap();
+    let err = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("5 ok") && err.contains("1 hidden"), "{err}");
+    let want = folder_digest(&whole);
+    let names: Vec<&String> = want.keys().collect();
+    assert_eq!(
+        names,
+        [
+            "a.png",
+            "b.png",
+            "trip/c.png",
+            "trip/day1/d.png",
+            "trip/day1/e.png"
+        ]
+    );
+
+    // Killed after its first output, then resumed.
+    let resumed = dir.join("resumed");
+    let mut child = run(&resumed, &[]);
+    let start = Instant::now();
+    while folder_digest(&resumed).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no output in 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill(&child, "-KILL");
+    child.wait().unwrap();
+    // Outputs, not a temporary file the kill may have left (the next run removes that).
+    let done_before = folder_digest(&resumed)
+        .keys()
+        .filter(|k| !k.rsplit('/').next().unwrap_or(k).starts_with('.'))
+        .count();
+    let o = run(&resumed, &["--skip-existing"])
+        .wait_with_output()
+        .unwrap();
+    let err = common::stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!("{done_before} skipped")),
+        "{done_before}: {err}"
+    );
+    assert_eq!(folder_digest(&resumed), want);
+    // An output folder inside the input is not read as input on the next run.
+    let inside = input.join("out");
+    for _ in 0..2 {
+        let o = run(&inside, &["--skip-existing"])
+            .wait_with_output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    }
+    assert_eq!(folder_digest(&inside), want);
+    // --skip-existing and --overwrite contradict each other.
+    let o = common::srgan_run(
+        [
+            "-m",
+            s(&model),
+            "-i",
+            s(&input),
+            "-o",
+            s(&resumed),
+            "--skip-existing",
+            "--overwrite",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
+}
