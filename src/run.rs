@@ -105,25 +105,32 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
             recursive,
         } => {
             let listing = list_images(input, *recursive, Some(output))?;
-            let (jobs, bad) = plan_folder(listing.files, input, output, *format, *jpeg_quality);
-            // The output folder, and with --recursive its mirror of the input's subfolders.
-            let folders: std::collections::BTreeSet<&Path> = std::iter::once(output.as_path())
-                .chain(jobs.iter().filter_map(|j| j.output.parent()))
-                .collect();
-            for f in folders {
-                std::fs::create_dir_all(f).map_err(|source| RunError::CreateOutput {
-                    path: f.into(),
-                    source,
-                })?;
-            }
+            let (jobs, bad) =
+                plan_folder(listing.files, Some(input), output, *format, *jpeg_quality);
+            create_folders(output, &jobs)?;
             hidden = listing.hidden;
             (jobs, bad, listing.ignored, true)
+        }
+        Target::List {
+            inputs,
+            output,
+            format,
+            jpeg_quality,
+        } => {
+            let (jobs, bad) = plan_folder(inputs.clone(), None, output, *format, *jpeg_quality);
+            create_folders(output, &jobs)?;
+            (jobs, bad, 0, true)
         }
     };
 
     let mut upscaler = open_upscaler(cfg)?;
     let (tile_pad, exact) = resolve_tile_pad(cfg.tile_pad, upscaler.info());
-    let console = Console::new(jobs.len() + early_failures.len(), folder, cfg.quiet);
+    let console = Console::new(
+        jobs.len() + early_failures.len(),
+        folder,
+        cfg.quiet,
+        cfg.json,
+    );
     let tiling = tiling(cfg, upscaler.as_ref(), tile_pad)?;
     if !exact {
         // Said once, when the first image is actually cut into tiles.
@@ -180,5 +187,20 @@ fn cfg_input(target: &Target) -> &Path {
     match target {
         Target::File(job) => &job.input,
         Target::Folder { input, .. } => input,
+        Target::List { output, .. } => output,
     }
+}
+
+/// The output folder, and with --recursive its mirror of the input's subfolders.
+fn create_folders(output: &Path, jobs: &[Job]) -> Result<(), RunError> {
+    let folders: std::collections::BTreeSet<&Path> = std::iter::once(output)
+        .chain(jobs.iter().filter_map(|j| j.output.parent()))
+        .collect();
+    for f in folders {
+        std::fs::create_dir_all(f).map_err(|source| RunError::CreateOutput {
+            path: f.into(),
+            source,
+        })?;
+    }
+    Ok(())
 }

@@ -117,6 +117,25 @@ pub enum ImageError {
     },
 }
 
+impl ImageError {
+    /// The file the error is about (the input for a read, the output for a write).
+    pub fn path(&self) -> &Path {
+        match self {
+            ImageError::Read { path, .. }
+            | ImageError::NotAnImage { path }
+            | ImageError::UnsupportedFormat { path, .. }
+            | ImageError::Truncated { path, .. }
+            | ImageError::Corrupt { path, .. }
+            | ImageError::ZeroSize { path, .. }
+            | ImageError::TooLarge { path, .. }
+            | ImageError::UnsupportedColour { path, .. }
+            | ImageError::Encode { path, .. }
+            | ImageError::Write { path, .. }
+            | ImageError::OutputExists { path } => path,
+        }
+    }
+}
+
 /// Limits applied while decoding. Defaults: at most 16384 pixels in width and in height, and
 /// at most 1 GiB of decoder allocations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -81,10 +81,14 @@ pub enum FormatArg {
                   Ctrl-C or SIGTERM (unfinished outputs removed, finished ones kept)."
 )]
 pub struct RunArgs {
-    /// Input image (PNG or JPEG), or a folder: its .png/.jpg/.jpeg files are upscaled (not
-    /// recursively).
-    #[arg(short, long)]
-    pub input: PathBuf,
+    /// Input image (PNG or JPEG), or a folder: its .png/.jpg/.jpeg files are upscaled (its
+    /// subfolders too with --recursive).
+    #[arg(short, long, required_unless_present = "list", conflicts_with = "list")]
+    pub input: Option<PathBuf>,
+    /// A file that lists the inputs, one path per line (blank lines and lines starting with
+    /// `#` are skipped); -o is then a folder.
+    #[arg(long, value_name = "FILE")]
+    pub list: Option<PathBuf>,
     /// Output: a file for a file input (or an existing folder, to keep the input's name), a
     /// folder for a folder input (created if missing). Names keep the input's stem, with the
     /// extension of the output format.
@@ -147,6 +151,10 @@ pub struct RunArgs {
     /// complete): a folder run stopped half-way resumes where it stopped.
     #[arg(long, conflicts_with = "overwrite")]
     pub skip_existing: bool,
+    /// Print one JSON object per input on stdout, for scripts: `input`, `output`, `status`
+    /// (`ok`, `skipped` or `failed`), and `width`, `height`, `seconds` or `error`.
+    #[arg(long)]
+    pub json: bool,
     /// With a folder input, also the images of its subfolders (hidden ones and the output
     /// folder excepted); the output folder mirrors the tree.
     #[arg(short = 'r', long)]
@@ -238,12 +246,52 @@ pub struct RunConfig {
     pub overwrite: bool,
     /// Skip inputs whose output exists.
     pub skip_existing: bool,
+    /// JSON lines on stdout.
+    pub json: bool,
     /// No progress bar, no summary.
     pub quiet: bool,
     /// Decoder limits (`--max-input-mib`).
     pub limits: DecodeLimits,
     /// `--max-output-pixels`.
     pub max_output_pixels: u64,
+}
+
+/// The largest `--list` file read, in bytes (a million paths).
+const MAX_LIST_BYTES: u64 = 256 << 20;
+
+/// The inputs named by a `--list` file: one path per line; blank lines and `#` comments are
+/// skipped.
+fn read_list(list: &std::path::Path) -> Result<Vec<PathBuf>, RunError> {
+    use std::io::Read;
+    let err = |e: std::io::Error| RunError::Input {
+        path: list.into(),
+        source: e.into(),
+    };
+    let mut text = String::new();
+    std::fs::File::open(list)
+        .map_err(err)?
+        .take(MAX_LIST_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(err)?;
+    if text.len() as u64 > MAX_LIST_BYTES {
+        return Err(RunError::Input {
+            path: list.into(),
+            source: "a list over 256 MiB".into(),
+        });
+    }
+    let inputs: Vec<PathBuf> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(PathBuf::from)
+        .collect();
+    if inputs.is_empty() {
+        return Err(RunError::Input {
+            path: list.into(),
+            source: "the list names no input".into(),
+        });
+    }
+    Ok(inputs)
 }
 
 impl RunConfig {
@@ -266,91 +314,108 @@ impl RunConfig {
                 },
             });
         }
-        let meta = std::fs::metadata(&args.input).map_err(|e| RunError::Input {
-            path: args.input.clone(),
-            source: e.into(),
-        })?;
-        let target = if meta.is_dir() {
+        let target = if let Some(list) = &args.list {
             if args.output.is_file() {
                 return Err(RunError::Output {
                     path: args.output,
-                    source: "the input is a folder, so the output must be a folder, not a file"
-                        .into(),
+                    source: "with --list the output must be a folder, not a file".into(),
                 });
             }
-            Target::Folder {
-                input: args.input,
+            Target::List {
+                inputs: read_list(list)?,
                 output: args.output,
                 format,
                 jpeg_quality: args.jpeg_quality,
-                recursive: args.recursive,
             }
         } else {
-            if args.recursive {
-                return Err(RunError::Option {
-                    option: "--recursive",
-                    reason: format!(
-                        "{} is a file; --recursive takes a folder",
-                        args.input.display()
-                    ),
-                });
-            }
-            let ends_with_sep = args
-                .output
-                .as_os_str()
-                .to_string_lossy()
-                .ends_with(std::path::MAIN_SEPARATOR);
-            let job = if args.output.is_dir() || ends_with_sep {
-                let f = format
-                    .unwrap_or_else(|| with_quality(input_format(&args.input), args.jpeg_quality));
-                Job {
-                    output: output_in(&args.output, &args.input, f),
-                    input: args.input,
-                    format: f,
+            let input = args.input.clone().expect("clap requires -i without --list");
+            let meta = std::fs::metadata(&input).map_err(|e| RunError::Input {
+                path: input.clone(),
+                source: e.into(),
+            })?;
+            if meta.is_dir() {
+                if args.output.is_file() {
+                    return Err(RunError::Output {
+                        path: args.output,
+                        source: "the input is a folder, so the output must be a folder, not a file"
+                            .into(),
+                    });
+                }
+                Target::Folder {
+                    input,
+                    output: args.output,
+                    format,
+                    jpeg_quality: args.jpeg_quality,
+                    recursive: args.recursive,
                 }
             } else {
-                let named = format_of_extension(&args.output);
-                if named.is_none() {
-                    // Never PNG bytes under another format's name, nor under no name at all.
-                    let why = match (args.output.extension(), format) {
-                        (Some(ext), _) => Some(format!(
-                            "`.{}` is not an output format: name it .png, .jpg or .jpeg",
-                            ext.to_string_lossy()
-                        )),
-                        (None, None) => Some(
-                            "no extension: name it .png, .jpg or .jpeg, or pass --format".into(),
+                if args.recursive {
+                    return Err(RunError::Option {
+                        option: "--recursive",
+                        reason: format!(
+                            "{} is a file; --recursive takes a folder",
+                            input.display()
                         ),
-                        (None, Some(_)) => None,
-                    };
-                    if let Some(why) = why {
-                        return Err(RunError::Output {
-                            path: args.output,
-                            source: why.into(),
-                        });
-                    }
+                    });
                 }
-                let f = match (format, named) {
-                    (Some(f), Some(n)) if f.extension() != n.extension() => {
-                        return Err(RunError::Option {
-                            option: "--format",
-                            reason: format!(
-                                "{} conflicts with the output file name {}",
-                                f.extension(),
-                                args.output.display()
+                let ends_with_sep = args
+                    .output
+                    .as_os_str()
+                    .to_string_lossy()
+                    .ends_with(std::path::MAIN_SEPARATOR);
+                let job = if args.output.is_dir() || ends_with_sep {
+                    let f = format
+                        .unwrap_or_else(|| with_quality(input_format(&input), args.jpeg_quality));
+                    Job {
+                        output: output_in(&args.output, &input, f),
+                        input,
+                        format: f,
+                    }
+                } else {
+                    let named = format_of_extension(&args.output);
+                    if named.is_none() {
+                        // Never PNG bytes under another format's name, nor under no name at all.
+                        let why = match (args.output.extension(), format) {
+                            (Some(ext), _) => Some(format!(
+                                "`.{}` is not an output format: name it .png, .jpg or .jpeg",
+                                ext.to_string_lossy()
+                            )),
+                            (None, None) => Some(
+                                "no extension: name it .png, .jpg or .jpeg, or pass --format"
+                                    .into(),
                             ),
-                        })
+                            (None, Some(_)) => None,
+                        };
+                        if let Some(why) = why {
+                            return Err(RunError::Output {
+                                path: args.output,
+                                source: why.into(),
+                            });
+                        }
                     }
-                    (Some(f), _) => f,
-                    (None, Some(n)) => with_quality(n, args.jpeg_quality),
-                    (None, None) => with_quality(input_format(&args.input), args.jpeg_quality),
+                    let f = match (format, named) {
+                        (Some(f), Some(n)) if f.extension() != n.extension() => {
+                            return Err(RunError::Option {
+                                option: "--format",
+                                reason: format!(
+                                    "{} conflicts with the output file name {}",
+                                    f.extension(),
+                                    args.output.display()
+                                ),
+                            })
+                        }
+                        (Some(f), _) => f,
+                        (None, Some(n)) => with_quality(n, args.jpeg_quality),
+                        (None, None) => with_quality(input_format(&input), args.jpeg_quality),
+                    };
+                    Job {
+                        input,
+                        output: args.output,
+                        format: f,
+                    }
                 };
-                Job {
-                    input: args.input,
-                    output: args.output,
-                    format: f,
-                }
-            };
-            Target::File(job)
+                Target::File(job)
+            }
         };
         if args.runtime == RuntimeKind::Tch && !cfg!(feature = "tch") {
             return Err(RunError::Option {
@@ -380,6 +445,7 @@ impl RunConfig {
             tile_pad: args.tile_pad,
             overwrite: args.overwrite,
             skip_existing: args.skip_existing,
+            json: args.json,
             quiet: args.quiet,
             limits: DecodeLimits {
                 max_alloc: args.max_input_mib << 20,

@@ -28,6 +28,7 @@ pub(crate) struct Console {
     bar: ProgressBar,
     quiet: bool,
     folder: bool,
+    json: bool,
     /// A warning that applies only once an image is tiled (the fallback tile pad).
     tiled_warning: Mutex<Option<String>>,
     ok: AtomicUsize,
@@ -36,7 +37,7 @@ pub(crate) struct Console {
 }
 
 impl Console {
-    pub(crate) fn new(total: usize, folder: bool, quiet: bool) -> Self {
+    pub(crate) fn new(total: usize, folder: bool, quiet: bool, json: bool) -> Self {
         let bar = if folder && !quiet && std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(total as u64);
             if let Ok(style) =
@@ -52,6 +53,7 @@ impl Console {
             bar,
             quiet,
             folder,
+            json,
             tiled_warning: Mutex::new(None),
             ok: AtomicUsize::new(0),
             skipped: AtomicUsize::new(0),
@@ -94,9 +96,19 @@ impl Console {
         }
     }
 
+    /// One JSON line on stdout (`--json`).
+    fn json_line(&self, v: serde_json::Value) {
+        if self.json {
+            self.bar.suspend(|| println!("{v}"));
+        }
+    }
+
     pub(crate) fn fail(&self, e: FileError) {
-        self.bar
-            .suspend(|| eprintln!("srgan-run: error: {}", one_line(&e)));
+        let line = one_line(&e);
+        self.json_line(serde_json::json!({
+            "input": e.path(), "status": "failed", "error": line,
+        }));
+        self.bar.suspend(|| eprintln!("srgan-run: error: {line}"));
         self.bar.inc(1);
         if let Ok(mut v) = self.failed.lock() {
             v.push(e);
@@ -104,12 +116,21 @@ impl Console {
     }
 
     /// `job`'s output exists and `--skip-existing` is on.
-    pub(crate) fn skipped(&self, _job: &Job) {
+    pub(crate) fn skipped(&self, job: &Job) {
+        self.json_line(serde_json::json!({
+            "input": job.input, "output": job.output, "status": "skipped",
+        }));
         self.skipped.fetch_add(1, Ordering::Relaxed);
         self.bar.inc(1);
     }
 
-    pub(crate) fn done(&self, job: &Job) {
+    /// `job`'s output of `size` (width, height) was written, `seconds` after its decoding
+    /// started.
+    pub(crate) fn done(&self, job: &Job, size: (u32, u32), seconds: f64) {
+        self.json_line(serde_json::json!({
+            "input": job.input, "output": job.output, "status": "ok",
+            "width": size.0, "height": size.1, "seconds": seconds,
+        }));
         self.ok.fetch_add(1, Ordering::Relaxed);
         self.bar.set_message(
             job.output

@@ -3,6 +3,7 @@
 //! temporary file that is renamed into place. At most a couple of images are in flight.
 
 use std::sync::mpsc::sync_channel;
+use std::time::Instant;
 
 use image::DynamicImage;
 use srgan_imaging::budget::Tiling;
@@ -24,8 +25,8 @@ pub(crate) fn process(
     tiling: &Tiling,
     console: &Console,
 ) {
-    let (decoded_tx, decoded_rx) = sync_channel::<(&Job, DynamicImage)>(1);
-    let (upscaled_tx, upscaled_rx) = sync_channel::<(&Job, DynamicImage)>(1);
+    let (decoded_tx, decoded_rx) = sync_channel::<(&Job, DynamicImage, Instant)>(1);
+    let (upscaled_tx, upscaled_rx) = sync_channel::<(&Job, DynamicImage, Instant)>(1);
     let (overwrite, skip_existing) = (cfg.overwrite, cfg.skip_existing);
     std::thread::scope(|s| {
         s.spawn(move || {
@@ -43,6 +44,7 @@ pub(crate) fn process(
                     );
                     continue;
                 }
+                let started = Instant::now();
                 match read_image(&job.input, &cfg.limits) {
                     Ok(d) => {
                         if let Some(n) = d.frames.filter(|n| *n > 1) {
@@ -52,7 +54,7 @@ pub(crate) fn process(
                                 job.input.display()
                             ));
                         }
-                        if decoded_tx.send((job, d.image)).is_err() {
+                        if decoded_tx.send((job, d.image, started)).is_err() {
                             break;
                         }
                     }
@@ -61,16 +63,20 @@ pub(crate) fn process(
             }
         });
         s.spawn(move || {
-            for (job, image) in upscaled_rx {
+            for (job, image, started) in upscaled_rx {
                 match write_image_atomic(&image, job.format, &job.output, overwrite) {
-                    Ok(()) => console.done(job),
+                    Ok(()) => console.done(
+                        job,
+                        (image.width(), image.height()),
+                        started.elapsed().as_secs_f64(),
+                    ),
                     // Another run wrote it meanwhile (the write never replaces it).
                     Err(ImageError::OutputExists { .. }) if skip_existing => console.skipped(job),
                     Err(e) => console.fail(e.into()),
                 }
             }
         });
-        for (job, image) in decoded_rx {
+        for (job, image, started) in decoded_rx {
             let tiling = match tiling.for_image(&image) {
                 Ok(t) => t,
                 Err(source) => {
@@ -96,7 +102,7 @@ pub(crate) fn process(
             }
             match upscale_image(upscaler, image, &opts) {
                 Ok(out) => {
-                    if upscaled_tx.send((job, out)).is_err() {
+                    if upscaled_tx.send((job, out, started)).is_err() {
                         break;
                     }
                 }

@@ -39,6 +39,17 @@ pub enum Target {
         /// Also the images of the subfolders; the output mirrors the tree.
         recursive: bool,
     },
+    /// The inputs of a `--list` file into `output`.
+    List {
+        /// The inputs, in the list's order.
+        inputs: Vec<PathBuf>,
+        /// The output folder (created if missing).
+        output: PathBuf,
+        /// `--format`, if given (else each output keeps its input's format).
+        format: Option<OutputFormat>,
+        /// JPEG quality for JPEG outputs.
+        jpeg_quality: u8,
+    },
 }
 
 /// Why one file failed. Each variant's message starts with the file's path.
@@ -83,6 +94,19 @@ pub enum FileError {
         /// The input file.
         path: PathBuf,
     },
+}
+
+impl FileError {
+    /// The file the failure is about: the input, or for a write the output.
+    pub fn path(&self) -> &Path {
+        match self {
+            FileError::Image(e) => e.path(),
+            FileError::Upscale { path, .. }
+            | FileError::Budget { path, .. }
+            | FileError::DuplicateOutput { path, .. }
+            | FileError::OutputIsInput { path } => path,
+        }
+    }
 }
 
 pub(crate) fn with_quality(f: OutputFormat, quality: u8) -> OutputFormat {
@@ -186,7 +210,7 @@ pub fn list_images(
 /// input).
 pub fn plan_folder(
     files: Vec<PathBuf>,
-    in_dir: &Path,
+    in_dir: Option<&Path>,
     out_dir: &Path,
     format: Option<OutputFormat>,
     jpeg_quality: u8,
@@ -197,9 +221,8 @@ pub fn plan_folder(
     for input in files {
         let f = format.unwrap_or_else(|| with_quality(input_format(&input), jpeg_quality));
         // The input's folder below `in_dir`, mirrored below `out_dir` (a recursive run).
-        let sub = input
-            .parent()
-            .and_then(|p| p.strip_prefix(in_dir).ok())
+        let sub = in_dir
+            .and_then(|d| input.parent()?.strip_prefix(d).ok())
             .unwrap_or(Path::new(""));
         let output = output_in(&out_dir.join(sub), &input, f);
         if same_file(&input, &output) {
@@ -246,18 +269,18 @@ mod tests {
         let files = listing.files;
         assert_eq!(files.len(), 3);
         let out = d.join("out");
-        let (jobs, bad) = plan_folder(files.clone(), d, &out, Some(OutputFormat::Png), 95);
+        let (jobs, bad) = plan_folder(files.clone(), Some(d), &out, Some(OutputFormat::Png), 95);
         assert_eq!(jobs.len(), 2);
         assert_eq!(bad.len(), 1);
         assert!(matches!(bad[0], FileError::DuplicateOutput { .. }));
         // Same format as input: no clash.
-        let (jobs, bad) = plan_folder(files.clone(), d, &out, None, 95);
+        let (jobs, bad) = plan_folder(files.clone(), Some(d), &out, None, 95);
         assert_eq!(jobs.len(), 3);
         assert!(bad.is_empty());
         assert_eq!(jobs[2].output, out.join("b.jpg"));
         // Output folder = input folder with the same format would replace the inputs.
         // (b.JPG -> b.jpg is another file on a case-sensitive file system.)
-        let (jobs, bad) = plan_folder(files, d, d, None, 95);
+        let (jobs, bad) = plan_folder(files, Some(d), d, None, 95);
         assert_eq!(jobs.len(), 1);
         assert_eq!(bad.len(), 2);
         assert!(bad
@@ -287,7 +310,7 @@ mod tests {
             vec![d.join("a.png"), d.join("x/b.jpg"), d.join("x/y/c.png")]
         );
         assert_eq!(deep.hidden, 1);
-        let (jobs, bad) = plan_folder(deep.files, d, &out, None, 95);
+        let (jobs, bad) = plan_folder(deep.files, Some(d), &out, None, 95);
         assert!(bad.is_empty());
         let outs: Vec<_> = jobs.iter().map(|j| j.output.clone()).collect();
         assert_eq!(

@@ -494,3 +494,84 @@ fn unavailable_devices_are_errors_not_fallbacks() {
         common::stderr(&out)
     );
 }
+
+/// `--list FILE` takes the inputs from a file, and `--json` prints one line per input for
+/// scripts: ok with the output's size, skipped, or failed with the error.
+#[test]
+fn list_and_json_lines() {
+    let dir = TempDir::new("cli-list");
+    let model = common::tiny_model(&dir);
+    common::save(&common::rgb8(12, 10), &dir.join("a.png"));
+    common::save(&common::rgb8(9, 7), &dir.join("b.png"));
+    std::fs::write(dir.join("bad.png"), b"\x89PNG\r\n\x1a\nnot a PNG").unwrap();
+    let list = dir.join("inputs.txt");
+    let line = |n: &str| format!("{}\n", dir.join(n).display());
+    std::fs::write(
+        &list,
+        format!(
+            "# photos\n{}\n{}{}{}",
+            line("a.png"),
+            line("b.png"),
+            line("bad.png"),
+            line("missing.png")
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["-m", s(&model), "--list", s(&list), "-o", s(&out), "--json"];
+        args.extend_from_slice(extra);
+        common::srgan_run(&args, &[])
+    };
+    let parse = |o: &std::process::Output| -> Vec<serde_json::Value> {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+            .collect()
+    };
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+    let lines = parse(&o);
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    let by_status = |st: &str| lines.iter().filter(|v| v["status"] == st).count();
+    assert_eq!((by_status("ok"), by_status("failed")), (2, 2), "{lines:?}");
+    let a = lines
+        .iter()
+        .find(|v| v["input"].as_str().is_some_and(|p| p.ends_with("a.png")))
+        .unwrap();
+    assert_eq!(
+        (a["width"].as_u64(), a["height"].as_u64()),
+        (Some(48), Some(40))
+    );
+    assert!(a["seconds"].as_f64().is_some_and(|t| t >= 0.0), "{a}");
+    assert!(lines
+        .iter()
+        .filter(|v| v["status"] == "failed")
+        .all(|v| v["error"].as_str().is_some_and(|e| !e.is_empty())));
+    assert_eq!(common::names(&out), vec!["a.png", "b.png"]);
+    // Again with --skip-existing: the two outputs are skipped.
+    let o = run(&["--skip-existing"]);
+    let lines = parse(&o);
+    assert_eq!(
+        lines.iter().filter(|v| v["status"] == "skipped").count(),
+        2,
+        "{lines:?}"
+    );
+    // -i and --list together, or neither, are usage errors.
+    let o = common::srgan_run(["-m", s(&model), "-o", s(&out)], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = common::srgan_run(
+        [
+            "-m",
+            s(&model),
+            "-i",
+            s(&dir.join("a.png")),
+            "--list",
+            s(&list),
+            "-o",
+            s(&out),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+}
