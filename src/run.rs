@@ -23,6 +23,7 @@ pub mod args;
 pub(crate) mod console;
 pub mod pipeline;
 pub mod plan;
+pub mod shipped;
 
 pub use args::{FormatArg, RunArgs, RunConfig, RunError, TileArg};
 pub use console::Summary;
@@ -164,10 +165,13 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
     let secs = start.elapsed().as_secs_f64();
     if folder && (!cfg.quiet || !summary.failed.is_empty()) {
         // With failures the summary is printed even with -q: it explains the exit status.
+        let skipped = match summary.skipped {
+            0 => String::new(),
+            n => format!("{n} skipped (output exists), "),
+        };
         eprintln!(
-            "srgan-run: {} ok, {} skipped (output exists), {} failed ({}, x{}, {secs:.2} s)",
+            "srgan-run: {} ok, {skipped}{} failed ({}, x{}, {secs:.2} s)",
             summary.ok,
-            summary.skipped,
             summary.failed.len(),
             upscaler.name(),
             upscaler.scale()

@@ -94,9 +94,10 @@ pub struct RunArgs {
     /// extension of the output format.
     #[arg(short, long)]
     pub output: PathBuf,
-    /// The model: an .onnx file (ort, tract), or a .safetensors checkpoint (tch).
+    /// The model: an .onnx file (ort, tract), a .safetensors checkpoint (tch), or the name of
+    /// a shipped model, embedded in this binary: srresnet_x4 (the default) or srgan_x4.
     #[arg(short, long)]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// Runtime.
     #[arg(long, value_enum, default_value_t = RuntimeKind::Ort)]
     pub runtime: RuntimeKind,
@@ -304,16 +305,7 @@ impl RunConfig {
                 quality: args.jpeg_quality,
             },
         });
-        if !args.model.is_file() {
-            return Err(RunError::Input {
-                path: args.model.clone(),
-                source: if args.model.exists() {
-                    "the model is not a file".into()
-                } else {
-                    "no such model file".into()
-                },
-            });
-        }
+        let model = super::shipped::resolve(args.model.as_deref())?;
         let target = if let Some(list) = &args.list {
             if args.output.is_file() {
                 return Err(RunError::Output {
@@ -432,7 +424,7 @@ impl RunConfig {
         }
         Ok(Self {
             target,
-            model: args.model,
+            model,
             runtime: args.runtime,
             runtime_options: RuntimeOptions {
                 device: args.device,
@@ -529,7 +521,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             srgan_contract::report::one_line(&e),
-            "/nonexistent.onnx: no such model file"
+            "/nonexistent.onnx: no such model file, nor a shipped model (srresnet_x4, srgan_x4)"
         );
         let e = RunConfig::from_args(args(&["-i", "/nonexistent.png", "-o", dir, "-m", m]))
             .unwrap_err();

@@ -575,3 +575,51 @@ fn list_and_json_lines() {
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// With no `-m`, the shipped x4 model embedded in the binary runs (written once to the cache
+/// named by $XDG_CACHE_HOME, byte for byte the repository's file); `-m srgan_x4` names the
+/// other; an unknown name lists the shipped ones.
+#[test]
+fn the_default_model_is_embedded() {
+    let dir = TempDir::new("cli-default-model");
+    let cache = dir.join("cache");
+    let env = [("XDG_CACHE_HOME", s(&cache))];
+    let input = dir.join("a.png");
+    common::save(&common::rgb8(10, 8), &input);
+    let out = dir.join("o.png");
+    let o = common::srgan_run(["-i", s(&input), "-o", s(&out)], &env);
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    assert_eq!(common::load(&out).width(), 40);
+    let cached = common::names(&cache.join("srgan/models"));
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    assert!(cached[0].starts_with("srresnet_x4-"), "{cached:?}");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/x4/srresnet_x4.onnx");
+    assert_eq!(
+        std::fs::read(cache.join("srgan/models").join(&cached[0])).unwrap(),
+        std::fs::read(shipped).unwrap()
+    );
+    let o = common::srgan_run(
+        [
+            "-i",
+            s(&input),
+            "-o",
+            s(&dir.join("g.png")),
+            "-m",
+            "srgan_x4",
+        ],
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let o = common::srgan_run(
+        [
+            "-i",
+            s(&input),
+            "-o",
+            s(&dir.join("n.png")),
+            "-m",
+            "nosuch_x4",
+        ],
+        &env,
+    );
+    common::assert_one_line_error(&o, 2, &["nosuch_x4", "srresnet_x4, srgan_x4"]);
+}
