@@ -473,11 +473,115 @@ pub fn upscale_image_with_progress(
     Ok(sink.into_image())
 }
 
+/// Resamples every channel of interleaved samples (`channels` a pixel, `w` x `h`) to
+/// `ow` x `oh` with `filter`, rounding back to the sample type.
+fn resize_samples<T: Copy>(
+    data: &[T],
+    (w, h, channels): (usize, usize, usize),
+    (ow, oh): (usize, usize),
+    filter: Filter,
+    to_f32: impl Fn(T) -> f32,
+    from_f32: impl Fn(f32) -> T,
+) -> Vec<T> {
+    let mut out: Vec<Option<T>> = vec![None; ow * oh * channels];
+    for c in 0..channels {
+        let plane = ndarray::Array2::from_shape_fn((h, w), |(y, x)| {
+            to_f32(data[(y * w + x) * channels + c])
+        });
+        resize_plane_rows(plane.view(), oh, ow, filter, |y, row| {
+            for (x, v) in row.iter().enumerate() {
+                out[(y * ow + x) * channels + c] = Some(from_f32(*v));
+            }
+        });
+    }
+    out.into_iter()
+        .map(|v| v.expect("every sample written"))
+        .collect()
+}
+
+/// Resizes a decoded or upscaled image to `width` x `height` with the project's own
+/// resampling (antialiased when shrinking, [`crate::resample`]), keeping its colour type and
+/// bit depth (alpha is resampled like the other channels).
+pub fn resize_image(
+    image: &DynamicImage,
+    width: u32,
+    height: u32,
+    filter: Filter,
+) -> Result<DynamicImage, PipelineError> {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let (ow, oh) = (width as usize, height as usize);
+    let channels = usize::from(image.color().channel_count());
+    let u8s = |d: &[u8]| {
+        resize_samples(d, (w, h, channels), (ow, oh), filter, f32::from, |v| {
+            v.round().clamp(0.0, 255.0) as u8
+        })
+    };
+    let u16s = |d: &[u16]| {
+        resize_samples(d, (w, h, channels), (ow, oh), filter, f32::from, |v| {
+            v.round().clamp(0.0, 65535.0) as u16
+        })
+    };
+    let out = match image {
+        D::ImageLuma8(b) => {
+            ImageBuffer::from_raw(width, height, u8s(b.as_raw())).map(D::ImageLuma8)
+        }
+        D::ImageLumaA8(b) => {
+            ImageBuffer::from_raw(width, height, u8s(b.as_raw())).map(D::ImageLumaA8)
+        }
+        D::ImageRgb8(b) => ImageBuffer::from_raw(width, height, u8s(b.as_raw())).map(D::ImageRgb8),
+        D::ImageRgba8(b) => {
+            ImageBuffer::from_raw(width, height, u8s(b.as_raw())).map(D::ImageRgba8)
+        }
+        D::ImageLuma16(b) => {
+            ImageBuffer::from_raw(width, height, u16s(b.as_raw())).map(D::ImageLuma16)
+        }
+        D::ImageLumaA16(b) => {
+            ImageBuffer::from_raw(width, height, u16s(b.as_raw())).map(D::ImageLumaA16)
+        }
+        D::ImageRgb16(b) => {
+            ImageBuffer::from_raw(width, height, u16s(b.as_raw())).map(D::ImageRgb16)
+        }
+        D::ImageRgba16(b) => {
+            ImageBuffer::from_raw(width, height, u16s(b.as_raw())).map(D::ImageRgba16)
+        }
+        other => {
+            return Err(PipelineError::UnsupportedColour {
+                colour: format!("{:?}", other.color()),
+            })
+        }
+    };
+    Ok(out.expect("the buffer has width x height x channels samples"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use srgan_testkit::fixtures;
     use srgan_testkit::mock::{BlurNearest, Identity, Paint};
+
+    /// Resizing keeps the colour type, depth and a flat colour, and on a grey image gives the
+    /// plane resampler's rounded result.
+    #[test]
+    fn resize_image_keeps_type_and_matches_the_plane_resampler() {
+        for img in images() {
+            let r = resize_image(&img, 11, 3, Filter::Bicubic).unwrap();
+            assert_eq!((r.width(), r.height(), r.color()), (11, 3, img.color()));
+        }
+        let flat = D::ImageRgb16(ImageBuffer::from_pixel(9, 7, Rgb([1000u16, 2000, 65535])));
+        let r = resize_image(&flat, 4, 3, Filter::Lanczos3).unwrap();
+        assert!(r.to_rgb16().pixels().all(|p| p.0 == [1000, 2000, 65535]));
+        let grey = D::ImageLuma8(ImageBuffer::from_fn(16, 12, |x, y| {
+            Luma([(x * 15 + y * 3) as u8])
+        }));
+        let r = resize_image(&grey, 8, 6, Filter::Bicubic).unwrap();
+        let plane = Array2::from_shape_fn((12, 16), |(y, x)| {
+            f32::from(grey.to_luma8().get_pixel(x as u32, y as u32).0[0])
+        });
+        let want = crate::resample::resize_plane(plane.view(), 6, 8, Filter::Bicubic);
+        for (p, w) in r.to_luma8().pixels().zip(want.iter()) {
+            assert_eq!(p.0[0], w.round().clamp(0.0, 255.0) as u8);
+        }
+    }
 
     fn images() -> Vec<DynamicImage> {
         let (w, h) = (7, 5);

@@ -119,6 +119,17 @@ pub struct RunArgs {
     /// without it.
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=srgan_contract::metadata::MAX_RECEPTIVE_FIELD_RADIUS as u64).map(|v| v as usize))]
     pub tile_pad: Option<usize>,
+    /// Output scale, any factor in (0, 16] (e.g. 2, 3.5 or 8): the model runs at its own scale,
+    /// then the result is resampled (bicubic, antialiased when shrinking) to the input's size
+    /// times this. Default: the model's scale.
+    #[arg(short = 's', long, value_parser = parse_outscale, conflicts_with_all = ["width", "height"])]
+    pub outscale: Option<f64>,
+    /// Output width in pixels, the height following the aspect ratio (resampled as --outscale).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65535), conflicts_with = "height")]
+    pub width: Option<u32>,
+    /// Output height in pixels, the width following the aspect ratio.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65535))]
+    pub height: Option<u32>,
     /// Largest output, in pixels (width x height after upscaling); a larger image fails
     /// before any work. The default, 2^28 (16384 x 16384), fits a 24 GiB machine.
     #[arg(long, default_value_t = DEFAULT_MAX_OUTPUT_PIXELS,
@@ -255,6 +266,45 @@ pub struct RunConfig {
     pub limits: DecodeLimits,
     /// `--max-output-pixels`.
     pub max_output_pixels: u64,
+    /// `--outscale`, `--width` or `--height`; `None`: the model's scale.
+    pub out_size: Option<OutSize>,
+}
+
+/// `--outscale`: a finite factor in (0, 16].
+fn parse_outscale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 16.0 => Ok(v),
+        _ => Err(format!(
+            "`{s}`: expected a scale factor in (0, 16], e.g. 2 or 3.5"
+        )),
+    }
+}
+
+/// The output size asked for, relative to each input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OutSize {
+    /// The input's size times this.
+    Scale(f64),
+    /// This width; the height keeps the aspect ratio.
+    Width(u32),
+    /// This height; the width keeps the aspect ratio.
+    Height(u32),
+}
+
+impl OutSize {
+    /// The output size for an input of `w` x `h` (at least 1 x 1).
+    pub fn for_input(self, w: u32, h: u32) -> (u32, u32) {
+        let (w, h) = (f64::from(w), f64::from(h));
+        let (ow, oh) = match self {
+            OutSize::Scale(s) => (w * s, h * s),
+            OutSize::Width(tw) => (f64::from(tw), h * f64::from(tw) / w),
+            OutSize::Height(th) => (w * f64::from(th) / h, f64::from(th)),
+        };
+        (
+            ow.round().clamp(1.0, f64::from(u32::MAX)) as u32,
+            oh.round().clamp(1.0, f64::from(u32::MAX)) as u32,
+        )
+    }
 }
 
 /// The largest `--list` file read, in bytes (a million paths).
@@ -444,6 +494,12 @@ impl RunConfig {
                 ..DecodeLimits::default()
             },
             max_output_pixels: args.max_output_pixels,
+            out_size: match (args.outscale, args.width, args.height) {
+                (Some(s), _, _) => Some(OutSize::Scale(s)),
+                (_, Some(w), _) => Some(OutSize::Width(w)),
+                (_, _, Some(h)) => Some(OutSize::Height(h)),
+                _ => None,
+            },
         })
     }
 }

@@ -8,7 +8,8 @@ use std::time::Instant;
 use image::DynamicImage;
 use srgan_imaging::budget::Tiling;
 use srgan_imaging::image_io::{read_image, write_image_atomic, ImageError};
-use srgan_imaging::pipeline::{upscale_image, UpscaleOptions};
+use srgan_imaging::pipeline::{resize_image, upscale_image, UpscaleOptions};
+use srgan_imaging::resample::Filter;
 use srgan_imaging::tiling::plan_tiles;
 use srgan_runtimes::Upscaler;
 
@@ -100,7 +101,27 @@ pub(crate) fn process(
                 });
                 console.tiled(job, tiles.len(), window);
             }
-            match upscale_image(upscaler, image, &opts) {
+            let asked = cfg
+                .out_size
+                .map(|s| s.for_input(image.width(), image.height()));
+            if let Some((w, h)) = asked {
+                if u64::from(w) * u64::from(h) > cfg.max_output_pixels {
+                    console.fail(FileError::OutSize {
+                        path: job.input.clone(),
+                        width: w,
+                        height: h,
+                        limit: cfg.max_output_pixels,
+                    });
+                    continue;
+                }
+            }
+            let resized = |out: DynamicImage| match asked {
+                Some((w, h)) if (w, h) != (out.width(), out.height()) => {
+                    resize_image(&out, w, h, Filter::Bicubic)
+                }
+                _ => Ok(out),
+            };
+            match upscale_image(upscaler, image, &opts).and_then(resized) {
                 Ok(out) => {
                     if upscaled_tx.send((job, out, started)).is_err() {
                         break;

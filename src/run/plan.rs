@@ -78,6 +78,18 @@ pub enum FileError {
         #[source]
         source: srgan_imaging::budget::BudgetError,
     },
+    /// The output size asked for is over `--max-output-pixels`.
+    #[error("{path}: the output asked for, {width}x{height}, is over --max-output-pixels {limit}")]
+    OutSize {
+        /// The input file.
+        path: PathBuf,
+        /// Width asked for.
+        width: u32,
+        /// Height asked for.
+        height: u32,
+        /// The limit.
+        limit: u64,
+    },
     /// Two inputs would write the same output.
     #[error("{path}: its output {output} is also the output of {other}")]
     DuplicateOutput {
@@ -103,6 +115,7 @@ impl FileError {
             FileError::Image(e) => e.path(),
             FileError::Upscale { path, .. }
             | FileError::Budget { path, .. }
+            | FileError::OutSize { path, .. }
             | FileError::DuplicateOutput { path, .. }
             | FileError::OutputIsInput { path } => path,
         }

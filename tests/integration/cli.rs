@@ -623,3 +623,73 @@ fn the_default_model_is_embedded() {
     );
     common::assert_one_line_error(&o, 2, &["nosuch_x4", "srresnet_x4, srgan_x4"]);
 }
+
+/// Any output size: `--outscale` (any factor), `--width` or `--height` keeping the aspect
+/// ratio, through the model at its own scale and an antialiased resample; colour type and
+/// 16 bits kept; bad values are usage errors.
+#[test]
+fn any_output_size() {
+    let dir = TempDir::new("cli-outscale");
+    let model = common::tiny_model(&dir);
+    let input = dir.join("in.png");
+    common::save(&common::rgb8(12, 10), &input);
+    let deep = dir.join("deep.png");
+    common::save(
+        &image::DynamicImage::ImageRgba16(common::rgb16(12, 10).to_rgba16()),
+        &deep,
+    );
+    for (i, (args, size)) in [
+        (&["--outscale", "2"][..], (24, 20)),
+        (&["-s", "3.5"], (42, 35)),
+        (&["--outscale", "4"], (48, 40)),
+        (&["--width", "30"], (30, 25)),
+        (&["--height", "5"], (6, 5)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = dir.join(format!("o{i}.png"));
+        let mut a = vec!["-m", s(&model), "-i", s(&input), "-o", s(&out)];
+        a.extend_from_slice(args);
+        let o = common::srgan_run(&a, &[]);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", common::stderr(&o));
+        let img = common::load(&out);
+        assert_eq!((img.width(), img.height()), size, "{args:?}");
+    }
+    // 16-bit RGBA stays 16-bit RGBA through the resample.
+    let out = dir.join("deep_x2.png");
+    let o = common::srgan_run(
+        [
+            "-m",
+            s(&model),
+            "-i",
+            s(&deep),
+            "-o",
+            s(&out),
+            "--outscale",
+            "2",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let img = common::load(&out);
+    assert_eq!(
+        (img.width(), img.height(), img.color()),
+        (24, 20, image::ColorType::Rgba16)
+    );
+    let bad_out = dir.join("bad.png");
+    for bad in [
+        &["--outscale", "0"][..],
+        &["--outscale", "-1"],
+        &["--outscale", "nan"],
+        &["--outscale", "17"],
+        &["--width", "0"],
+        &["--outscale", "2", "--width", "10"],
+    ] {
+        let mut a = vec!["-m", s(&model), "-i", s(&input), "-o", s(&bad_out)];
+        a.extend_from_slice(bad);
+        let o = common::srgan_run(&a, &[]);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", common::stderr(&o));
+    }
+    assert!(!dir.join("bad.png").exists());
+}
