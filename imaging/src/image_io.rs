@@ -249,6 +249,19 @@ pub struct Decoded {
     /// For an animated PNG, its number of frames: only the first (the default image) is
     /// decoded.
     pub frames: Option<u32>,
+    /// What the file says besides its pixels, to be carried to the output.
+    pub meta: ImageMeta,
+}
+
+/// A photo's metadata that an output keeps: its colour profile, and its EXIF with the
+/// orientation reset (the orientation is applied to the pixels on decoding, so that the
+/// output is upright in viewers that ignore EXIF and not rotated twice in those that read it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageMeta {
+    /// The ICC profile (PNG iCCP, JPEG APP2).
+    pub icc: Option<Vec<u8>>,
+    /// The EXIF block, its orientation set to 1 (upright).
+    pub exif: Option<Vec<u8>>,
 }
 
 /// Decodes a PNG or JPEG file under `limits`; the format is guessed from the content.
@@ -405,10 +418,24 @@ fn decode_from<R: std::io::BufRead + Seek>(
         }
         reader = ImageReader::with_format(inner, format);
     }
+    use image::ImageDecoder;
+    let classify = |e| classify_decode_error(e, path, limits);
     reader.limits(limits.to_image_limits());
-    let image = reader
-        .decode()
-        .map_err(|e| classify_decode_error(e, path, limits))?;
+    let mut decoder = reader.into_decoder().map_err(classify)?;
+    // As `ImageReader::decode`: the pixel buffer counts against the allocation limit.
+    let mut budget = limits.to_image_limits();
+    budget.reserve(decoder.total_bytes()).map_err(classify)?;
+    // Metadata is best effort: a damaged profile or EXIF block is dropped, not fatal.
+    let icc = decoder.icc_profile().ok().flatten();
+    let mut exif = decoder.exif_metadata().ok().flatten();
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(classify)?;
+    image.apply_orientation(orientation);
+    if let Some(e) = exif.as_mut() {
+        let _ = image::metadata::Orientation::remove_from_exif_chunk(e);
+    }
     if image.width() == 0 || image.height() == 0 {
         return Err(ImageError::ZeroSize {
             path: path.into(),
@@ -420,6 +447,7 @@ fn decode_from<R: std::io::BufRead + Seek>(
         image,
         format,
         frames: None,
+        meta: ImageMeta { icc, exif },
     })
 }
 
@@ -515,7 +543,6 @@ fn ends_early(e: &image::ImageError) -> bool {
     false
 }
 
-/// Collapses a possibly multi-line message onto one line.
 /// Encodes an image into `writer`. PNG keeps the colour type and bit depth (8 or 16 bits,
 /// grey or RGB, with or without alpha); JPEG is 8-bit grey or RGB (alpha is dropped).
 /// `path` only names the destination in errors.
@@ -525,7 +552,41 @@ pub fn encode_image<W: Write + Seek>(
     writer: W,
     path: &Path,
 ) -> Result<(), ImageError> {
+    encode_image_with(image, format, &ImageMeta::default(), writer, path)
+}
+
+/// [`encode_image`] with `meta`: the ICC profile and EXIF block are written into the file
+/// (PNG iCCP and eXIf, JPEG APP2 and APP1).
+pub fn encode_image_with<W: Write + Seek>(
+    image: &DynamicImage,
+    format: OutputFormat,
+    meta: &ImageMeta,
+    writer: W,
+    path: &Path,
+) -> Result<(), ImageError> {
     use image::codecs::{jpeg::JpegEncoder, png::PngEncoder};
+    use image::ImageEncoder;
+    // Both encoders take both blocks; a refusal would only drop the metadata.
+    let with_meta = |enc: &mut dyn ImageEncoderMeta| {
+        if let Some(icc) = &meta.icc {
+            enc.icc(icc.clone());
+        }
+        if let Some(exif) = &meta.exif {
+            enc.exif(exif.clone());
+        }
+    };
+    trait ImageEncoderMeta {
+        fn icc(&mut self, icc: Vec<u8>);
+        fn exif(&mut self, exif: Vec<u8>);
+    }
+    impl<T: ImageEncoder> ImageEncoderMeta for T {
+        fn icc(&mut self, icc: Vec<u8>) {
+            let _ = self.set_icc_profile(icc);
+        }
+        fn exif(&mut self, exif: Vec<u8>) {
+            let _ = self.set_exif_metadata(exif);
+        }
+    }
     let enc_err = |source: image::ImageError| ImageError::Encode {
         path: path.into(),
         format,
@@ -540,9 +601,11 @@ pub fn encode_image<W: Write + Seek>(
             | DynamicImage::ImageLuma16(_)
             | DynamicImage::ImageLumaA16(_)
             | DynamicImage::ImageRgb16(_)
-            | DynamicImage::ImageRgba16(_) => image
-                .write_with_encoder(PngEncoder::new(writer))
-                .map_err(enc_err),
+            | DynamicImage::ImageRgba16(_) => {
+                let mut enc = PngEncoder::new(writer);
+                with_meta(&mut enc);
+                image.write_with_encoder(enc).map_err(enc_err)
+            }
             other => Err(ImageError::UnsupportedColour {
                 path: path.into(),
                 colour: format!("{:?}", other.color()),
@@ -550,7 +613,8 @@ pub fn encode_image<W: Write + Seek>(
         },
         OutputFormat::Jpeg { quality } => {
             let quality = quality.clamp(1, 100);
-            let enc = JpegEncoder::new_with_quality(writer, quality);
+            let mut enc = JpegEncoder::new_with_quality(writer, quality);
+            with_meta(&mut enc);
             match image {
                 DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) => {
                     image.write_with_encoder(enc).map_err(enc_err)
@@ -577,14 +641,26 @@ pub fn write_image_atomic(
     path: &Path,
     overwrite: bool,
 ) -> Result<(), ImageError> {
+    write_image_atomic_with(image, format, &ImageMeta::default(), path, overwrite)
+}
+
+/// [`write_image_atomic`] carrying `meta` (colour profile, EXIF) into the file.
+pub fn write_image_atomic_with(
+    image: &DynamicImage,
+    format: OutputFormat,
+    meta: &ImageMeta,
+    path: &Path,
+    overwrite: bool,
+) -> Result<(), ImageError> {
     use srgan_contract::files::{atomic_write_with, AtomicWriteError};
-    atomic_write_with(path, overwrite, |w| encode_image(image, format, w, path)).map_err(
-        |e| match e {
-            AtomicWriteError::Exists(path) => ImageError::OutputExists { path },
-            AtomicWriteError::Io { path, source } => ImageError::Write { path, source },
-            AtomicWriteError::Content(e) => e,
-        },
-    )
+    atomic_write_with(path, overwrite, |w| {
+        encode_image_with(image, format, meta, w, path)
+    })
+    .map_err(|e| match e {
+        AtomicWriteError::Exists(path) => ImageError::OutputExists { path },
+        AtomicWriteError::Io { path, source } => ImageError::Write { path, source },
+        AtomicWriteError::Content(e) => e,
+    })
 }
 
 #[cfg(test)]
@@ -608,6 +684,67 @@ mod tests {
 
     fn decode(bytes: &[u8]) -> Result<Decoded, ImageError> {
         decode_bytes(bytes, Path::new("x.png"), &DecodeLimits::default())
+    }
+
+    /// A little-endian EXIF (TIFF) block whose only tag is the orientation.
+    fn exif_with_orientation(o: u16) -> Vec<u8> {
+        let mut v = b"II*\0".to_vec();
+        v.extend_from_slice(&8u32.to_le_bytes());
+        v.extend_from_slice(&1u16.to_le_bytes());
+        v.extend_from_slice(&0x0112u16.to_le_bytes());
+        v.extend_from_slice(&3u16.to_le_bytes());
+        v.extend_from_slice(&1u32.to_le_bytes());
+        v.extend_from_slice(&o.to_le_bytes());
+        v.extend_from_slice(&[0, 0]);
+        v.extend_from_slice(&0u32.to_le_bytes());
+        v
+    }
+
+    /// An EXIF-rotated JPEG decodes upright with its orientation reset, and its ICC profile
+    /// and EXIF go through a PNG and a JPEG byte for byte.
+    #[test]
+    fn orientation_is_applied_and_profile_and_exif_are_kept() {
+        let icc: Vec<u8> = (0..=255u8).cycle().take(700).collect();
+        let meta = ImageMeta {
+            icc: Some(icc.clone()),
+            exif: Some(exif_with_orientation(6)),
+        };
+        let img = DynamicImage::ImageRgb8(ImageBuffer::from_fn(12, 10, |x, _| {
+            Rgb([if x < 6 { 250 } else { 5 }, 100, 100])
+        }));
+        let mut jpeg = Vec::new();
+        encode_image_with(
+            &img,
+            OutputFormat::jpeg(),
+            &meta,
+            Cursor::new(&mut jpeg),
+            Path::new("r.jpg"),
+        )
+        .unwrap();
+        let d = decode_bytes(&jpeg, Path::new("r.jpg"), &DecodeLimits::default()).unwrap();
+        // Orientation 6: rotate 90 degrees clockwise, so the bright left half ends on top.
+        assert_eq!((d.image.width(), d.image.height()), (10, 12));
+        let rgb = d.image.to_rgb8();
+        assert!(rgb.get_pixel(5, 1).0[0] > 200 && rgb.get_pixel(5, 10).0[0] < 50);
+        assert_eq!(d.meta.icc.as_deref(), Some(&icc[..]));
+        let exif = d.meta.exif.clone().unwrap();
+        assert_eq!(
+            image::metadata::Orientation::from_exif_chunk(&exif),
+            Some(image::metadata::Orientation::NoTransforms)
+        );
+        // Through a PNG: the same bytes come back.
+        let mut png = Vec::new();
+        encode_image_with(
+            &d.image,
+            OutputFormat::Png,
+            &d.meta,
+            Cursor::new(&mut png),
+            Path::new("o.png"),
+        )
+        .unwrap();
+        let back = decode_bytes(&png, Path::new("o.png"), &DecodeLimits::default()).unwrap();
+        assert_eq!(back.meta, d.meta);
+        assert_eq!((back.image.width(), back.image.height()), (10, 12));
     }
 
     #[test]

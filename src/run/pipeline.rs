@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use image::DynamicImage;
 use srgan_imaging::budget::Tiling;
-use srgan_imaging::image_io::{read_image, write_image_atomic, ImageError};
+use srgan_imaging::image_io::{read_image, write_image_atomic_with, ImageError, ImageMeta};
 use srgan_imaging::pipeline::{resize_image, upscale_image, UpscaleOptions};
 use srgan_imaging::resample::Filter;
 use srgan_imaging::tiling::plan_tiles;
@@ -26,8 +26,9 @@ pub(crate) fn process(
     tiling: &Tiling,
     console: &Console,
 ) {
-    let (decoded_tx, decoded_rx) = sync_channel::<(&Job, DynamicImage, Instant)>(1);
-    let (upscaled_tx, upscaled_rx) = sync_channel::<(&Job, DynamicImage, Instant)>(1);
+    // Each image travels with its metadata (colour profile, EXIF) and its start time.
+    let (decoded_tx, decoded_rx) = sync_channel::<(&Job, DynamicImage, ImageMeta, Instant)>(1);
+    let (upscaled_tx, upscaled_rx) = sync_channel::<(&Job, DynamicImage, ImageMeta, Instant)>(1);
     let (overwrite, skip_existing) = (cfg.overwrite, cfg.skip_existing);
     std::thread::scope(|s| {
         s.spawn(move || {
@@ -55,7 +56,7 @@ pub(crate) fn process(
                                 job.input.display()
                             ));
                         }
-                        if decoded_tx.send((job, d.image, started)).is_err() {
+                        if decoded_tx.send((job, d.image, d.meta, started)).is_err() {
                             break;
                         }
                     }
@@ -64,8 +65,8 @@ pub(crate) fn process(
             }
         });
         s.spawn(move || {
-            for (job, image, started) in upscaled_rx {
-                match write_image_atomic(&image, job.format, &job.output, overwrite) {
+            for (job, image, meta, started) in upscaled_rx {
+                match write_image_atomic_with(&image, job.format, &meta, &job.output, overwrite) {
                     Ok(()) => console.done(
                         job,
                         (image.width(), image.height()),
@@ -77,7 +78,7 @@ pub(crate) fn process(
                 }
             }
         });
-        for (job, image, started) in decoded_rx {
+        for (job, image, meta, started) in decoded_rx {
             let tiling = match tiling.for_image(&image) {
                 Ok(t) => t,
                 Err(source) => {
@@ -123,7 +124,7 @@ pub(crate) fn process(
             };
             match upscale_image(upscaler, image, &opts).and_then(resized) {
                 Ok(out) => {
-                    if upscaled_tx.send((job, out, started)).is_err() {
+                    if upscaled_tx.send((job, out, meta, started)).is_err() {
                         break;
                     }
                 }

@@ -693,3 +693,63 @@ fn any_output_size() {
     }
     assert!(!dir.join("bad.png").exists());
 }
+
+/// A phone photo: an EXIF-rotated JPEG with a colour profile comes out upright, with the
+/// profile byte for byte and the EXIF orientation reset to 1.
+#[test]
+fn a_rotated_photo_comes_out_upright_with_its_profile() {
+    use srgan_imaging::image_io::{
+        decode_bytes, encode_image_with, DecodeLimits, ImageMeta, OutputFormat,
+    };
+    let dir = TempDir::new("cli-exif");
+    let model = common::tiny_model(&dir);
+    let icc: Vec<u8> = (0..=255u8).cycle().take(600).collect();
+    // A TIFF block with one tag: orientation 6 (rotate 90 degrees clockwise).
+    let mut exif = b"II*\0".to_vec();
+    for v in [
+        8u32.to_le_bytes().to_vec(),
+        1u16.to_le_bytes().to_vec(),
+        0x0112u16.to_le_bytes().to_vec(),
+        3u16.to_le_bytes().to_vec(),
+        1u32.to_le_bytes().to_vec(),
+        6u16.to_le_bytes().to_vec(),
+        vec![0, 0],
+        0u32.to_le_bytes().to_vec(),
+    ] {
+        exif.extend(v);
+    }
+    let meta = ImageMeta {
+        icc: Some(icc.clone()),
+        exif: Some(exif),
+    };
+    let input = dir.join("phone.jpg");
+    let mut bytes = Vec::new();
+    encode_image_with(
+        &common::rgb8(12, 10),
+        OutputFormat::jpeg(),
+        &meta,
+        std::io::Cursor::new(&mut bytes),
+        &input,
+    )
+    .unwrap();
+    std::fs::write(&input, &bytes).unwrap();
+    for out_name in ["upright.png", "upright.jpg"] {
+        let out = dir.join(out_name);
+        let o = common::srgan_run(["-m", s(&model), "-i", s(&input), "-o", s(&out)], &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+        let d = decode_bytes(
+            &std::fs::read(&out).unwrap(),
+            &out,
+            &DecodeLimits::default(),
+        )
+        .unwrap();
+        assert_eq!((d.image.width(), d.image.height()), (40, 48), "{out_name}");
+        assert_eq!(d.meta.icc.as_deref(), Some(&icc[..]), "{out_name}");
+        let exif = d.meta.exif.expect("EXIF kept");
+        assert_eq!(
+            image::metadata::Orientation::from_exif_chunk(&exif),
+            Some(image::metadata::Orientation::NoTransforms),
+            "{out_name}"
+        );
+    }
+}
