@@ -143,13 +143,13 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
     }
     if folder && jobs.is_empty() && early_failures.is_empty() {
         console.warn(&format!(
-            "no .png/.jpg/.jpeg files in {}",
+            "no image files (.png .jpg .jpeg .webp .tif .tiff .bmp .gif) in {}",
             cfg_input(&cfg.target).display()
         ));
     }
     if ignored > 0 {
         console.note(&format!(
-            "ignoring {ignored} entries without a .png/.jpg/.jpeg extension"
+            "ignoring {ignored} entries without an image extension"
         ));
     }
     if hidden > 0 {

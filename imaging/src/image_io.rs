@@ -1,4 +1,5 @@
-//! Reading and writing PNG and JPEG files through the `image` crate.
+//! Reading PNG, JPEG, WebP, TIFF, BMP and GIF (its first frame), and writing PNG, JPEG,
+//! lossless WebP and TIFF, through the `image` crate.
 //!
 //! Decoding guesses the format from the file's content (not its name) and runs under
 //! [`DecodeLimits`], so a file whose header claims decompression-bomb dimensions is rejected
@@ -30,13 +31,13 @@ pub enum ImageError {
         source: std::io::Error,
     },
     /// The content is not an image format we recognise.
-    #[error("{path}: not an image (expected PNG or JPEG content)")]
+    #[error("{path}: not an image (expected PNG, JPEG, WebP, TIFF, BMP or GIF content)")]
     NotAnImage {
         /// The file.
         path: PathBuf,
     },
-    /// A known image format that this tool does not read (only PNG and JPEG are supported).
-    #[error("{path}: {format} images are not supported (only PNG and JPEG)")]
+    /// A known image format that this tool does not read.
+    #[error("{path}: {format} images are not supported (only PNG, JPEG, WebP, TIFF, BMP and GIF)")]
     UnsupportedFormat {
         /// The file.
         path: PathBuf,
@@ -190,6 +191,10 @@ pub enum OutputFormat {
         /// Quality, 1..=100.
         quality: u8,
     },
+    /// Lossless WebP: 8 bits (16-bit samples are reduced), with alpha.
+    WebP,
+    /// TIFF: keeps 16-bit samples and alpha.
+    Tiff,
 }
 
 impl OutputFormat {
@@ -203,28 +208,36 @@ impl OutputFormat {
         }
     }
 
-    /// The file extension written: `png` or `jpg`.
+    /// The file extension written: `png`, `jpg`, `webp` or `tif`.
     pub fn extension(&self) -> &'static str {
         match self {
             OutputFormat::Png => "png",
             OutputFormat::Jpeg { .. } => "jpg",
+            OutputFormat::WebP => "webp",
+            OutputFormat::Tiff => "tif",
         }
     }
 
-    /// The output format matching a decoded input format (PNG or JPEG), if any.
+    /// The output format matching a decoded input format, if it is one we write (BMP and
+    /// GIF inputs are written as PNG by default).
     pub fn from_image_format(format: ImageFormat) -> Option<Self> {
         match format {
             ImageFormat::Png => Some(OutputFormat::Png),
             ImageFormat::Jpeg => Some(OutputFormat::jpeg()),
+            ImageFormat::WebP => Some(OutputFormat::WebP),
+            ImageFormat::Tiff => Some(OutputFormat::Tiff),
             _ => None,
         }
     }
 
-    /// The output format named by a file extension (`png`, `jpg`, `jpeg`; any case).
+    /// The output format named by a file extension (`png`, `jpg`, `jpeg`, `webp`, `tif`,
+    /// `tiff`; any case).
     pub fn from_extension(ext: &str) -> Option<Self> {
         match ext.to_ascii_lowercase().as_str() {
             "png" => Some(OutputFormat::Png),
             "jpg" | "jpeg" => Some(OutputFormat::jpeg()),
+            "webp" => Some(OutputFormat::WebP),
+            "tif" | "tiff" => Some(OutputFormat::Tiff),
             _ => None,
         }
     }
@@ -235,6 +248,8 @@ impl std::fmt::Display for OutputFormat {
         match self {
             OutputFormat::Png => write!(f, "PNG"),
             OutputFormat::Jpeg { .. } => write!(f, "JPEG"),
+            OutputFormat::WebP => write!(f, "WebP"),
+            OutputFormat::Tiff => write!(f, "TIFF"),
         }
     }
 }
@@ -387,7 +402,14 @@ fn decode_from<R: std::io::BufRead + Seek>(
         .map_err(|e| read_err(path, e))?;
     let format = match reader.format() {
         None => return Err(ImageError::NotAnImage { path: path.into() }),
-        Some(f @ (ImageFormat::Png | ImageFormat::Jpeg)) => f,
+        Some(
+            f @ (ImageFormat::Png
+            | ImageFormat::Jpeg
+            | ImageFormat::WebP
+            | ImageFormat::Tiff
+            | ImageFormat::Bmp
+            | ImageFormat::Gif),
+        ) => f,
         Some(other) => {
             return Err(ImageError::UnsupportedFormat {
                 path: path.into(),
@@ -627,6 +649,38 @@ pub fn encode_image_with<W: Write + Seek>(
                 _ => DynamicImage::ImageRgb8(image.to_rgb8())
                     .write_with_encoder(enc)
                     .map_err(enc_err),
+            }
+        }
+        OutputFormat::WebP => {
+            let mut enc = image::codecs::webp::WebPEncoder::new_lossless(writer);
+            with_meta(&mut enc);
+            if image.color().has_alpha() {
+                DynamicImage::ImageRgba8(image.to_rgba8()).write_with_encoder(enc)
+            } else {
+                DynamicImage::ImageRgb8(image.to_rgb8()).write_with_encoder(enc)
+            }
+            .map_err(enc_err)
+        }
+        OutputFormat::Tiff => {
+            let mut enc = image::codecs::tiff::TiffEncoder::new(writer);
+            with_meta(&mut enc);
+            match image {
+                DynamicImage::ImageLuma8(_)
+                | DynamicImage::ImageRgb8(_)
+                | DynamicImage::ImageRgba8(_)
+                | DynamicImage::ImageLuma16(_)
+                | DynamicImage::ImageRgb16(_)
+                | DynamicImage::ImageRgba16(_) => image.write_with_encoder(enc).map_err(enc_err),
+                DynamicImage::ImageLumaA8(_) => DynamicImage::ImageRgba8(image.to_rgba8())
+                    .write_with_encoder(enc)
+                    .map_err(enc_err),
+                DynamicImage::ImageLumaA16(_) => DynamicImage::ImageRgba16(image.to_rgba16())
+                    .write_with_encoder(enc)
+                    .map_err(enc_err),
+                other => Err(ImageError::UnsupportedColour {
+                    path: path.into(),
+                    colour: format!("{:?}", other.color()),
+                }),
             }
         }
     }

@@ -68,6 +68,11 @@ pub enum FormatArg {
     /// JPEG (8 bits, alpha dropped).
     #[value(alias = "jpeg")]
     Jpg,
+    /// Lossless WebP (8 bits, keeps alpha).
+    Webp,
+    /// TIFF (keeps 16 bits and alpha).
+    #[value(alias = "tiff")]
+    Tif,
 }
 
 /// What `srgan-run` accepts on its command line.
@@ -81,7 +86,8 @@ pub enum FormatArg {
                   Ctrl-C or SIGTERM (unfinished outputs removed, finished ones kept)."
 )]
 pub struct RunArgs {
-    /// Input image (PNG or JPEG), or a folder: its .png/.jpg/.jpeg files are upscaled (its
+    /// Input image (PNG, JPEG, WebP, TIFF, BMP, or GIF's first frame), or a folder: its image
+    /// files are upscaled (its
     /// subfolders too with --recursive).
     #[arg(short, long, required_unless_present = "list", conflicts_with = "list")]
     pub input: Option<PathBuf>,
@@ -354,6 +360,8 @@ impl RunConfig {
             FormatArg::Jpg => OutputFormat::Jpeg {
                 quality: args.jpeg_quality,
             },
+            FormatArg::Webp => OutputFormat::WebP,
+            FormatArg::Tif => OutputFormat::Tiff,
         });
         let model = super::shipped::resolve(args.model.as_deref())?;
         let target = if let Some(list) = &args.list {
@@ -419,11 +427,11 @@ impl RunConfig {
                         // Never PNG bytes under another format's name, nor under no name at all.
                         let why = match (args.output.extension(), format) {
                             (Some(ext), _) => Some(format!(
-                                "`.{}` is not an output format: name it .png, .jpg or .jpeg",
+                                "`.{}` is not an output format: name it .png, .jpg, .webp or .tif",
                                 ext.to_string_lossy()
                             )),
                             (None, None) => Some(
-                                "no extension: name it .png, .jpg or .jpeg, or pass --format"
+                                "no extension: name it .png, .jpg, .webp or .tif, or pass --format"
                                     .into(),
                             ),
                             (None, Some(_)) => None,

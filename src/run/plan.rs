@@ -8,7 +8,7 @@ use srgan_imaging::pipeline::PipelineError;
 use srgan_imaging::OutputFormat;
 
 /// File extensions picked up from an input folder (any case).
-pub const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
+pub const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp", "gif"];
 
 /// One image to process.
 #[derive(Debug, Clone, PartialEq)]

@@ -753,3 +753,58 @@ fn a_rotated_photo_comes_out_upright_with_its_profile() {
         );
     }
 }
+
+/// More formats: WebP, TIFF (16-bit kept), BMP and GIF (first frame) in; lossless WebP and
+/// TIFF out, by extension or -f; a lossless WebP output equals the PNG output pixel for pixel.
+#[test]
+fn webp_tiff_bmp_gif_in_webp_and_tiff_out() {
+    let dir = TempDir::new("cli-formats");
+    let model = common::tiny_model(&dir);
+    let rgb = common::rgb8(12, 10);
+    for name in ["in.webp", "in.bmp", "in.gif", "in.tif"] {
+        common::save(&rgb, &dir.join(name));
+    }
+    common::save(&common::rgb16(12, 10), &dir.join("deep.tiff"));
+    let run = |input: &str, out: &str, extra: &[&str]| {
+        let mut a = vec!["-m", s(&model), "--runtime", "tract"];
+        let (i, o) = (dir.join(input), dir.join(out));
+        a.extend_from_slice(&["-i", s(&i), "-o", s(&o)]);
+        a.extend_from_slice(extra);
+        let r = common::srgan_run(&a, &[]);
+        assert_eq!(
+            r.status.code(),
+            Some(0),
+            "{input} -> {out}: {}",
+            common::stderr(&r)
+        );
+        image::load_from_memory(&std::fs::read(&o).unwrap()).unwrap()
+    };
+    for input in ["in.webp", "in.bmp", "in.gif", "in.tif"] {
+        let out = run(input, &format!("{input}.png"), &[]);
+        assert_eq!((out.width(), out.height()), (48, 40), "{input}");
+    }
+    let deep = run("deep.tiff", "deep_x4.tif", &[]);
+    assert_eq!(deep.color(), image::ColorType::Rgb16);
+    let png = run("in.bmp", "o.png", &[]);
+    let webp = run("in.bmp", "o.webp", &[]);
+    assert_eq!(
+        webp.to_rgb8(),
+        png.to_rgb8(),
+        "lossless WebP differs from PNG"
+    );
+    let forced = run("in.bmp", "forced", &["-f", "webp"]);
+    assert_eq!(forced.to_rgb8(), png.to_rgb8());
+    assert!(std::fs::read(dir.join("forced"))
+        .unwrap()
+        .starts_with(b"RIFF"));
+    // A folder picks all of them up.
+    let folder = dir.join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    for name in ["a.webp", "b.bmp", "c.gif", "d.tiff"] {
+        common::save(&rgb, &folder.join(name));
+    }
+    let out = dir.join("folder_out");
+    let r = common::srgan_run(["-m", s(&model), "-i", s(&folder), "-o", s(&out)], &[]);
+    assert_eq!(r.status.code(), Some(0), "{}", common::stderr(&r));
+    assert_eq!(common::names(&out), ["a.webp", "b.png", "c.png", "d.tif"]);
+}
