@@ -44,6 +44,9 @@ pub struct EvalArgs {
     /// Evaluate at most this many images (sorted by name).
     #[arg(long)]
     pub max_images: Option<usize>,
+    /// Test-time augmentation: average over the 8 flips and rotations (as srgan-run -x).
+    #[arg(short = 'x', long)]
+    pub tta: bool,
     /// Also write one JSON object per image (and a final `mean`) to this file, at the end
     /// and atomically. It may not be the model or an input image.
     #[arg(long)]
@@ -150,6 +153,8 @@ pub struct EvalConfig {
     pub json: Option<PathBuf>,
     /// Whether the report may replace an existing file.
     pub overwrite: bool,
+    /// `--tta`.
+    pub tta: bool,
 }
 
 /// What a run did.
@@ -227,6 +232,7 @@ impl EvalConfig {
             data: args.data,
             json: args.json,
             overwrite: args.overwrite,
+            tta: args.tta,
         })
     }
 
@@ -325,6 +331,9 @@ fn row(name: &str, s: &Scores) -> String {
 /// model or a file cannot be used.
 pub fn run(cfg: &EvalConfig) -> Result<EvalSummary, EvalRunError> {
     let mut up = cfg.open_model()?;
+    if cfg.tta {
+        up = Box::new(srgan_imaging::tta::Tta::new(up));
+    }
     let scale = up.scale();
     // The report is kept in memory and written atomically at the end: an interrupted or
     // failed run leaves any earlier report as it was.

@@ -125,6 +125,9 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
     };
 
     let mut upscaler = open_upscaler(cfg)?;
+    if cfg.tta {
+        upscaler = Box::new(srgan_imaging::tta::Tta::new(upscaler));
+    }
     let (tile_pad, exact) = resolve_tile_pad(cfg.tile_pad, upscaler.info());
     let console = Console::new(
         jobs.len() + early_failures.len(),

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod resample;
 pub mod tiling;
+pub mod tta;
 
 pub use eval::{EvalError, EvalImage, Scores};
 pub use image_io::{

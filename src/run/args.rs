@@ -169,6 +169,10 @@ pub struct RunArgs {
     /// complete): a folder run stopped half-way resumes where it stopped.
     #[arg(long, conflicts_with = "overwrite")]
     pub skip_existing: bool,
+    /// Test-time augmentation: average the model's outputs over the 8 flips and rotations of
+    /// each input (8 times the work; see BENCHMARKS.md for what it gains).
+    #[arg(short = 'x', long)]
+    pub tta: bool,
     /// Print one JSON object per input on stdout, for scripts: `input`, `output`, `status`
     /// (`ok`, `skipped` or `failed`), and `width`, `height`, `seconds` or `error`.
     #[arg(long)]
@@ -266,6 +270,8 @@ pub struct RunConfig {
     pub skip_existing: bool,
     /// JSON lines on stdout.
     pub json: bool,
+    /// `--tta`.
+    pub tta: bool,
     /// No progress bar, no summary.
     pub quiet: bool,
     /// Decoder limits (`--max-input-mib`).
@@ -496,6 +502,7 @@ impl RunConfig {
             overwrite: args.overwrite,
             skip_existing: args.skip_existing,
             json: args.json,
+            tta: args.tta,
             quiet: args.quiet,
             limits: DecodeLimits {
                 max_alloc: args.max_input_mib << 20,

@@ -808,3 +808,41 @@ fn webp_tiff_bmp_gif_in_webp_and_tiff_out() {
     assert_eq!(r.status.code(), Some(0), "{}", common::stderr(&r));
     assert_eq!(common::names(&out), ["a.webp", "b.png", "c.png", "d.tif"]);
 }
+
+/// `-x/--tta` runs the model on the 8 flips and rotations and averages: same size, a
+/// different (symmetrised) output for a model that is not symmetric; srgan-eval takes it too.
+#[test]
+fn tta_averages_eight_runs() {
+    let dir = TempDir::new("cli-tta");
+    let model = common::tiny_model(&dir);
+    let input = dir.join("a.png");
+    common::save(&common::rgb8(14, 11), &input);
+    let (plain, tta) = (dir.join("plain.png"), dir.join("tta.png"));
+    for (out, extra) in [(&plain, None), (&tta, Some("-x"))] {
+        let mut a = vec![
+            "-m",
+            s(&model),
+            "-i",
+            s(&input),
+            "-o",
+            s(out),
+            "--runtime",
+            "tract",
+        ];
+        a.extend(extra);
+        let o = common::srgan_run(&a, &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    }
+    let (p, t) = (common::load(&plain), common::load(&tta));
+    assert_eq!((t.width(), t.height()), (56, 44));
+    assert_ne!(p.to_rgb8(), t.to_rgb8(), "TTA changed nothing");
+    let data = dir.join("data");
+    std::fs::create_dir(&data).unwrap();
+    common::save(&common::rgb8(48, 40), &data.join("a.png"));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_srgan-eval"))
+        .args([s(&model), "--data", s(&data), "--tta"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("x8 tta"));
+}
