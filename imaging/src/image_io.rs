@@ -893,11 +893,11 @@ mod tests {
         };
         let e = decode_bytes(&good, Path::new("x.png"), &small).unwrap_err();
         assert!(matches!(e, ImageError::TooLarge { .. }), "{e}");
-        // A GIF signature: recognised, not supported.
-        assert!(matches!(
-            decode(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"),
-            Err(ImageError::UnsupportedFormat { .. })
-        ));
+        // A QOI signature: recognised, not supported.
+        let e = decode(b"qoif\x00\x00\x00\x01\x00\x00\x00\x01\x03\x00").unwrap_err();
+        assert!(matches!(e, ImageError::UnsupportedFormat { .. }), "{e}");
+        // A truncated GIF (a format read now) is an error, not a panic.
+        assert!(decode(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;").is_err());
         for e in [decode(truncated).unwrap_err(), decode(b"text").unwrap_err()] {
             assert!(!e.to_string().contains('\n'), "{e}");
         }
