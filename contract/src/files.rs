@@ -182,11 +182,14 @@ where
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "output".into());
     sweep_once(dir);
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.{}.", std::process::id()))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io)?;
+    let prefix = format!(".{name}.{}.", std::process::id());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // As any new file: 0666 less the umask (tempfile's own default is 0600, which made every
+    // output readable by its owner only).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let tmp = builder.tempfile_in(dir).map_err(io)?;
     let _in_flight = InFlight::new(tmp.path());
     {
         let mut w = BufWriter::new(tmp.as_file());
@@ -317,5 +320,20 @@ mod tests {
             !registered.iter().any(|t| t.starts_with(dir.path())),
             "{registered:?}"
         );
+    }
+
+    /// An output gets the permissions of any new file (0666 less the umask), not the
+    /// owner-only 0600 of a temporary file.
+    #[cfg(unix)]
+    #[test]
+    fn outputs_get_the_permissions_of_a_new_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain.bin");
+        std::fs::write(&plain, b"x").unwrap();
+        let atomic = dir.path().join("atomic.bin");
+        atomic_write(&atomic, b"x").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&atomic), mode(&plain));
     }
 }
