@@ -740,20 +740,6 @@ mod tests {
         decode_bytes(bytes, Path::new("x.png"), &DecodeLimits::default())
     }
 
-    /// A little-endian EXIF (TIFF) block whose only tag is the orientation.
-    fn exif_with_orientation(o: u16) -> Vec<u8> {
-        let mut v = b"II*\0".to_vec();
-        v.extend_from_slice(&8u32.to_le_bytes());
-        v.extend_from_slice(&1u16.to_le_bytes());
-        v.extend_from_slice(&0x0112u16.to_le_bytes());
-        v.extend_from_slice(&3u16.to_le_bytes());
-        v.extend_from_slice(&1u32.to_le_bytes());
-        v.extend_from_slice(&o.to_le_bytes());
-        v.extend_from_slice(&[0, 0]);
-        v.extend_from_slice(&0u32.to_le_bytes());
-        v
-    }
-
     /// An EXIF-rotated JPEG decodes upright with its orientation reset, and its ICC profile
     /// and EXIF go through a PNG and a JPEG byte for byte.
     #[test]
@@ -761,7 +747,7 @@ mod tests {
         let icc: Vec<u8> = (0..=255u8).cycle().take(700).collect();
         let meta = ImageMeta {
             icc: Some(icc.clone()),
-            exif: Some(exif_with_orientation(6)),
+            exif: Some(srgan_testkit::fixtures::exif_orientation(6)),
         };
         let img = DynamicImage::ImageRgb8(ImageBuffer::from_fn(12, 10, |x, _| {
             Rgb([if x < 6 { 250 } else { 5 }, 100, 100])

@@ -79,6 +79,21 @@ pub(crate) fn process(
             }
         });
         for (job, image, meta, started) in decoded_rx {
+            // The size asked for is checked before any tiling or model work.
+            let asked = cfg
+                .out_size
+                .map(|s| s.for_input(image.width(), image.height()));
+            if let Some((w, h)) = asked {
+                if u64::from(w) * u64::from(h) > cfg.max_output_pixels {
+                    console.fail(FileError::OutSize {
+                        path: job.input.clone(),
+                        width: w,
+                        height: h,
+                        limit: cfg.max_output_pixels,
+                    });
+                    continue;
+                }
+            }
             let tiling = match tiling.for_image(&image) {
                 Ok(t) => t,
                 Err(source) => {
@@ -101,20 +116,6 @@ pub(crate) fn process(
                     (a.max(t.win_y.1 - t.win_y.0), b.max(t.win_x.1 - t.win_x.0))
                 });
                 console.tiled(job, tiles.len(), window);
-            }
-            let asked = cfg
-                .out_size
-                .map(|s| s.for_input(image.width(), image.height()));
-            if let Some((w, h)) = asked {
-                if u64::from(w) * u64::from(h) > cfg.max_output_pixels {
-                    console.fail(FileError::OutSize {
-                        path: job.input.clone(),
-                        width: w,
-                        height: h,
-                        limit: cfg.max_output_pixels,
-                    });
-                    continue;
-                }
             }
             let resized = |out: DynamicImage| match asked {
                 Some((w, h)) if (w, h) != (out.width(), out.height()) => {

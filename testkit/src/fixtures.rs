@@ -174,6 +174,21 @@ pub fn apng(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
+/// A little-endian EXIF (TIFF) block whose only tag is the orientation `o` (1..=8; 6 is
+/// "rotate 90 degrees clockwise", a phone held upright).
+pub fn exif_orientation(o: u16) -> Vec<u8> {
+    let mut v = b"II*\0".to_vec();
+    v.extend_from_slice(&8u32.to_le_bytes()); // IFD0 offset
+    v.extend_from_slice(&1u16.to_le_bytes()); // one entry
+    v.extend_from_slice(&0x0112u16.to_le_bytes()); // Orientation
+    v.extend_from_slice(&3u16.to_le_bytes()); // SHORT
+    v.extend_from_slice(&1u32.to_le_bytes()); // count
+    v.extend_from_slice(&o.to_le_bytes());
+    v.extend_from_slice(&[0, 0]); // padding of the 4-byte value
+    v.extend_from_slice(&0u32.to_le_bytes()); // no next IFD
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -704,23 +704,10 @@ fn a_rotated_photo_comes_out_upright_with_its_profile() {
     let dir = TempDir::new("cli-exif");
     let model = common::tiny_model(&dir);
     let icc: Vec<u8> = (0..=255u8).cycle().take(600).collect();
-    // A TIFF block with one tag: orientation 6 (rotate 90 degrees clockwise).
-    let mut exif = b"II*\0".to_vec();
-    for v in [
-        8u32.to_le_bytes().to_vec(),
-        1u16.to_le_bytes().to_vec(),
-        0x0112u16.to_le_bytes().to_vec(),
-        3u16.to_le_bytes().to_vec(),
-        1u32.to_le_bytes().to_vec(),
-        6u16.to_le_bytes().to_vec(),
-        vec![0, 0],
-        0u32.to_le_bytes().to_vec(),
-    ] {
-        exif.extend(v);
-    }
     let meta = ImageMeta {
         icc: Some(icc.clone()),
-        exif: Some(exif),
+        // Orientation 6: rotate 90 degrees clockwise.
+        exif: Some(srgan_testkit::fixtures::exif_orientation(6)),
     };
     let input = dir.join("phone.jpg");
     let mut bytes = Vec::new();
