@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Seeds the fuzz corpora (fuzz/corpus/TARGET) from the repository's own inputs, as the tests
 # make them: images of every colour type the suite uses, the ONNX fixtures and a freshly
-# exported tiny model, and a tiny generator checkpoint. Run from anywhere after
-# `scripts/setup.sh` and `cargo build -p srgan-export`.
+# exported tiny model, a tiny generator checkpoint, and `.pth` files written by torch. Run
+# from anywhere after `scripts/setup.sh` and `cargo build -p srgan-export`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 corpus="$here/corpus"
-mkdir -p "$corpus/decode_image" "$corpus/model_info" "$corpus/checkpoint"
+mkdir -p "$corpus/decode_image" "$corpus/model_info" "$corpus/checkpoint" "$corpus/pth"
 
 "$root/.venv/bin/python" - "$corpus/decode_image" <<'PY'
 import sys
@@ -30,4 +30,8 @@ cp "$root"/tests/fixtures/*.onnx "$corpus/model_info/"
 "$root/target/debug/srgan-export" --random-init --blocks 1 --channels 4 --scale 2 \
   -o "$corpus/model_info/tiny.onnx" --save-checkpoint "$corpus/checkpoint/tiny.safetensors" \
   --overwrite >/dev/null
+tmp="$(mktemp -d)"
+"$root/.venv/bin/python" "$root/export/tests/pth_fixtures.py" "$tmp"
+cp "$tmp"/*.pth "$corpus/pth/"
+rm -rf "$tmp"
 echo "seeded: $(find "$corpus" -type f | wc -l) files under $corpus"

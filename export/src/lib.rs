@@ -8,6 +8,7 @@
 //! - [`proto`]: the ONNX protobuf messages, hand-written `prost` derives.
 //! - [`ops`]: one function per exported ONNX operator.
 //! - [`reference`]: a plain-Rust forward pass straight from the checkpoint, for tests.
+//! - [`pth`]: PyTorch `.pth` files (`torch.save`'s zip format) read without libtorch.
 #![deny(missing_docs)]
 
 pub mod checkpoint;
@@ -15,6 +16,7 @@ pub mod cli;
 pub mod exporter;
 pub mod fold;
 pub mod ops;
+pub mod pth;
 pub use srgan_contract::proto;
 pub mod reference;
 
@@ -23,3 +25,4 @@ pub use exporter::{
     build_model, export_onnx, metadata, summarize, write_model, write_onnx, ExportError,
     ExportOptions, ModelSummary, INPUT_NAME, OUTPUT_NAME,
 };
+pub use pth::{read_pth, read_pth_bytes, PthDtype, PthError, PthTensor};

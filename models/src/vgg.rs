@@ -208,7 +208,28 @@ pub fn read_named_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
         .to_ascii_lowercase();
     let res = match ext.as_str() {
         "safetensors" => Tensor::read_safetensors(path),
-        "pth" | "pt" | "bin" => Tensor::loadz_multi(path),
+        // Read in plain Rust: libtorch's own loader (`Tensor::loadz_multi`) turns the
+        // `OrderedDict` of a real `state_dict()` into None and fails.
+        "pth" | "pt" | "bin" => {
+            let tensors =
+                srgan_export::pth::read_pth(path).map_err(|e| ModelsError::VggWeights {
+                    path: path.into(),
+                    source: e.into(),
+                })?;
+            return tensors
+                .into_iter()
+                .map(|(name, t)| {
+                    let shape: Vec<i64> = t.shape.iter().map(|&d| d as i64).collect();
+                    let tensor = Tensor::f_from_slice(&t.data)
+                        .and_then(|x| x.f_view(shape.as_slice()))
+                        .map_err(|e| ModelsError::VggWeights {
+                            path: path.into(),
+                            source: e.into(),
+                        })?;
+                    Ok((name, tensor))
+                })
+                .collect();
+        }
         other => {
             return Err(ModelsError::VggWeights {
                 path: path.into(),

@@ -11,3 +11,4 @@ mod common;
 mod fold;
 mod graph;
 mod numeric;
+mod pth;

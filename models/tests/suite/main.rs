@@ -11,3 +11,4 @@ mod parity;
 mod run_folder;
 mod steps;
 mod training;
+mod vgg_pth;
