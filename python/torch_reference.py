@@ -162,19 +162,36 @@ class Deployed(nn.Module):
         return torch.clamp((y - lo) / (hi - lo), 0.0, 1.0)
 
 
+def network(config):
+    """The untrained network of an architecture config (the contract's tagged JSON; no `arch`
+    key is SRResNet), and its default (LR, HR) ranges."""
+    arch = config.get("arch", "srresnet")
+    if arch == "srresnet":
+        return SRResNet(config), ([0.0, 1.0], [-1.0, 1.0])
+    if arch == "rrdbnet":
+        net = RRDBNet(3, 3, scale=config["scale"], num_feat=config["features"],
+                      num_block=config["blocks"], num_grow_ch=config["growth"])
+        return net, ([0.0, 1.0], [0.0, 1.0])
+    if arch == "srvgg_compact":
+        net = SRVGGNetCompact(3, 3, num_feat=config["features"], num_conv=config["convs"],
+                              upscale=config["scale"], act_type=config.get("activation", "prelu"))
+        return net, ([0.0, 1.0], [0.0, 1.0])
+    raise ValueError(f"unknown architecture {arch!r}")
+
+
 def build_generator(config, tensors):
-    """The SRResNet of `config` with the checkpoint's `tensors` loaded, in eval mode, and its
+    """The network of `config` with the checkpoint's `tensors` loaded, in eval mode, and its
     LR and HR ranges. Raises ValueError when the names differ from PyTorch's."""
-    g = SRResNet(config)
+    g, (lr_default, hr_default) = network(config)
     state = {k: torch.from_numpy(v) for k, v in tensors.items()}
     missing, unexpected = g.load_state_dict(state, strict=False)
     missing = [m for m in missing if not m.endswith("num_batches_tracked")]
     if missing or unexpected:
         raise ValueError(
-            f"checkpoint does not match the SRResNet: missing {missing}, unexpected {unexpected}"
+            f"checkpoint does not match the {type(g).__name__}: missing {missing}, unexpected {unexpected}"
         )
-    lr_range = tuple(config.get("lr_range", [0.0, 1.0]))
-    hr_range = tuple(config.get("hr_range", [-1.0, 1.0]))
+    lr_range = tuple(config.get("lr_range", lr_default))
+    hr_range = tuple(config.get("hr_range", hr_default))
     return g.eval(), lr_range, hr_range
 
 

@@ -58,6 +58,12 @@ pub enum Architecture {
     /// SRResNet (the SRGAN paper's generator).
     #[serde(rename = "srresnet")]
     SrResNet(GeneratorConfig),
+    /// RRDBNet (ESRGAN, Real-ESRGAN), BasicSR's layout and tensor names.
+    #[serde(rename = "rrdbnet")]
+    RrdbNet(RrdbConfig),
+    /// SRVGGNetCompact (Real-ESRGAN's `realesr-animevideov3`, `realesr-general-x4v3`).
+    #[serde(rename = "srvgg_compact")]
+    SrVggCompact(SrVggConfig),
 }
 
 impl Architecture {
@@ -84,6 +90,8 @@ impl Architecture {
     pub fn name(&self) -> &'static str {
         match self {
             Self::SrResNet(_) => "srresnet",
+            Self::RrdbNet(_) => "rrdbnet",
+            Self::SrVggCompact(_) => "srvgg_compact",
         }
     }
 
@@ -91,6 +99,7 @@ impl Architecture {
     pub fn as_srresnet(&self) -> Option<&GeneratorConfig> {
         match self {
             Self::SrResNet(c) => Some(c),
+            _ => None,
         }
     }
 
@@ -98,6 +107,8 @@ impl Architecture {
     pub fn validate(&self) -> Result<(), ConfigError> {
         match self {
             Self::SrResNet(c) => c.validate(),
+            Self::RrdbNet(c) => c.validate(),
+            Self::SrVggCompact(c) => c.validate(),
         }
     }
 
@@ -105,6 +116,8 @@ impl Architecture {
     pub fn scale(&self) -> usize {
         match self {
             Self::SrResNet(c) => c.scale,
+            Self::RrdbNet(c) => c.scale,
+            Self::SrVggCompact(c) => c.scale,
         }
     }
 
@@ -112,6 +125,8 @@ impl Architecture {
     pub fn channels(&self) -> usize {
         match self {
             Self::SrResNet(c) => c.channels,
+            Self::RrdbNet(c) => c.features + 4 * c.growth,
+            Self::SrVggCompact(c) => c.features.max(3 * c.scale * c.scale),
         }
     }
 
@@ -120,6 +135,8 @@ impl Architecture {
     pub fn receptive_field_radius(&self) -> usize {
         match self {
             Self::SrResNet(c) => c.receptive_field_radius(),
+            Self::RrdbNet(c) => c.receptive_field_radius(),
+            Self::SrVggCompact(c) => c.receptive_field_radius(),
         }
     }
 
@@ -127,6 +144,8 @@ impl Architecture {
     pub fn macs_per_lr_pixel(&self) -> f64 {
         match self {
             Self::SrResNet(c) => c.macs_per_lr_pixel(),
+            Self::RrdbNet(c) => c.macs_per_lr_pixel(),
+            Self::SrVggCompact(c) => c.macs_per_lr_pixel(),
         }
     }
 
@@ -135,6 +154,46 @@ impl Architecture {
     pub fn window_bytes_per_pixel(&self) -> Option<u64> {
         match self {
             Self::SrResNet(c) => c.window_bytes_per_pixel(),
+            Self::RrdbNet(c) => c.window_bytes_per_pixel(),
+            Self::SrVggCompact(c) => c.window_bytes_per_pixel(),
+        }
+    }
+
+    /// The range of the LR input the network was trained on (the exported graph maps [0, 1]
+    /// to it). The community's RRDBNet and SRVGGNetCompact models work in [0, 1].
+    pub fn lr_range(&self) -> [f32; 2] {
+        match self {
+            Self::SrResNet(c) => c.lr_range,
+            Self::RrdbNet(c) => c.lr_range,
+            Self::SrVggCompact(c) => c.lr_range,
+        }
+    }
+
+    /// The range of the HR output the network was trained to produce (the exported graph maps
+    /// it to [0, 1]).
+    pub fn hr_range(&self) -> [f32; 2] {
+        match self {
+            Self::SrResNet(c) => c.hr_range,
+            Self::RrdbNet(c) => c.hr_range,
+            Self::SrVggCompact(c) => c.hr_range,
+        }
+    }
+
+    /// A one-line human description, e.g. `RRDBNet 23x64 (growth 32), x4`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::SrResNet(c) => format!("SRResNet {}x{}, x{}", c.blocks, c.channels, c.scale),
+            Self::RrdbNet(c) => format!(
+                "RRDBNet {}x{} (growth {}), x{}",
+                c.blocks, c.features, c.growth, c.scale
+            ),
+            Self::SrVggCompact(c) => format!(
+                "SRVGGNetCompact {}x{} ({}), x{}",
+                c.convs,
+                c.features,
+                c.activation.name(),
+                c.scale
+            ),
         }
     }
 
@@ -142,6 +201,8 @@ impl Architecture {
     pub fn param_specs(&self) -> Vec<ParamSpec> {
         match self {
             Self::SrResNet(c) => c.param_specs(),
+            Self::RrdbNet(c) => c.param_specs(),
+            Self::SrVggCompact(c) => c.param_specs(),
         }
     }
 }
@@ -149,6 +210,30 @@ impl Architecture {
 impl From<GeneratorConfig> for Architecture {
     fn from(c: GeneratorConfig) -> Self {
         Self::SrResNet(c)
+    }
+}
+
+impl From<&GeneratorConfig> for Architecture {
+    fn from(c: &GeneratorConfig) -> Self {
+        Self::SrResNet(c.clone())
+    }
+}
+
+impl From<RrdbConfig> for Architecture {
+    fn from(c: RrdbConfig) -> Self {
+        Self::RrdbNet(c)
+    }
+}
+
+impl From<SrVggConfig> for Architecture {
+    fn from(c: SrVggConfig) -> Self {
+        Self::SrVggCompact(c)
+    }
+}
+
+impl From<&Architecture> for Architecture {
+    fn from(a: &Architecture) -> Self {
+        a.clone()
     }
 }
 
@@ -355,6 +440,334 @@ impl GeneratorConfig {
     }
 }
 
+fn unit_range() -> [f32; 2] {
+    [0.0, 1.0]
+}
+
+fn check_ranges(lr: [f32; 2], hr: [f32; 2]) -> Result<(), ConfigError> {
+    for (field, r) in [("lr_range", lr), ("hr_range", hr)] {
+        if !(r[0].is_finite() && r[1].is_finite() && r[0] < r[1]) {
+            return Err(ConfigError {
+                field,
+                value: format!("{r:?}"),
+                expected: "[lo, hi] with lo < hi",
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_width(field: &'static str, v: usize) -> Result<(), ConfigError> {
+    if v == 0 || v > 4096 {
+        return Err(ConfigError {
+            field,
+            value: v.to_string(),
+            expected: "1..=4096",
+        });
+    }
+    Ok(())
+}
+
+fn check_depth(field: &'static str, v: usize) -> Result<(), ConfigError> {
+    if v > 1024 {
+        return Err(ConfigError {
+            field,
+            value: v.to_string(),
+            expected: "0..=1024",
+        });
+    }
+    Ok(())
+}
+
+/// A 3x3 convolution with bias: its two specs.
+fn conv3_specs(v: &mut Vec<ParamSpec>, name: &str, cin: usize, cout: usize) {
+    v.push(ParamSpec {
+        name: format!("{name}.weight"),
+        shape: vec![cout, cin, BODY_KERNEL, BODY_KERNEL],
+        role: ParamRole::ConvWeight,
+    });
+    v.push(ParamSpec {
+        name: format!("{name}.bias"),
+        shape: vec![cout],
+        role: ParamRole::ConvBias,
+    });
+}
+
+/// RRDBNet's hyper-parameters (the `rrdbnet` variant of [`Architecture`]): ESRGAN (Wang et
+/// al., arXiv 1809.00219) as laid out by BasicSR's `rrdbnet_arch.py`, the layout of every
+/// Real-ESRGAN release. All convolutions are 3x3 with bias; LeakyReLU has slope 0.2:
+///
+/// ```text
+/// [scale 2: PixelUnshuffle(2); scale 1: PixelUnshuffle(4)]
+/// conv_first (3*u^2 -> F)
+/// body.{i}: rdb1 . rdb2 . rdb3, then x * 0.2 + input              (blocks times)
+///   rdb{k}: conv1 (F -> G) . lrelu, conv2 (F+G -> G) . lrelu, ... conv4 (F+3G -> G) . lrelu,
+///           conv5 (F+4G -> F); each conv sees the concat of the input and every earlier
+///           output; the result is conv5 * 0.2 + input
+/// conv_body (F -> F), + conv_first's output
+/// nearest x2 . conv_up1 . lrelu, nearest x2 . conv_up2 . lrelu
+/// conv_hr . lrelu . conv_last (F -> 3)
+/// ```
+///
+/// `u = 4 / scale` is the pixel-unshuffle factor: the trunk always upsamples x4, so x2 and x1
+/// models first fold `u x u` pixels into channels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RrdbConfig {
+    /// RRDB blocks (RealESRGAN_x4plus: 23, x4plus_anime_6B: 6).
+    pub blocks: usize,
+    /// Feature channels `F` (64).
+    pub features: usize,
+    /// Growth channels `G` of the dense blocks (32).
+    pub growth: usize,
+    /// Upscaling factor: 1, 2 or 4.
+    pub scale: usize,
+    /// Range of the LR input (default [0, 1]).
+    #[serde(default = "unit_range")]
+    pub lr_range: [f32; 2],
+    /// Range of the HR output (default [0, 1]).
+    #[serde(default = "unit_range")]
+    pub hr_range: [f32; 2],
+}
+
+impl RrdbConfig {
+    /// `blocks` RRDBs of `features` channels, growth `growth`, in and out in [0, 1].
+    pub fn new(blocks: usize, features: usize, growth: usize, scale: usize) -> Self {
+        Self {
+            blocks,
+            features,
+            growth,
+            scale,
+            lr_range: unit_range(),
+            hr_range: unit_range(),
+        }
+    }
+
+    /// RealESRGAN_x4plus: 23 blocks, 64 features, growth 32, x4.
+    pub fn x4plus() -> Self {
+        Self::new(23, 64, 32, 4)
+    }
+
+    /// The pixel-unshuffle factor of the input: 4 / scale.
+    pub fn unshuffle(&self) -> usize {
+        4 / self.scale.max(1)
+    }
+
+    /// Checks that every value is usable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !matches!(self.scale, 1 | 2 | 4) {
+            return Err(ConfigError {
+                field: "scale",
+                value: self.scale.to_string(),
+                expected: "1, 2 or 4",
+            });
+        }
+        check_width("features", self.features)?;
+        check_width("growth", self.growth)?;
+        check_depth("blocks", self.blocks)?;
+        check_ranges(self.lr_range, self.hr_range)
+    }
+
+    /// Exact receptive-field radius in LR pixels, rounded up: every 3x3 conv at the feature
+    /// resolution (1/u of LR) reaches `u` LR pixels, the dense blocks' longest path is 5
+    /// convs, the unshuffle adds `u - 1`. RealESRGAN_x4plus: 349; far more than a practical
+    /// tile pad (see the issue on effective radii).
+    pub fn receptive_field_radius(&self) -> usize {
+        let u = self.unshuffle();
+        // In quarters of an LR pixel: conv_first + 15 convs per block + conv_body at the
+        // feature grid (u each), conv_up1 at 2/u (u/2), conv_up2, conv_hr and conv_last at
+        // 4/u (u/4 each), the unshuffle's offset.
+        let q = 4 * u * (2 + 15 * self.blocks) + 2 * u + 3 * u + 4 * (u - 1);
+        q.div_ceil(4)
+    }
+
+    /// Multiply-accumulates per LR pixel.
+    pub fn macs_per_lr_pixel(&self) -> f64 {
+        let (f, g) = (self.features as f64, self.growth as f64);
+        let u2 = (self.unshuffle() * self.unshuffle()) as f64;
+        let dense = f * g + (f + g) * g + (f + 2.0 * g) * g + (f + 3.0 * g) * g + (f + 4.0 * g) * f;
+        // Per pixel of the feature grid.
+        let per_feature = 9.0
+            * (3.0 * u2 * f
+                + self.blocks as f64 * 3.0 * dense
+                + f * f
+                + 4.0 * f * f
+                + 16.0 * f * f * 2.0
+                + 16.0 * f * 3.0);
+        per_feature / u2
+    }
+
+    /// Estimated runtime memory per LR pixel of a window: as SRResNet's, three tensors of
+    /// `features` channels alive at the output resolution.
+    pub fn window_bytes_per_pixel(&self) -> Option<u64> {
+        window_bytes_per_pixel(self.features, self.scale)
+    }
+
+    /// Every tensor, in BasicSR's names and order.
+    pub fn param_specs(&self) -> Vec<ParamSpec> {
+        let (f, g, u) = (self.features, self.growth, self.unshuffle());
+        let mut v = Vec::new();
+        conv3_specs(&mut v, "conv_first", 3 * u * u, f);
+        for i in 0..self.blocks {
+            for r in 1..=3 {
+                for k in 0..5 {
+                    let cout = if k == 4 { f } else { g };
+                    conv3_specs(
+                        &mut v,
+                        &format!("body.{i}.rdb{r}.conv{}", k + 1),
+                        f + k * g,
+                        cout,
+                    );
+                }
+            }
+        }
+        for name in ["conv_body", "conv_up1", "conv_up2", "conv_hr"] {
+            conv3_specs(&mut v, name, f, f);
+        }
+        conv3_specs(&mut v, "conv_last", f, 3);
+        v
+    }
+}
+
+/// SRVGGNetCompact's activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// PReLU with one learned slope per channel (`body.{k}.weight`, shape `[F]`).
+    #[default]
+    Prelu,
+    /// ReLU.
+    Relu,
+    /// LeakyReLU with slope 0.1 (Real-ESRGAN's `leakyrelu`).
+    Leakyrelu,
+}
+
+impl Activation {
+    /// The name in configs and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Prelu => "prelu",
+            Self::Relu => "relu",
+            Self::Leakyrelu => "leakyrelu",
+        }
+    }
+
+    /// The slope of LeakyReLU (Real-ESRGAN's `srvgg_arch.py`).
+    pub const LEAKY_SLOPE: f32 = 0.1;
+}
+
+/// SRVGGNetCompact's hyper-parameters (the `srvgg_compact` variant of [`Architecture`]),
+/// Real-ESRGAN's `srvgg_arch.py` with its tensor names. Every conv is 3x3 with bias and runs
+/// on the LR grid:
+///
+/// ```text
+/// body.0 conv (3 -> F) . body.1 act
+/// body.{2+2i} conv (F -> F) . body.{3+2i} act                 (convs times)
+/// body.{2+2*convs} conv (F -> 3*scale^2) . PixelShuffle(scale) . + nearest-upsampled input
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SrVggConfig {
+    /// Body convolutions `num_conv` (realesr-animevideov3: 16; realesr-general-x4v3: 32).
+    pub convs: usize,
+    /// Feature channels `F` (64).
+    pub features: usize,
+    /// The activation (default PReLU).
+    #[serde(default)]
+    pub activation: Activation,
+    /// Upscaling factor: 2, 3 or 4.
+    pub scale: usize,
+    /// Range of the LR input (default [0, 1]).
+    #[serde(default = "unit_range")]
+    pub lr_range: [f32; 2],
+    /// Range of the HR output (default [0, 1]).
+    #[serde(default = "unit_range")]
+    pub hr_range: [f32; 2],
+}
+
+impl SrVggConfig {
+    /// `convs` body convolutions of `features` channels with PReLU, in and out in [0, 1].
+    pub fn new(convs: usize, features: usize, scale: usize) -> Self {
+        Self {
+            convs,
+            features,
+            activation: Activation::Prelu,
+            scale,
+            lr_range: unit_range(),
+            hr_range: unit_range(),
+        }
+    }
+
+    /// Index in `body` of the last convolution.
+    pub fn last_conv(&self) -> usize {
+        2 + 2 * self.convs
+    }
+
+    /// Checks that every value is usable.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !matches!(self.scale, 2..=4) {
+            return Err(ConfigError {
+                field: "scale",
+                value: self.scale.to_string(),
+                expected: "2, 3 or 4",
+            });
+        }
+        check_width("features", self.features)?;
+        check_depth("convs", self.convs)?;
+        check_ranges(self.lr_range, self.hr_range)
+    }
+
+    /// Exact receptive-field radius in LR pixels: one per conv (all on the LR grid).
+    pub fn receptive_field_radius(&self) -> usize {
+        self.convs + 2
+    }
+
+    /// Multiply-accumulates per LR pixel.
+    pub fn macs_per_lr_pixel(&self) -> f64 {
+        let f = self.features as f64;
+        let s2 = (self.scale * self.scale) as f64;
+        9.0 * (3.0 * f + self.convs as f64 * f * f + f * 3.0 * s2)
+    }
+
+    /// Estimated runtime memory per LR pixel: three feature maps on the LR grid and the
+    /// output, the upsampled input and the sum at the HR grid, f32.
+    pub fn window_bytes_per_pixel(&self) -> Option<u64> {
+        let f = u64::try_from(self.features).ok()?;
+        let s = u64::try_from(self.scale).ok()?;
+        12u64
+            .checked_mul(f)?
+            .checked_add(36u64.checked_mul(s.checked_mul(s)?)?)
+    }
+
+    /// Every tensor, in Real-ESRGAN's names and order.
+    pub fn param_specs(&self) -> Vec<ParamSpec> {
+        let f = self.features;
+        let mut v = Vec::new();
+        let act = |v: &mut Vec<ParamSpec>, k: usize| {
+            if self.activation == Activation::Prelu {
+                v.push(ParamSpec {
+                    name: format!("body.{k}.weight"),
+                    shape: vec![f],
+                    role: ParamRole::PreluSlope,
+                });
+            }
+        };
+        conv3_specs(&mut v, "body.0", 3, f);
+        act(&mut v, 1);
+        for i in 0..self.convs {
+            conv3_specs(&mut v, &format!("body.{}", 2 + 2 * i), f, f);
+            act(&mut v, 3 + 2 * i);
+        }
+        conv3_specs(
+            &mut v,
+            &format!("body.{}", self.last_conv()),
+            f,
+            3 * self.scale * self.scale,
+        );
+        v
+    }
+}
+
 /// `3 * 4 * channels * scale^2` bytes per LR pixel (see
 /// [`GeneratorConfig::window_bytes_per_pixel`]), for a model of `channels` feature channels
 /// and upscaling factor `scale`, with checked arithmetic: `None` on overflow.
@@ -442,6 +855,76 @@ mod tests {
         // Out-of-range values are caught on parse.
         let e =
             Architecture::from_json(r#"{"blocks":2,"channels":8,"scale":4294967296}"#).unwrap_err();
+        assert!(matches!(
+            e,
+            ArchitectureError::Config(ConfigError { field: "scale", .. })
+        ));
+    }
+
+    fn params(arch: &Architecture) -> usize {
+        arch.param_specs()
+            .iter()
+            .map(|s| s.shape.iter().product::<usize>())
+            .sum()
+    }
+
+    #[test]
+    fn community_architectures_have_their_published_sizes() {
+        // Real-ESRGAN's RealESRGAN_x4plus: 16,697,987 parameters (its .pth, as counted by
+        // torch); realesr-animevideov3: 0.62 M.
+        let x4plus = Architecture::from(RrdbConfig::x4plus());
+        assert_eq!(params(&x4plus), 16_697_987);
+        let compact = Architecture::from(SrVggConfig::new(16, 64, 4));
+        assert_eq!(params(&compact), 621_424);
+        // Radii: the issue's figures (349 and 94 for RRDBNet 23 and 6 blocks; 18 for the
+        // compact model).
+        assert_eq!(x4plus.receptive_field_radius(), 349);
+        assert_eq!(
+            Architecture::from(RrdbConfig::new(6, 64, 32, 4)).receptive_field_radius(),
+            94
+        );
+        assert_eq!(compact.receptive_field_radius(), 18);
+        // RRDBNet 23x64 costs about 8x SRResNet 16x64 per pixel.
+        let ratio = x4plus.macs_per_lr_pixel() / GeneratorConfig::paper().macs_per_lr_pixel();
+        assert!((7.0..9.5).contains(&ratio), "{ratio}");
+        // x2 and x1 RRDBNet take unshuffled input.
+        let x2 = RrdbConfig::new(1, 8, 4, 2);
+        assert_eq!(x2.param_specs()[0].shape, vec![8, 12, 3, 3]);
+        assert_eq!(
+            RrdbConfig::new(1, 8, 4, 1).param_specs()[0].shape,
+            vec![8, 48, 3, 3]
+        );
+        assert!(RrdbConfig::new(1, 8, 4, 3).validate().is_err());
+        assert!(SrVggConfig::new(1, 8, 3).validate().is_ok());
+        assert!(SrVggConfig::new(1, 8, 8).validate().is_err());
+        // No PReLU tensors for the other activations.
+        let mut relu = SrVggConfig::new(2, 8, 2);
+        relu.activation = Activation::Relu;
+        assert_eq!(relu.param_specs().len(), 2 * 4);
+    }
+
+    #[test]
+    fn tagged_json_of_every_architecture_roundtrips() {
+        for arch in [
+            Architecture::from(RrdbConfig::new(2, 8, 4, 2)),
+            Architecture::from(SrVggConfig::new(3, 8, 3)),
+        ] {
+            let json = arch.to_json();
+            assert!(
+                json.contains(&format!(r#""arch":"{}""#, arch.name())),
+                "{json}"
+            );
+            assert_eq!(Architecture::from_json(&json).unwrap(), arch);
+        }
+        let json =
+            r#"{"arch":"srvgg_compact","convs":16,"features":64,"activation":"prelu","scale":4}"#;
+        let arch = Architecture::from_json(json).unwrap();
+        assert_eq!(arch.lr_range(), [0.0, 1.0]);
+        assert_eq!(arch.describe(), "SRVGGNetCompact 16x64 (prelu), x4");
+        let e = Architecture::from_json(
+            r#"{"arch":"rrdbnet","blocks":2,"features":8,"growth":4,"scale":8}"#,
+        )
+        .unwrap_err();
         assert!(matches!(
             e,
             ArchitectureError::Config(ConfigError { field: "scale", .. })

@@ -23,6 +23,7 @@ pub mod proto;
 pub mod report;
 
 pub use architecture::{
-    Architecture, ArchitectureError, ConfigError, GeneratorConfig, ParamRole, ParamSpec,
+    Activation, Architecture, ArchitectureError, ConfigError, GeneratorConfig, ParamRole,
+    ParamSpec, RrdbConfig, SrVggConfig,
 };
 pub use metadata::{read_model_info, ModelInfo, ModelInfoError};

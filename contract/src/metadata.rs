@@ -65,9 +65,7 @@ pub fn format_range(r: [f32; 2]) -> String {
 /// The `srgan.*` metadata that describes a network of this architecture, in the order they
 /// are written (the producer is the writer's to add).
 pub fn architecture_props(arch: &Architecture) -> Vec<(&'static str, String)> {
-    let (lr, hr) = match arch {
-        Architecture::SrResNet(c) => (c.lr_range, c.hr_range),
-    };
+    let (lr, hr) = (arch.lr_range(), arch.hr_range());
     vec![
         (keys::SCALE, arch.scale().to_string()),
         (

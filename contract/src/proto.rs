@@ -404,6 +404,16 @@ pub fn attr_int(name: &str, v: i64) -> AttributeProto {
     }
 }
 
+/// A FLOAT attribute.
+pub fn attr_float(name: &str, v: f32) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Float as i32,
+        f: v,
+        ..Default::default()
+    }
+}
+
 /// An INTS attribute.
 pub fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
     AttributeProto {

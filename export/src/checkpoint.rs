@@ -146,7 +146,7 @@ impl Tensor {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkpoint {
     /// Architecture.
-    pub config: GeneratorConfig,
+    pub config: Architecture,
     /// Tensors by stable name (see [`GeneratorConfig::param_specs`]).
     pub tensors: BTreeMap<String, Tensor>,
     /// Extra metadata carried through to the exported graph (e.g. training provenance).
@@ -156,7 +156,11 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// A generator with random weights: PyTorch-like uniform init for convolutions, slopes
     /// near 0.25, and deliberately non-trivial BatchNorm statistics so that folding is tested.
-    pub fn random_init(config: &GeneratorConfig, seed: u64) -> Result<Self, CheckpointError> {
+    pub fn random_init(
+        config: impl Into<Architecture>,
+        seed: u64,
+    ) -> Result<Self, CheckpointError> {
+        let config: Architecture = config.into();
         config.validate()?;
         let mut rng = StdRng::seed_from_u64(seed);
         let mut tensors = BTreeMap::new();
@@ -190,7 +194,7 @@ impl Checkpoint {
             format!("random-init seed={seed}"),
         );
         Ok(Self {
-            config: config.clone(),
+            config,
             tensors,
             extra_metadata,
         })
@@ -299,7 +303,7 @@ impl Checkpoint {
                 path: path.into(),
                 source,
             })?;
-        let Architecture::SrResNet(config) = arch;
+        let config = arch;
         let mut tensors = BTreeMap::new();
         for (name, view) in st.tensors() {
             if view.dtype() != safetensors::Dtype::F32 {
@@ -341,10 +345,7 @@ impl Checkpoint {
     pub fn to_bytes(&self) -> Result<Vec<u8>, CheckpointError> {
         let mut md: HashMap<String, String> = self.extra_metadata.clone().into_iter().collect();
         md.insert(META_FORMAT.into(), FORMAT_NAME.into());
-        md.insert(
-            META_CONFIG.into(),
-            Architecture::from(self.config.clone()).to_json(),
-        );
+        md.insert(META_CONFIG.into(), self.config.to_json());
         let raw: Vec<(String, Vec<usize>, Vec<u8>)> = self
             .tensors
             .iter()
@@ -405,7 +406,7 @@ mod tests {
     /// a file without a checksum (written before there was one) still loads.
     #[test]
     fn a_damaged_checkpoint_fails_its_checksum() {
-        let ck = Checkpoint::random_init(&GeneratorConfig::new(1, 4, 2), 1).unwrap();
+        let ck = Checkpoint::random_init(GeneratorConfig::new(1, 4, 2), 1).unwrap();
         let mut bytes = ck.to_bytes().unwrap();
         assert!(Checkpoint::from_bytes(&bytes, Path::new("ok.safetensors")).is_ok());
         let n = bytes.len();
@@ -444,7 +445,7 @@ mod tests {
         );
 
         let mut other = ck.clone();
-        other.config.blocks = 3;
+        other.config = GeneratorConfig::new(3, 8, 4).into();
         let err = Checkpoint::from_bytes(&other.to_bytes().unwrap(), Path::new("x")).unwrap_err();
         assert!(
             err.to_string().contains("missing tensor `blocks.2"),

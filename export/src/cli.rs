@@ -20,7 +20,9 @@ use crate::{
                   (nothing is written then), 130 on Ctrl-C or SIGTERM (nothing half-written)."
 )]
 pub struct ExportArgs {
-    /// Generator checkpoint (safetensors) to export.
+    /// Weights to export: an srgan checkpoint (.safetensors), or community weights (.pth,
+    /// .pt or .safetensors; RRDBNet or SRVGGNetCompact in BasicSR / Real-ESRGAN names, e.g.
+    /// RealESRGAN_x4plus.pth), whose architecture is detected.
     pub checkpoint: Option<PathBuf>,
     /// Output ONNX file.
     #[arg(short, long)]
@@ -103,9 +105,9 @@ pub enum CliError {
     /// The random generator's architecture cannot be exported.
     #[error("--random-init")]
     RandomExportable(#[source] ExportError),
-    /// The checkpoint could not be loaded.
-    #[error("loading checkpoint")]
-    Load(#[source] Box<CheckpointError>),
+    /// The weights could not be loaded.
+    #[error("loading weights")]
+    Load(#[source] Box<crate::import::ImportError>),
     /// The random checkpoint could not be saved.
     #[error("saving checkpoint")]
     Save(#[source] Box<CheckpointError>),
@@ -158,22 +160,28 @@ pub struct Exported {
     /// Its node and weight counts.
     pub summary: ModelSummary,
     /// The generator's architecture.
-    pub config: GeneratorConfig,
+    pub config: crate::Architecture,
     /// The opset.
     pub opset: i64,
 }
 
 impl std::fmt::Display for Exported {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let arch = match &self.config {
+            crate::Architecture::SrResNet(c) => {
+                format!(
+                    "x{}, {} blocks x {} channels",
+                    c.scale, c.blocks, c.channels
+                )
+            }
+            other => other.describe(),
+        };
         write!(
             f,
-            "wrote {}: {} ops, {} weights, x{}, {} blocks x {} channels, opset {}",
+            "wrote {}: {} ops, {} weights, {arch}, opset {}",
             self.output.display(),
             self.summary.ops,
             self.summary.params,
-            self.config.scale,
-            self.config.blocks,
-            self.config.channels,
             self.opset
         )
     }
@@ -208,7 +216,7 @@ impl ExportJob {
                 config
                     .validate()
                     .map_err(|e| CliError::RandomConfig(Box::new(e.into())))?;
-                check_exportable(&config).map_err(CliError::RandomExportable)?;
+                check_exportable(&config.clone().into()).map_err(CliError::RandomExportable)?;
                 Source::Random {
                     config,
                     seed: a.seed.unwrap_or(0),
@@ -251,7 +259,9 @@ impl ExportJob {
     /// Loads (or draws) the weights, builds the graph, writes it (and the random checkpoint).
     pub fn run(self) -> Result<Exported, CliError> {
         let ck = match &self.source {
-            Source::File(p) => Checkpoint::load(p).map_err(|e| CliError::Load(Box::new(e)))?,
+            Source::File(p) => {
+                crate::import::load_weights(p).map_err(|e| CliError::Load(Box::new(e)))?
+            }
             Source::Random { config, seed, .. } => Checkpoint::random_init(config, *seed)
                 .map_err(|e| CliError::RandomConfig(Box::new(e)))?,
         };

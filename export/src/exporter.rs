@@ -21,9 +21,12 @@ use std::path::{Path, PathBuf};
 use prost::Message;
 
 use crate::checkpoint::{
-    atomic_write, Checkpoint, CheckpointError, GeneratorConfig, Tensor, BODY_KERNEL,
+    atomic_write, Architecture, Checkpoint, CheckpointError, GeneratorConfig, Tensor, BODY_KERNEL,
     HEAD_TAIL_KERNEL,
 };
+
+mod rrdbnet;
+mod srvgg;
 use crate::fold::{
     fold_batch_norm, fold_output_range, repeat_per_subpixel, subpixel_conv, BatchNorm,
 };
@@ -140,7 +143,7 @@ pub enum ExportError {
 pub const MAX_PARAMS: usize = (i32::MAX as usize - (16 << 20)) / 4;
 
 /// Checks that an architecture can be exported in one file, before any weights are allocated.
-pub fn check_exportable(config: &GeneratorConfig) -> Result<(), ExportError> {
+pub fn check_exportable(config: &Architecture) -> Result<(), ExportError> {
     let params: usize = config
         .param_specs()
         .iter()
@@ -179,48 +182,40 @@ pub fn build_model(ck: &Checkpoint, opts: &ExportOptions) -> Result<ModelProto, 
         .map_err(|e| ExportError::InvalidCheckpoint {
             source: Box::new(e),
         })?;
-    let cfg = &ck.config;
     let mut g = GraphBuilder::new();
-
-    let x = if cfg.lr_range == [0.0, 1.0] {
+    let lr_range = ck.config.lr_range();
+    let x = if lr_range == [0.0, 1.0] {
         INPUT_NAME.to_string()
     } else {
-        input_range(&mut g, INPUT_NAME, cfg.lr_range)
+        input_range(&mut g, INPUT_NAME, lr_range)
     };
-    let head = head(&mut g, ck, &x)?;
-    let mut y = head.clone();
-    for i in 0..cfg.blocks {
-        y = residual_block(&mut g, ck, i, &y)?;
-    }
-    y = trunk(&mut g, ck, &y, &head)?;
-    let stages = cfg.upsample_stages();
-    for j in 0..stages {
-        y = if opts.subpixel_tail && j + 1 == stages {
-            upsample_before_shuffle(&mut g, ck, j, &y)
-        } else {
-            upsample(&mut g, ck, j, &y)?
-        };
-    }
-    let y = if opts.subpixel_tail {
-        tail_subpixel(&mut g, ck, &y)?
-    } else {
-        tail(&mut g, ck, &y)?
+    let y = match &ck.config {
+        Architecture::SrResNet(cfg) => srresnet(&mut g, ck, cfg, &x, opts)?,
+        Architecture::RrdbNet(cfg) => rrdbnet::graph(&mut g, ck, cfg, &x)?,
+        Architecture::SrVggCompact(cfg) => srvgg::graph(&mut g, ck, cfg, &x)?,
     };
     output_clip(&mut g, &y);
 
-    let doc = format!(
-        "SRGAN generator (SRResNet, Ledig et al. arXiv 1609.04802): {} residual blocks of {} \
-         channels, x{}. Input `{INPUT_NAME}` [N,3,H,W] RGB in [0,1]; output `{OUTPUT_NAME}` \
-         [N,3,{s}H,{s}W] RGB in [0,1]. BatchNorm folded; weights: {}.",
-        cfg.blocks,
-        cfg.channels,
-        cfg.scale,
-        ck.extra_metadata
-            .get(metadata::WEIGHTS)
-            .map(String::as_str)
-            .unwrap_or("trained checkpoint"),
-        s = cfg.scale,
-    );
+    let weights = ck
+        .extra_metadata
+        .get(metadata::WEIGHTS)
+        .map(String::as_str)
+        .unwrap_or("trained checkpoint");
+    let s = ck.config.scale();
+    let doc = match &ck.config {
+        // Unchanged since the first export, so that re-exported models stay byte-identical.
+        Architecture::SrResNet(cfg) => format!(
+            "SRGAN generator (SRResNet, Ledig et al. arXiv 1609.04802): {} residual blocks of {} \
+             channels, x{}. Input `{INPUT_NAME}` [N,3,H,W] RGB in [0,1]; output `{OUTPUT_NAME}` \
+             [N,3,{s}H,{s}W] RGB in [0,1]. BatchNorm folded; weights: {weights}.",
+            cfg.blocks, cfg.channels, cfg.scale,
+        ),
+        other => format!(
+            "Super-resolution generator ({}). Input `{INPUT_NAME}` [N,3,H,W] RGB in [0,1]; \
+             output `{OUTPUT_NAME}` [N,3,{s}H,{s}W] RGB in [0,1]. Weights: {weights}.",
+            other.describe(),
+        ),
+    };
     let graph = GraphProto {
         node: g.nodes,
         name: "srgan_generator".into(),
@@ -304,9 +299,39 @@ pub fn summarize(model: &ModelProto) -> ModelSummary {
     }
 }
 
+/// SRResNet's graph from `x` (the input in the training range) to the value before the
+/// output clip; see the module docs.
+fn srresnet(
+    g: &mut GraphBuilder,
+    ck: &Checkpoint,
+    cfg: &GeneratorConfig,
+    x: &str,
+    opts: &ExportOptions,
+) -> Result<String, ExportError> {
+    let head = head(g, ck, x)?;
+    let mut y = head.clone();
+    for i in 0..cfg.blocks {
+        y = residual_block(g, ck, i, &y)?;
+    }
+    y = trunk(g, ck, &y, &head)?;
+    let stages = cfg.upsample_stages();
+    for j in 0..stages {
+        y = if opts.subpixel_tail && j + 1 == stages {
+            upsample_before_shuffle(g, ck, j, &y)
+        } else {
+            upsample(g, ck, j, &y)?
+        };
+    }
+    let y = if opts.subpixel_tail {
+        tail_subpixel(g, ck, &y)?
+    } else {
+        tail(g, ck, &y)?
+    };
+    Ok(y)
+}
+
 fn metadata_props(ck: &Checkpoint) -> Result<Vec<StringStringEntryProto>, ExportError> {
-    let arch = srgan_contract::Architecture::from(ck.config.clone());
-    let mut ours = srgan_contract::metadata::architecture_props(&arch);
+    let mut ours = srgan_contract::metadata::architecture_props(&ck.config);
     ours.push((
         metadata::PRODUCER,
         format!("{PRODUCER_NAME} {PRODUCER_VERSION}"),
@@ -337,12 +362,12 @@ fn metadata_props(ck: &Checkpoint) -> Result<Vec<StringStringEntryProto>, Export
     Ok(props)
 }
 
-fn tensor<'a>(ck: &'a Checkpoint, name: &str) -> &'a Tensor {
+pub(crate) fn tensor<'a>(ck: &'a Checkpoint, name: &str) -> &'a Tensor {
     // The checkpoint was validated against its architecture, so every name is present.
     &ck.tensors[name]
 }
 
-fn finite(name: &str, t: &Tensor) -> Result<(), ExportError> {
+pub(crate) fn finite(name: &str, t: &Tensor) -> Result<(), ExportError> {
     if t.data.iter().all(|v| v.is_finite()) {
         Ok(())
     } else {
@@ -352,13 +377,17 @@ fn finite(name: &str, t: &Tensor) -> Result<(), ExportError> {
     }
 }
 
+fn bn_eps(ck: &Checkpoint) -> f32 {
+    ck.config.as_srresnet().map_or(1e-5, |c| c.bn_eps)
+}
+
 fn batch_norm<'a>(ck: &'a Checkpoint, prefix: &str) -> BatchNorm<'a> {
     BatchNorm {
         weight: &tensor(ck, &format!("{prefix}.weight")).data,
         bias: &tensor(ck, &format!("{prefix}.bias")).data,
         mean: &tensor(ck, &format!("{prefix}.running_mean")).data,
         var: &tensor(ck, &format!("{prefix}.running_var")).data,
-        eps: ck.config.bn_eps,
+        eps: bn_eps(ck),
     }
 }
 
@@ -386,7 +415,13 @@ fn conv_bn(
 }
 
 /// A conv with its own bias, exported as stored.
-fn conv_plain(g: &mut GraphBuilder, ck: &Checkpoint, conv: &str, x: &str, k: usize) -> String {
+pub(crate) fn conv_plain(
+    g: &mut GraphBuilder,
+    ck: &Checkpoint,
+    conv: &str,
+    x: &str,
+    k: usize,
+) -> String {
     let w = g.initializer(
         &format!("{conv}.weight"),
         tensor(ck, &format!("{conv}.weight")),
@@ -401,7 +436,7 @@ fn conv_plain(g: &mut GraphBuilder, ck: &Checkpoint, conv: &str, x: &str, k: usi
 }
 
 /// PReLU `{prefix}` with its `[C]` slope reshaped to `[C, 1, 1]`.
-fn prelu(g: &mut GraphBuilder, ck: &Checkpoint, prefix: &str, x: &str) -> String {
+pub(crate) fn prelu(g: &mut GraphBuilder, ck: &Checkpoint, prefix: &str, x: &str) -> String {
     let name = format!("{prefix}.weight");
     let t = tensor(ck, &name);
     let slope = Tensor::new(vec![t.data.len(), 1, 1], t.data.clone());
@@ -410,7 +445,7 @@ fn prelu(g: &mut GraphBuilder, ck: &Checkpoint, prefix: &str, x: &str) -> String
 }
 
 /// `x * (hi - lo) + lo`: the [0, 1] input to the training LR range.
-fn input_range(g: &mut GraphBuilder, x: &str, range: [f32; 2]) -> String {
+pub(crate) fn input_range(g: &mut GraphBuilder, x: &str, range: [f32; 2]) -> String {
     let scale = g.scalar("input.range.scale", range[1] - range[0]);
     let shift = g.scalar("input.range.shift", range[0]);
     let y = ops::mul(g, "input.scale", x, &scale);
@@ -477,7 +512,7 @@ fn upsample_before_shuffle(g: &mut GraphBuilder, ck: &Checkpoint, j: usize, x: &
 /// The tail conv with the training HR range folded in, rearranged to run on the coarse grid
 /// of the last upsampling stage, then that stage's pixel shuffle.
 fn tail_subpixel(g: &mut GraphBuilder, ck: &Checkpoint, x: &str) -> Result<String, ExportError> {
-    let range = ck.config.hr_range;
+    let range = ck.config.hr_range();
     let (w, b) = fold_output_range(
         tensor(ck, "tail.conv.weight"),
         &tensor(ck, "tail.conv.bias").data,
@@ -507,7 +542,7 @@ fn tail_subpixel(g: &mut GraphBuilder, ck: &Checkpoint, x: &str) -> Result<Strin
 
 /// The tail conv with the training HR range mapped to [0, 1] folded in.
 fn tail(g: &mut GraphBuilder, ck: &Checkpoint, x: &str) -> Result<String, ExportError> {
-    let range = ck.config.hr_range;
+    let range = ck.config.hr_range();
     let (w, b) = fold_output_range(
         tensor(ck, "tail.conv.weight"),
         &tensor(ck, "tail.conv.bias").data,
@@ -529,7 +564,7 @@ fn tail(g: &mut GraphBuilder, ck: &Checkpoint, x: &str) -> Result<String, Export
     Ok(ops::conv(g, "tail.conv", x, &wn, &bn, HEAD_TAIL_KERNEL))
 }
 
-fn output_clip(g: &mut GraphBuilder, x: &str) -> String {
+pub(crate) fn output_clip(g: &mut GraphBuilder, x: &str) -> String {
     let lo = g.scalar("output.clip.min", 0.0);
     let hi = g.scalar("output.clip.max", 1.0);
     ops::clip(g, "output.clip", x, &lo, &hi, OUTPUT_NAME)

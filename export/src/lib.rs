@@ -15,6 +15,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod exporter;
 pub mod fold;
+pub mod import;
 pub mod ops;
 pub mod pth;
 pub use srgan_contract::proto;
@@ -26,3 +27,4 @@ pub use exporter::{
     ExportOptions, ModelSummary, INPUT_NAME, OUTPUT_NAME,
 };
 pub use pth::{read_pth, read_pth_bytes, PthDtype, PthError, PthTensor};
+pub use srgan_contract::{Activation, Architecture, RrdbConfig, SrVggConfig};

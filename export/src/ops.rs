@@ -4,7 +4,7 @@
 //! node's output value carries the node's name.
 //!
 //! Operator semantics follow the ONNX operator specification at opset 17 (Conv-11, PRelu-16,
-//! Add-14, Mul-14, DepthToSpace-13, Clip-13).
+//! Add-14, Mul-14, DepthToSpace-13, Clip-13, LeakyRelu-16, Relu-14, Concat-13, Resize-13); each is also valid at every opset from 13 (the lowest we write) to 21.
 
 use std::collections::BTreeSet;
 
@@ -92,7 +92,7 @@ impl GraphBuilder {
     }
 }
 
-pub use srgan_contract::proto::{attr_int, attr_ints, attr_string};
+pub use srgan_contract::proto::{attr_float, attr_int, attr_ints, attr_string};
 
 /// `Conv` with a square kernel (taken from the weight's shape), stride 1 and "same" zero
 /// padding; `weight` is `[O, I, k, k]`, `bias` `[O]`.
@@ -123,6 +123,65 @@ pub fn conv(
 /// `PRelu` with a per-channel slope initializer shaped `[C, 1, 1]`.
 pub fn prelu(g: &mut GraphBuilder, name: &str, x: &str, slope: &str) -> String {
     g.node(name, "PRelu", &[x, slope], vec![])
+}
+
+/// `LeakyRelu` with slope `alpha` for negative inputs.
+pub fn leaky_relu(g: &mut GraphBuilder, name: &str, x: &str, alpha: f32) -> String {
+    g.node(name, "LeakyRelu", &[x], vec![attr_float("alpha", alpha)])
+}
+
+/// `Relu`.
+pub fn relu(g: &mut GraphBuilder, name: &str, x: &str) -> String {
+    g.node(name, "Relu", &[x], vec![])
+}
+
+/// `Concat` along the channel axis (1).
+pub fn concat_channels(g: &mut GraphBuilder, name: &str, xs: &[&str]) -> String {
+    g.node(name, "Concat", xs, vec![attr_int("axis", 1)])
+}
+
+/// Nearest-neighbour upsampling by an integer factor, as PyTorch's
+/// `F.interpolate(x, scale_factor=f, mode="nearest")`: `Resize` with `scales` `[1, 1, f, f]`
+/// (an initializer, `scales_name`), mode `nearest`, coordinate transformation `asymmetric`
+/// and nearest mode `floor`, so `out[y, x] = in[floor(y / f), floor(x / f)]`.
+pub fn resize_nearest(g: &mut GraphBuilder, name: &str, x: &str, scales: &str) -> String {
+    g.node(
+        name,
+        "Resize",
+        &[x, "", scales],
+        vec![
+            attr_string("coordinate_transformation_mode", "asymmetric"),
+            attr_string("mode", "nearest"),
+            attr_string("nearest_mode", "floor"),
+        ],
+    )
+}
+
+/// `Conv` with a square kernel `k`, stride `stride` and zero padding `pad` on every side.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_strided(
+    g: &mut GraphBuilder,
+    name: &str,
+    x: &str,
+    weight: &str,
+    bias: &str,
+    k: usize,
+    stride: usize,
+    pad: usize,
+) -> String {
+    let (k, s, p) = (k as i64, stride as i64, pad as i64);
+    g.node(
+        name,
+        "Conv",
+        &[x, weight, bias],
+        vec![
+            attr_ints("dilations", &[1, 1]),
+            attr_int("group", 1),
+            attr_ints("kernel_shape", &[k, k]),
+            attr_ints("pads", &[p, p, p, p]),
+            attr_ints("strides", &[s, s]),
+        ],
+    )
 }
 
 /// Element-wise `Add` (residual connections, input shift).

@@ -10,7 +10,8 @@
 //! Speed: loops run with the image row innermost (contiguous), fine for tiny configurations
 //! and small images; the paper model on a 64x64 input takes seconds.
 
-use crate::checkpoint::{Checkpoint, Tensor};
+use crate::checkpoint::{Checkpoint, GeneratorConfig, Tensor};
+use srgan_contract::{Activation, Architecture, RrdbConfig, SrVggConfig};
 
 /// One sample's feature map `[c, h, w]`, row-major.
 #[derive(Debug, Clone)]
@@ -40,7 +41,7 @@ pub fn forward(ck: &Checkpoint, input: &[f32], shape: [usize; 4]) -> Vec<f32> {
         n * c * h * w,
         "reference::forward: input length does not match shape {shape:?}"
     );
-    let mut out = Vec::with_capacity(n * 3 * h * w * ck.config.scale * ck.config.scale);
+    let mut out = Vec::with_capacity(n * 3 * h * w * ck.config.scale() * ck.config.scale());
     for s in 0..n {
         let x = Map {
             c,
@@ -60,10 +61,87 @@ fn get<'a>(ck: &'a Checkpoint, name: &str) -> &'a Tensor {
 }
 
 fn generator(ck: &Checkpoint, x: Map) -> Map {
-    let cfg = &ck.config;
-    let [lo, hi] = cfg.lr_range;
+    let [lo, hi] = ck.config.lr_range();
     let x = affine(x, hi - lo, lo);
+    let out = match &ck.config {
+        Architecture::SrResNet(cfg) => srresnet(ck, cfg, x),
+        Architecture::RrdbNet(cfg) => rrdbnet(ck, cfg, x),
+        Architecture::SrVggCompact(cfg) => srvgg(ck, cfg, x),
+    };
+    let [lo, hi] = ck.config.hr_range();
+    let mut out = out;
+    for v in &mut out.data {
+        *v = ((*v - lo) / (hi - lo)).clamp(0.0, 1.0);
+    }
+    out
+}
 
+/// A 3x3 (or any square) conv with its stored bias, `{name}.weight` and `{name}.bias`.
+fn conv_named(ck: &Checkpoint, name: &str, x: &Map) -> Map {
+    conv2d(
+        x,
+        get(ck, &format!("{name}.weight")),
+        Some(&get(ck, &format!("{name}.bias")).data),
+    )
+}
+
+/// RRDBNet as BasicSR's `rrdbnet_arch.py` computes it, literally: pixel_unshuffle in
+/// PyTorch's channel order, the dense concatenations, residual scaling as multiplications,
+/// nearest upsampling by index.
+fn rrdbnet(ck: &Checkpoint, cfg: &RrdbConfig, x: Map) -> Map {
+    const SLOPE: f32 = 0.2;
+    let u = cfg.unshuffle();
+    let x = if u > 1 { pixel_unshuffle(&x, u) } else { x };
+    let feat = conv_named(ck, "conv_first", &x);
+    let mut y = feat.clone();
+    for i in 0..cfg.blocks {
+        let block_in = y.clone();
+        for r in 1..=3 {
+            let p = format!("body.{i}.rdb{r}");
+            let rdb_in = y.clone();
+            let mut cat = rdb_in.clone();
+            for k in 1..=4 {
+                let o = leaky_relu(conv_named(ck, &format!("{p}.conv{k}"), &cat), SLOPE);
+                cat = concat(&cat, &o);
+            }
+            let x5 = conv_named(ck, &format!("{p}.conv5"), &cat);
+            y = add(affine(x5, 0.2, 0.0), &rdb_in);
+        }
+        y = add(affine(y, 0.2, 0.0), &block_in);
+    }
+    let body = conv_named(ck, "conv_body", &y);
+    let mut y = add(body, &feat);
+    for k in 1..=2 {
+        y = leaky_relu(
+            conv_named(ck, &format!("conv_up{k}"), &upsample_nearest(&y, 2)),
+            SLOPE,
+        );
+    }
+    let y = leaky_relu(conv_named(ck, "conv_hr", &y), SLOPE);
+    conv_named(ck, "conv_last", &y)
+}
+
+/// SRVGGNetCompact as Real-ESRGAN's `srvgg_arch.py` computes it: convs and activations, the
+/// pixel shuffle, plus the nearest-upsampled input.
+fn srvgg(ck: &Checkpoint, cfg: &SrVggConfig, x: Map) -> Map {
+    let act = |y: Map, k: usize| match cfg.activation {
+        Activation::Prelu => prelu(y, get(ck, &format!("body.{k}.weight"))),
+        Activation::Relu => leaky_relu(y, 0.0),
+        Activation::Leakyrelu => leaky_relu(y, 0.1),
+    };
+    let mut y = act(conv_named(ck, "body.0", &x), 1);
+    for i in 0..cfg.convs {
+        y = act(
+            conv_named(ck, &format!("body.{}", 2 + 2 * i), &y),
+            3 + 2 * i,
+        );
+    }
+    let y = conv_named(ck, &format!("body.{}", cfg.last_conv()), &y);
+    let y = pixel_shuffle(y, cfg.scale);
+    add(y, &upsample_nearest(&x, cfg.scale))
+}
+
+fn srresnet(ck: &Checkpoint, cfg: &GeneratorConfig, x: Map) -> Map {
     let head = conv2d(
         &x,
         get(ck, "head.conv.weight"),
@@ -93,17 +171,11 @@ fn generator(ck: &Checkpoint, x: Map) -> Map {
         let u = pixel_shuffle2(u);
         y = prelu(u, get(ck, &format!("{p}.prelu.weight")));
     }
-    let out = conv2d(
+    conv2d(
         &y,
         get(ck, "tail.conv.weight"),
         Some(&get(ck, "tail.conv.bias").data),
-    );
-    let [lo, hi] = cfg.hr_range;
-    let mut out = out;
-    for v in &mut out.data {
-        *v = ((*v - lo) / (hi - lo)).clamp(0.0, 1.0);
-    }
-    out
+    )
 }
 
 /// `x * a + b`.
@@ -167,7 +239,7 @@ fn batch_norm(mut x: Map, ck: &Checkpoint, prefix: &str) -> Map {
     let beta = &get(ck, &format!("{prefix}.bias")).data;
     let mean = &get(ck, &format!("{prefix}.running_mean")).data;
     let var = &get(ck, &format!("{prefix}.running_var")).data;
-    let eps = ck.config.bn_eps;
+    let eps = ck.config.as_srresnet().map_or(1e-5, |c| c.bn_eps);
     let hw = x.h * x.w;
     for (c, plane) in x.data.chunks_exact_mut(hw).enumerate() {
         let sd = (var[c] + eps).sqrt();
@@ -195,17 +267,26 @@ fn prelu(mut x: Map, slope: &Tensor) -> Map {
 
 /// PixelShuffle(2): `out[c, h*2+i, w*2+j] = in[c*4 + i*2 + j, h, w]`.
 fn pixel_shuffle2(x: Map) -> Map {
-    assert_eq!(x.c % 4, 0, "pixel shuffle needs a multiple of 4 channels");
-    let (c_out, h2, w2) = (x.c / 4, x.h * 2, x.w * 2);
+    pixel_shuffle(x, 2)
+}
+
+/// PixelShuffle(r): `out[c, h*r+i, w*r+j] = in[c*r*r + i*r + j, h, w]`.
+fn pixel_shuffle(x: Map, r: usize) -> Map {
+    assert_eq!(
+        x.c % (r * r),
+        0,
+        "pixel shuffle needs a multiple of r*r channels"
+    );
+    let (c_out, hr, wr) = (x.c / (r * r), x.h * r, x.w * r);
     let mut data = vec![0.0f32; x.data.len()];
     for c in 0..c_out {
-        for i in 0..2 {
-            for j in 0..2 {
-                let src = x.plane(c * 4 + i * 2 + j);
+        for i in 0..r {
+            for j in 0..r {
+                let src = x.plane(c * r * r + i * r + j);
                 for h in 0..x.h {
-                    let dst_row = (c * h2 + h * 2 + i) * w2;
+                    let dst_row = (c * hr + h * r + i) * wr;
                     for w in 0..x.w {
-                        data[dst_row + w * 2 + j] = src[h * x.w + w];
+                        data[dst_row + w * r + j] = src[h * x.w + w];
                     }
                 }
             }
@@ -213,8 +294,76 @@ fn pixel_shuffle2(x: Map) -> Map {
     }
     Map {
         c: c_out,
-        h: h2,
-        w: w2,
+        h: hr,
+        w: wr,
+        data,
+    }
+}
+
+/// PyTorch's `pixel_unshuffle(x, r)`: `out[c*r*r + i*r + j, h, w] = in[c, h*r+i, w*r+j]`.
+/// Panics unless the size is a multiple of `r`.
+fn pixel_unshuffle(x: &Map, r: usize) -> Map {
+    assert!(
+        x.h.is_multiple_of(r) && x.w.is_multiple_of(r),
+        "pixel_unshuffle: {}x{} is not a multiple of {r}",
+        x.h,
+        x.w
+    );
+    let (h, w) = (x.h / r, x.w / r);
+    let mut data = vec![0.0f32; x.data.len()];
+    for c in 0..x.c {
+        for i in 0..r {
+            for j in 0..r {
+                let dst = (c * r * r + i * r + j) * h * w;
+                for y in 0..h {
+                    for xx in 0..w {
+                        data[dst + y * w + xx] = x.data[(c * x.h + y * r + i) * x.w + xx * r + j];
+                    }
+                }
+            }
+        }
+    }
+    Map {
+        c: x.c * r * r,
+        h,
+        w,
+        data,
+    }
+}
+
+/// Nearest upsampling by `f`: `out[c, y, x] = in[c, y / f, x / f]`.
+fn upsample_nearest(x: &Map, f: usize) -> Map {
+    let (h, w) = (x.h * f, x.w * f);
+    let mut data = vec![0.0f32; x.c * h * w];
+    for c in 0..x.c {
+        for y in 0..h {
+            for xx in 0..w {
+                data[(c * h + y) * w + xx] = x.data[(c * x.h + y / f) * x.w + xx / f];
+            }
+        }
+    }
+    Map { c: x.c, h, w, data }
+}
+
+/// LeakyReLU: `x` if `x >= 0`, else `slope * x` (slope 0 is ReLU).
+fn leaky_relu(mut x: Map, slope: f32) -> Map {
+    for v in &mut x.data {
+        if *v < 0.0 {
+            *v *= slope;
+        }
+    }
+    x
+}
+
+/// Concatenation along channels.
+fn concat(a: &Map, b: &Map) -> Map {
+    assert_eq!((a.h, a.w), (b.h, b.w), "concat shapes");
+    let mut data = a.data.clone();
+    data.extend_from_slice(&b.data);
+    Map {
+        c: a.c + b.c,
+        h: a.h,
+        w: a.w,
         data,
     }
 }

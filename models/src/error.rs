@@ -72,6 +72,9 @@ pub enum ModelsError {
         #[source]
         source: BoxError,
     },
+    /// The VGG19 `.pth` file could not be read (the source names the file).
+    #[error("cannot read VGG19 weights")]
+    VggPth(#[source] srgan_export::PthError),
     /// A VGG19 tensor is absent from the weights file.
     #[error("{path}: VGG19 weights lack tensor `{name}` (expected shape {expected:?})")]
     VggTensorMissing {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use srgan_export::{Checkpoint, GeneratorConfig};
+use srgan_export::{Architecture, Checkpoint, GeneratorConfig};
 use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
 
@@ -120,7 +120,7 @@ impl MainModule for Generator {
 
 /// Checks that the variables of `vs` are exactly the contract's names and shapes (no `__N`
 /// renames, nothing missing or extra). Returns the first difference as an error.
-pub fn check_var_names(vs: &nn::VarStore, config: &GeneratorConfig) -> Result<()> {
+pub fn check_var_names(vs: &nn::VarStore, config: &Architecture) -> Result<()> {
     let vars = vs.variables();
     let specs = config.param_specs();
     for s in &specs {
@@ -177,7 +177,8 @@ pub fn to_checkpoint(
     config: &GeneratorConfig,
     extra_metadata: BTreeMap<String, String>,
 ) -> Result<Checkpoint> {
-    check_var_names(vs, config)?;
+    let config = Architecture::from(config);
+    check_var_names(vs, &config)?;
     let vars = vs.variables();
     let mut tensors = BTreeMap::new();
     for s in config.param_specs() {
@@ -188,7 +189,7 @@ pub fn to_checkpoint(
         );
     }
     Ok(Checkpoint {
-        config: config.clone(),
+        config,
         tensors,
         extra_metadata,
     })

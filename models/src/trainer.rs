@@ -170,10 +170,10 @@ impl<G: MainModule> Trainer<G> {
         tch::manual_seed(data::derive_seed(&[cfg.seed, 0xD15C]) as i64);
         let g_vs = nn::VarStore::new(device);
         let g = G::build(&g_vs.root(), &cfg.generator)?;
-        generator::check_var_names(&g_vs, &cfg.generator)?;
+        generator::check_var_names(&g_vs, &(&cfg.generator).into())?;
         if let Some(init) = &cfg.init_generator {
             let ck = srgan_export::Checkpoint::load(init)?;
-            if ck.config != cfg.generator {
+            if ck.config != srgan_export::Architecture::from(&cfg.generator) {
                 return Err(ModelsError::ResumeMismatch {
                     path: init.clone(),
                     what: "the generator architecture".into(),

@@ -11,6 +11,7 @@ use srgan_runtimes::{ModelInfo, RuntimeError, RuntimeOptions, Upscaler};
 use tch::{nn, Tensor};
 
 use crate::device::tch_device;
+use crate::error::ModelsError;
 use crate::generator::{self, Generator, MainModule};
 
 /// A generator checkpoint on libtorch.
@@ -48,10 +49,17 @@ impl TchUpscaler {
     /// Builds the upscaler from a checkpoint in memory.
     pub fn from_checkpoint(ck: &Checkpoint, device: tch::Device) -> crate::Result<Self> {
         let vs = nn::VarStore::new(device);
-        let net = Generator::build(&vs.root(), &ck.config)?;
+        let cfg = ck.config.as_srresnet().ok_or_else(|| {
+            ModelsError::config(
+                "architecture",
+                ck.config.describe(),
+                "SRResNet (the tch runtime runs only SRResNet so far; use --runtime ort or tract)",
+            )
+        })?;
+        let net = Generator::build(&vs.root(), cfg)?;
         generator::load_checkpoint(&vs, ck)?;
         let info = ModelInfo::for_architecture(
-            &ck.config.clone().into(),
+            &ck.config,
             ck.extra_metadata.clone(),
             Some(format!("tch {}", env!("CARGO_PKG_VERSION"))),
         );

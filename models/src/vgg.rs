@@ -211,11 +211,7 @@ pub fn read_named_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
         // Read in plain Rust: libtorch's own loader (`Tensor::loadz_multi`) turns the
         // `OrderedDict` of a real `state_dict()` into None and fails.
         "pth" | "pt" | "bin" => {
-            let tensors =
-                srgan_export::pth::read_pth(path).map_err(|e| ModelsError::VggWeights {
-                    path: path.into(),
-                    source: e.into(),
-                })?;
+            let tensors = srgan_export::pth::read_pth(path).map_err(ModelsError::VggPth)?;
             return tensors
                 .into_iter()
                 .map(|(name, t)| {

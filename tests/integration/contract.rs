@@ -18,7 +18,7 @@ fn shipped_checkpoints_and_models_written_before_the_tag_still_load() {
     for stem in ["srresnet_x4", "srgan_x4"] {
         let ck = Checkpoint::load(shipped(&format!("{stem}.safetensors")))
             .unwrap_or_else(|e| panic!("{stem}: {e}"));
-        assert_eq!(ck.config, expected, "{stem}");
+        assert_eq!(ck.config, (&expected).into(), "{stem}");
         let info = read_model_info(&shipped(&format!("{stem}.onnx")))
             .unwrap_or_else(|e| panic!("{stem}: {e}"));
         assert_eq!(

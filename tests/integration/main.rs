@@ -6,6 +6,7 @@
 mod common;
 
 mod cli;
+mod community;
 mod contract;
 mod exit_codes;
 mod faults;

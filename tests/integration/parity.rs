@@ -6,7 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use srgan_export::{reference, write_onnx, Checkpoint, ExportOptions, GeneratorConfig};
+use srgan_export::{
+    reference, write_onnx, Architecture, Checkpoint, ExportOptions, GeneratorConfig, RrdbConfig,
+    SrVggConfig,
+};
 use srgan_runtimes::ndarray::{Array4, ArrayView4};
 use srgan_runtimes::{open, RuntimeOptions, Upscaler};
 use srgan_testkit::{assert_close_array, max_abs_diff, TempDir, Tolerance};
@@ -17,15 +20,22 @@ use srgan_testkit::{assert_close_array, max_abs_diff, TempDir, Tolerance};
 /// and centres its bias on the middle of `hr_range`.
 fn lively(ck: Checkpoint) -> Checkpoint {
     let probe = random_input([1, 3, 12, 12], 99);
+    // The last conv, and whether its bias should sit mid-range (SRVGGNetCompact adds the
+    // upsampled input, which already does).
+    let (tail, centre) = match &ck.config {
+        Architecture::SrResNet(_) => ("tail.conv".to_string(), true),
+        Architecture::RrdbNet(_) => ("conv_last".to_string(), true),
+        Architecture::SrVggCompact(c) => (format!("body.{}", c.last_conv()), false),
+    };
     for gain in [15.0f32, 8.0, 4.0, 2.0, 1.0] {
         let mut c = ck.clone();
-        let [lo, hi] = c.config.hr_range;
+        let [lo, hi] = c.config.hr_range();
         let g = gain * (hi - lo) / 2.0;
-        for v in &mut c.tensors.get_mut("tail.conv.weight").unwrap().data {
+        for v in &mut c.tensors.get_mut(&format!("{tail}.weight")).unwrap().data {
             *v *= g;
         }
-        for v in &mut c.tensors.get_mut("tail.conv.bias").unwrap().data {
-            *v = (lo + hi) / 2.0 + *v * g * 0.1;
+        for v in &mut c.tensors.get_mut(&format!("{tail}.bias")).unwrap().data {
+            *v = if centre { (lo + hi) / 2.0 } else { 0.0 } + *v * g * 0.1;
         }
         if degeneracy(&reference_out(&c, &probe.view())).is_none() {
             return c;
@@ -61,7 +71,7 @@ fn reference_out(ck: &Checkpoint, x: &ArrayView4<'_, f32>) -> Array4<f32> {
     let s = x.shape();
     let shape = [s[0], s[1], s[2], s[3]];
     let data = reference::forward(ck, x.as_standard_layout().as_slice().unwrap(), shape);
-    let k = ck.config.scale;
+    let k = ck.config.scale();
     Array4::from_shape_vec([s[0], 3, s[2] * k, s[3] * k], data).expect("reference shape")
 }
 
@@ -100,7 +110,10 @@ fn runtimes(path: &Path) -> Vec<Box<dyn Upscaler>> {
     };
     ["ort", "tract"]
         .iter()
-        .map(|rt| open(rt, path, &opts).unwrap_or_else(|e| panic!("open {rt}: {e}")))
+        .map(|rt| {
+            open(rt, path, &opts)
+                .unwrap_or_else(|e| panic!("open {rt}: {}", srgan_contract::report::one_line(&e)))
+        })
         .collect()
 }
 
@@ -110,7 +123,7 @@ fn check_parity(ck: &Checkpoint, path: &Path, inputs: &[Array4<f32>]) {
         let want = reference_out(ck, &x.view());
         assert_not_degenerate(&want, "reference");
         for rt in rts.iter_mut() {
-            assert_eq!(rt.scale(), ck.config.scale);
+            assert_eq!(rt.scale(), ck.config.scale());
             let got = rt.upscale(x.view()).unwrap();
             let what = format!(
                 "{} vs reference on {:?} ({})",
@@ -120,6 +133,57 @@ fn check_parity(ck: &Checkpoint, path: &Path, inputs: &[Array4<f32>]) {
             );
             assert_parity(&what, &want, &got);
         }
+    }
+}
+
+/// RRDBNet (x4, and x2 / x1 through SpaceToDepth) and SRVGGNetCompact (x2, x3, x4, each
+/// activation) on both runtimes against the reference pass, which computes them the way
+/// BasicSR does (pixel_unshuffle, nearest upsampling by index, unfolded residual scaling).
+#[test]
+fn community_architectures_on_both_runtimes() {
+    use srgan_export::Activation;
+    let dir = TempDir::new("community");
+    let cases: Vec<(Architecture, Vec<[usize; 4]>)> = vec![
+        (
+            RrdbConfig::new(2, 8, 4, 4).into(),
+            vec![[1, 3, 11, 7], [2, 3, 4, 4], [1, 3, 1, 3]],
+        ),
+        (
+            RrdbConfig::new(1, 8, 4, 2).into(),
+            vec![[1, 3, 10, 6], [2, 3, 2, 4]],
+        ),
+        (RrdbConfig::new(1, 6, 4, 1).into(), vec![[1, 3, 8, 12]]),
+        (
+            SrVggConfig::new(3, 8, 4).into(),
+            vec![[1, 3, 13, 9], [2, 3, 1, 2]],
+        ),
+        (
+            SrVggConfig {
+                activation: Activation::Leakyrelu,
+                ..SrVggConfig::new(2, 8, 3)
+            }
+            .into(),
+            vec![[1, 3, 7, 10]],
+        ),
+        (
+            SrVggConfig {
+                activation: Activation::Relu,
+                ..SrVggConfig::new(1, 4, 2)
+            }
+            .into(),
+            vec![[1, 3, 9, 5]],
+        ),
+    ];
+    for (seed, (arch, shapes)) in cases.into_iter().enumerate() {
+        let ck = lively(Checkpoint::random_init(arch.clone(), seed as u64).unwrap());
+        let path = dir.join(format!("{}_{seed}.onnx", arch.name()));
+        write_onnx(&ck, &path, &ExportOptions::default()).expect("export");
+        let inputs: Vec<_> = shapes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| random_input(*s, 50 + i as u64))
+            .collect();
+        check_parity(&ck, &path, &inputs);
     }
 }
 

@@ -15,7 +15,7 @@ fn s(p: &Path) -> &str {
 #[test]
 fn tch_checkpoint_matches_exported_graph_on_ort() {
     let dir = TempDir::new("tch-run");
-    let mut ck = Checkpoint::random_init(&GeneratorConfig::new(2, 8, 4), 21).unwrap();
+    let mut ck = Checkpoint::random_init(GeneratorConfig::new(2, 8, 4), 21).unwrap();
     // Spread the output over the range so that one level means something.
     for v in &mut ck.tensors.get_mut("tail.conv.weight").unwrap().data {
         *v *= 8.0;

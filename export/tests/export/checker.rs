@@ -1,6 +1,6 @@
 //! Every exported model passes `onnx.checker.check_model(m, full_check=True)`.
 
-use srgan_export::{write_onnx, ExportOptions};
+use srgan_export::{write_onnx, Architecture, Checkpoint, ExportOptions, RrdbConfig, SrVggConfig};
 
 use crate::common::{checkpoint, run_python, scratch};
 
@@ -32,6 +32,22 @@ fn onnx_checker_accepts_every_exported_model() {
     let mut paths = Vec::new();
     for (i, (name, b, c, s, lr, hr, opset)) in cases.into_iter().enumerate() {
         let ck = checkpoint(b, c, s, lr, hr, i as u64);
+        let path = dir.join(format!("{name}.onnx"));
+        write_onnx(&ck, &path, &ExportOptions::with_opset(opset)).expect("export");
+        paths.push(path);
+    }
+    for (name, arch, opset) in [
+        (
+            "rrdb_x4",
+            Architecture::from(RrdbConfig::new(1, 8, 4, 4)),
+            default.opset,
+        ),
+        ("rrdb_x2_opset13", RrdbConfig::new(1, 8, 4, 2).into(), 13),
+        ("rrdb_x1_opset21", RrdbConfig::new(1, 8, 4, 1).into(), 21),
+        ("srvgg_x3", SrVggConfig::new(2, 8, 3).into(), default.opset),
+        ("srvgg_x4_opset13", SrVggConfig::new(2, 8, 4).into(), 13),
+    ] {
+        let ck = Checkpoint::random_init(arch, 3).unwrap();
         let path = dir.join(format!("{name}.onnx"));
         write_onnx(&ck, &path, &ExportOptions::with_opset(opset)).expect("export");
         paths.push(path);

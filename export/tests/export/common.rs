@@ -6,7 +6,7 @@ use std::path::Path;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use srgan_export::{Checkpoint, GeneratorConfig};
+use srgan_export::{Architecture, Checkpoint, GeneratorConfig};
 pub use srgan_testkit::python::python;
 use srgan_testkit::TempDir;
 
@@ -36,6 +36,22 @@ pub fn checkpoint(
     cfg.lr_range = lr_range;
     cfg.hr_range = hr_range;
     Checkpoint::random_init(&cfg, seed).expect("valid config")
+}
+
+/// A random-weight checkpoint of RRDBNet or SRVGGNetCompact with the given ranges.
+pub fn community(
+    arch: impl Into<Architecture>,
+    lr_range: [f32; 2],
+    hr_range: [f32; 2],
+    seed: u64,
+) -> Checkpoint {
+    let mut arch: Architecture = arch.into();
+    match &mut arch {
+        Architecture::RrdbNet(c) => (c.lr_range, c.hr_range) = (lr_range, hr_range),
+        Architecture::SrVggCompact(c) => (c.lr_range, c.hr_range) = (lr_range, hr_range),
+        Architecture::SrResNet(c) => (c.lr_range, c.hr_range) = (lr_range, hr_range),
+    }
+    Checkpoint::random_init(arch, seed).expect("valid config")
 }
 
 /// Uniform values in [0, 1).

@@ -91,6 +91,67 @@ fn op_set_is_pinned() {
 }
 
 #[test]
+fn op_sets_of_the_community_architectures_are_pinned() {
+    use crate::common::community;
+    use srgan_export::{Activation, RrdbConfig, SrVggConfig};
+    let count = |pairs: &[(&str, usize)]| -> BTreeMap<String, usize> {
+        pairs
+            .iter()
+            .filter(|(_, v)| *v > 0)
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect()
+    };
+    // RRDBNet: per RRDB 3 dense blocks of 5 convs, 4 LeakyRelus, 4 Concats and an Add, then a
+    // Mul (residual scale) and an Add; nearest x2 as Resize; x2 and x1 fold the unshuffle into
+    // conv_first (a strided conv).
+    for (blocks, scale) in [(0usize, 4usize), (2, 4), (1, 2), (1, 1)] {
+        let m = model(&community(
+            RrdbConfig::new(blocks, 8, 4, scale),
+            [0.0, 1.0],
+            [0.0, 1.0],
+            0,
+        ));
+        let want = count(&[
+            ("Conv", 1 + 15 * blocks + 5),
+            ("LeakyRelu", 12 * blocks + 3),
+            ("Concat", 12 * blocks),
+            ("Add", 4 * blocks + 1),
+            ("Mul", blocks),
+            ("Resize", 2),
+            ("Clip", 1),
+        ]);
+        assert_eq!(
+            op_counts(&m),
+            want,
+            "rrdbnet blocks {blocks}, scale {scale}"
+        );
+    }
+    // SRVGGNetCompact: convs + 2 convs, one more for the input skip (1x1), one shuffle.
+    for (act, op) in [
+        (Activation::Prelu, "PRelu"),
+        (Activation::Relu, "Relu"),
+        (Activation::Leakyrelu, "LeakyRelu"),
+    ] {
+        let cfg = SrVggConfig {
+            activation: act,
+            ..SrVggConfig::new(3, 8, 3)
+        };
+        let m = model(&community(cfg, [0.0, 1.0], [0.0, 1.0], 0));
+        let want = count(&[
+            ("Conv", 3 + 2 + 1),
+            (op, 3 + 1),
+            ("Add", 1),
+            ("DepthToSpace", 1),
+            ("Clip", 1),
+        ]);
+        assert_eq!(op_counts(&m), want, "srvgg {act:?}");
+        let g = m.graph.as_ref().unwrap();
+        let shuffle = g.node.iter().find(|n| n.op_type == "DepthToSpace").unwrap();
+        assert_eq!(shuffle.attribute[0].i, 3, "blocksize");
+    }
+}
+
+#[test]
 fn batch_norm_is_folded_into_the_conv() {
     let ck = checkpoint(2, 4, 4, [0.0, 1.0], [-1.0, 1.0], 3);
     let m = model(&ck);
@@ -112,7 +173,7 @@ fn batch_norm_is_folded_into_the_conv() {
             bias: g("blocks.1.bn2.bias"),
             mean: g("blocks.1.bn2.running_mean"),
             var: g("blocks.1.bn2.running_var"),
-            eps: ck.config.bn_eps,
+            eps: ck.config.as_srresnet().unwrap().bn_eps,
         },
     );
     let fw = initializer(&m, "blocks.1.conv2.weight")
@@ -324,10 +385,7 @@ fn inputs_outputs_opset_and_metadata() {
     // Tagged as the contract writes it, and the same network.
     assert!(md[metadata::ARCHITECTURE].starts_with(r#"{"arch":"srresnet","#));
     let arch = srgan_contract::Architecture::from_json(md[metadata::ARCHITECTURE]).unwrap();
-    assert_eq!(
-        arch,
-        srgan_contract::Architecture::SrResNet(ck.config.clone())
-    );
+    assert_eq!(arch, ck.config);
     assert_eq!(
         md[metadata::PRODUCER],
         format!("srgan-export {}", env!("CARGO_PKG_VERSION"))
@@ -383,7 +441,7 @@ fn exporter_errors_carry_the_facts() {
         .tensors
         .get_mut("blocks.0.bn2.running_var")
         .unwrap()
-        .data[0] = -ck.config.bn_eps;
+        .data[0] = -ck.config.as_srresnet().unwrap().bn_eps;
     match build_model(&zero_var, &ExportOptions::default()) {
         Err(ExportError::NonFinite { tensor }) => assert_eq!(tensor, "blocks.0.conv2.weight"),
         other => panic!("{other:?}"),

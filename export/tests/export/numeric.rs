@@ -8,7 +8,8 @@ use srgan_export::{reference, write_onnx, Checkpoint, ExportOptions};
 
 use srgan_testkit::{assert_close, compare, Tolerance};
 
-use crate::common::{checkpoint, random_input, read_f32, run_python, scratch};
+use crate::common::{checkpoint, community, random_input, read_f32, run_python, scratch};
+use srgan_export::{Activation, RrdbConfig, SrVggConfig};
 
 const TOL: Tolerance = Tolerance::F32;
 
@@ -104,6 +105,58 @@ fn cases() -> Vec<Case> {
             plain: false,
         },
         Case {
+            name: "rrdb_x4_b2_f8_g4",
+            ck: community(RrdbConfig::new(2, 8, 4, 4), [0.0, 1.0], [-1.0, 1.0], 31),
+            shape: [1, 3, 9, 11],
+            plain: false,
+        },
+        Case {
+            name: "rrdb_x2_b1_f8_g4_ranges_batch2",
+            ck: community(RrdbConfig::new(1, 8, 4, 2), [-1.0, 1.0], [-1.0, 1.0], 32),
+            shape: [2, 3, 8, 10],
+            plain: false,
+        },
+        Case {
+            name: "rrdb_x1_b1_f4_g4",
+            ck: community(RrdbConfig::new(1, 4, 4, 1), [0.0, 1.0], [-1.0, 1.0], 33),
+            shape: [1, 3, 8, 12],
+            plain: false,
+        },
+        Case {
+            name: "srvgg_x3_c3_f8_prelu_batch2",
+            ck: community(SrVggConfig::new(3, 8, 3), [0.0, 1.0], [0.0, 1.0], 34),
+            shape: [2, 3, 7, 9],
+            plain: false,
+        },
+        Case {
+            name: "srvgg_x4_c2_f8_leakyrelu_ranges",
+            ck: community(
+                SrVggConfig {
+                    activation: Activation::Leakyrelu,
+                    ..SrVggConfig::new(2, 8, 4)
+                },
+                [-1.0, 1.0],
+                [-0.5, 1.5],
+                35,
+            ),
+            shape: [1, 3, 6, 5],
+            plain: false,
+        },
+        Case {
+            name: "srvgg_x2_c1_f4_relu",
+            ck: community(
+                SrVggConfig {
+                    activation: Activation::Relu,
+                    ..SrVggConfig::new(1, 4, 2)
+                },
+                [0.0, 1.0],
+                [0.0, 1.0],
+                36,
+            ),
+            shape: [1, 3, 5, 8],
+            plain: false,
+        },
+        Case {
             name: "x4_b1_c4_odd_plain_tail",
             ck: checkpoint(1, 4, 4, [0.0, 1.0], [-1.0, 1.0], 11),
             shape: [1, 3, 17, 23],
@@ -119,7 +172,7 @@ fn torch_and_onnxruntime_match_the_reference() {
     let results = run_cases(&dir, &cases, |c| c.ck.clone());
     for (case, (x, files)) in cases.iter().zip(results) {
         let [n, _, h, w] = case.shape;
-        let s = case.ck.config.scale;
+        let s = case.ck.config.scale();
         let want = reference::forward(&case.ck, &x, case.shape);
         assert_eq!(
             want.len(),

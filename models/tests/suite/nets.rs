@@ -17,7 +17,7 @@ fn generator_names_equal_param_specs_without_renames() {
         want.sort();
         assert_eq!(names, want);
         assert!(names.iter().all(|n| !n.contains("__")), "{names:?}");
-        check_var_names(&vs, &cfg).unwrap();
+        check_var_names(&vs, &(&cfg).into()).unwrap();
     }
 }
 
@@ -35,7 +35,9 @@ fn a_duplicate_name_is_caught() {
         .var("weight", &[4], nn::Init::Const(0.0));
     let names: Vec<String> = vs.variables().into_keys().collect();
     assert!(names.iter().any(|n| n.contains("__")), "{names:?}");
-    let err = check_var_names(&vs, &cfg).unwrap_err().to_string();
+    let err = check_var_names(&vs, &(&cfg).into())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("__"), "{err}");
 }
 

