@@ -26,7 +26,7 @@ pub fn bench(c: &mut Criterion, setup: &Setup) {
     let photo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/chelsea.png");
     std::fs::copy(&photo, data.join("chelsea.png")).expect("copy the bundled photo");
     let mut cfg = TrainConfig {
-        generator: arch,
+        generator: arch.into(),
         threads: Some(setup.options.resolved_threads()),
         val_every: 0,
         checkpoint_every: 0,

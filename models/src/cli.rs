@@ -11,7 +11,7 @@ use srgan_runtimes::Device;
 
 use crate::config::{Phase, TrainConfig};
 use crate::error::{ModelsError, Result};
-use crate::generator::Generator;
+use crate::generator::AnyGenerator;
 use crate::trainer::{files, Trainer, TrainerOptions};
 
 /// Train an SRResNet / SRGAN generator with libtorch.
@@ -180,7 +180,7 @@ impl TrainJob {
 
     /// A fresh trainer, or one resumed from [`resume`](Self::resume); `stop` is the flag that
     /// stops it after the current iteration (with a checkpoint).
-    pub fn trainer(&self, stop: Option<Arc<AtomicBool>>) -> Result<Trainer<Generator>> {
+    pub fn trainer(&self, stop: Option<Arc<AtomicBool>>) -> Result<Trainer<AnyGenerator>> {
         let opts = TrainerOptions {
             progress: true,
             bar: self.bar,

@@ -5,13 +5,26 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use srgan_export::GeneratorConfig;
+use srgan_export::{Architecture, GeneratorConfig};
 
 use crate::adam::AdamConfig;
 use crate::discriminator::DiscriminatorConfig;
 use crate::error::{ModelsError, Result};
 use crate::losses::LossConfig;
 use crate::vgg::VggConfig;
+
+/// Reads `generator:` as the contract's tagged [`Architecture`]; without an `arch` key it is
+/// SRResNet (every config written before there were other main modules).
+fn architecture<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Architecture, D::Error> {
+    let mut value = serde_json::Value::deserialize(d)?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.entry("arch")
+            .or_insert_with(|| serde_json::Value::from("srresnet"));
+    }
+    serde_json::from_value(value).map_err(serde::de::Error::custom)
+}
 
 /// Which training phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
@@ -85,8 +98,11 @@ pub struct TrainConfig {
     /// Iterations per epoch (the period of the running means). Default: one pass over the
     /// training images, `ceil(images / batch)`.
     pub epoch_iterations: Option<u64>,
-    /// Architecture of G.
-    pub generator: GeneratorConfig,
+    /// Architecture of G, the main module: `arch: srresnet` (the default when `arch` is
+    /// absent), `rrdbnet` or `srvgg_compact`, with its hyper-parameters (see
+    /// [`srgan_export::Architecture`]).
+    #[serde(deserialize_with = "architecture")]
+    pub generator: Architecture,
     /// Architecture of D (phase `gan`).
     pub discriminator: DiscriminatorConfig,
     /// The perceptual module.
@@ -123,7 +139,7 @@ impl Default for TrainConfig {
             phase: Phase::Pretrain,
             iterations: 1_000_000,
             epoch_iterations: None,
-            generator: GeneratorConfig::paper(),
+            generator: GeneratorConfig::paper().into(),
             discriminator: DiscriminatorConfig::default(),
             vgg: VggConfig::default(),
             loss: LossConfig::default(),
@@ -255,7 +271,7 @@ impl TrainConfig {
         self.loss.validate()?;
         self.adam_g.validate("adam_g")?;
         self.adam_d.validate("adam_d")?;
-        let s = self.generator.scale;
+        let s = self.generator.scale();
         let d = &self.data;
         if d.crop == 0 || d.crop % s != 0 || d.crop > 4096 {
             return Err(ModelsError::config(
@@ -320,5 +336,45 @@ impl TrainConfig {
             Some(d) => base * d.factor.powi((it / d.every) as i32),
             None => base,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use srgan_export::RrdbConfig;
+
+    /// Every config in configs/ parses and validates; `generator:` without `arch` is SRResNet,
+    /// with it any main module; the YAML written into a run folder reads back the same.
+    #[test]
+    fn shipped_configs_and_tagged_generators_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let cfg = TrainConfig::from_yaml_file(&path)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let back = TrainConfig::from_yaml_str(&cfg.to_yaml(), &path).unwrap();
+                assert_eq!(back, cfg, "{}", path.display());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 7, "{seen} configs");
+        let p = Path::new("x.yaml");
+        let parse = |t: &str| TrainConfig::parse_unvalidated(t, p);
+        let legacy = parse("generator: { blocks: 2, channels: 8, scale: 4 }").unwrap();
+        assert_eq!(legacy.generator, GeneratorConfig::new(2, 8, 4).into());
+        let rrdb =
+            parse("generator: { arch: rrdbnet, blocks: 2, features: 8, growth: 4, scale: 2 }")
+                .unwrap();
+        assert_eq!(rrdb.generator, RrdbConfig::new(2, 8, 4, 2).into());
+        let e = parse("generator: { arch: unet, blocks: 2 }").unwrap_err();
+        assert!(srgan_contract::report::one_line(&e).contains("unet"), "{e}");
+        let mut bad =
+            parse("generator: { arch: srvgg_compact, convs: 2, features: 8, scale: 5 }").unwrap();
+        bad.loss.vgg_weight = 0.0;
+        let e = bad.validate().unwrap_err();
+        assert!(e.to_string().contains("scale"), "{e}");
     }
 }

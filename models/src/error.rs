@@ -22,6 +22,9 @@ pub enum ModelsError {
     /// The generator checkpoint contract was violated.
     #[error(transparent)]
     Checkpoint(#[from] srgan_export::CheckpointError),
+    /// Weights to start from (an srgan checkpoint or community weights) cannot be loaded.
+    #[error(transparent)]
+    Import(#[from] Box<srgan_export::import::ImportError>),
     /// An architecture value is out of range.
     #[error(transparent)]
     Architecture(#[from] srgan_contract::ConfigError),
@@ -129,15 +132,13 @@ pub enum ModelsError {
     },
     /// The run cannot fit the machine's memory.
     #[error(
-        "training a generator of {blocks} blocks x {channels} channels at batch {batch}, crop \
-         {crop} needs at least {need_mib} MiB, but {available_mib} MiB are available: reduce \
-         generator.blocks or generator.channels, data.batch or data.crop"
+        "training {generator} at batch {batch}, crop {crop} needs at least {need_mib} MiB, but \
+         {available_mib} MiB are available: reduce the generator's depth or width, data.batch \
+         or data.crop"
     )]
     TooLargeForMachine {
-        /// Residual blocks.
-        blocks: usize,
-        /// Feature channels.
-        channels: usize,
+        /// The generator, described (e.g. `SRResNet 16x64, x4`).
+        generator: String,
         /// Batch size.
         batch: usize,
         /// HR crop side.

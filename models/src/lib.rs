@@ -30,7 +30,7 @@ pub use config::{DataConfig, LrDecay, Phase, TrainConfig};
 pub use device::{resolve_device, tch_device};
 pub use discriminator::{BnMode, Discriminator, DiscriminatorConfig};
 pub use error::{ModelsError, Result};
-pub use generator::{Generator, MainModule};
+pub use generator::{AnyGenerator, Generator, MainModule, RrdbNet, SrVggNet};
 pub use losses::LossConfig;
 pub use trainer::{RunOutcome, Trainer, TrainerOptions, Validation};
 pub use upscaler::TchUpscaler;

@@ -8,26 +8,47 @@
 //! sample. The discriminator's and VGG's activations and libtorch's workspace come on top.
 
 use crate::config::{Phase, TrainConfig};
+use srgan_export::Architecture;
 
 /// Bytes of one f32.
 const F32: u128 = 4;
 
-/// Elements of the generator's activations kept for the backward pass, per sample: head (conv,
-/// PReLU), six per residual block (conv, BN, PReLU, conv, BN, sum), three for the trunk, three
-/// per upsampling stage at its resolution (conv, shuffle, PReLU) and the 3-channel tail.
+/// Elements of the generator's activations kept for the backward pass, per sample.
+///
+/// SRResNet: head (conv, PReLU), six per residual block (conv, BN, PReLU, conv, BN, sum),
+/// three for the trunk, three per upsampling stage at its resolution (conv, shuffle, PReLU)
+/// and the 3-channel tail. RRDBNet and SRVGGNetCompact: each convolution's output at its
+/// resolution and no more (activations, concatenations and sums come on top).
 fn generator_activations(cfg: &TrainConfig) -> u128 {
-    let g = &cfg.generator;
-    let c = g.channels as u128;
-    let scale = g.scale as u128;
+    let scale = cfg.generator.scale() as u128;
     let lr_side = (cfg.data.crop as u128 / scale.max(1)).max(1);
     let lr = lr_side * lr_side;
-    let mut n = lr * c * (2 + 6 * g.blocks as u128 + 3);
-    let mut res = lr;
-    for _ in 0..g.upsample_stages() {
-        res = res.saturating_mul(4);
-        n = n.saturating_add(res.saturating_mul(3 * c));
+    match &cfg.generator {
+        Architecture::SrResNet(g) => {
+            let c = g.channels as u128;
+            let mut n = lr * c * (2 + 6 * g.blocks as u128 + 3);
+            let mut res = lr;
+            for _ in 0..g.upsample_stages() {
+                res = res.saturating_mul(4);
+                n = n.saturating_add(res.saturating_mul(3 * c));
+            }
+            n.saturating_add(res.saturating_mul(3))
+        }
+        Architecture::RrdbNet(g) => {
+            let (f, gr) = (g.features as u128, g.growth as u128);
+            let u2 = (g.unshuffle() * g.unshuffle()) as u128;
+            let grid = (lr / u2).max(1);
+            let per_rrdb = 3 * (4 * gr + f);
+            let feature_grid = grid.saturating_mul(f * 2 + per_rrdb * g.blocks as u128);
+            let up = grid.saturating_mul(4 * f + 16 * (2 * f + 3));
+            feature_grid.saturating_add(up)
+        }
+        Architecture::SrVggCompact(g) => {
+            let f = g.features as u128;
+            let s2 = scale * scale;
+            lr.saturating_mul(f * (g.convs as u128 + 1) + 3 * s2 + 3 * s2)
+        }
     }
-    n.saturating_add(res.saturating_mul(3))
 }
 
 /// Parameters of the discriminator: four pairs of 3x3 convolutions of 1, 2, 4, 8 x the base
@@ -85,7 +106,7 @@ mod tests {
         // 1.5 M parameters (24 MiB with Adam) and 16 x 24^2-pixel crops through 16 blocks.
         assert!((0.2..4.0).contains(&gib), "{gib} GiB");
         let huge = TrainConfig {
-            generator: GeneratorConfig::new(1024, 4096, 4),
+            generator: GeneratorConfig::new(1024, 4096, 4).into(),
             ..TrainConfig::default()
         };
         assert!(

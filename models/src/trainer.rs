@@ -24,7 +24,7 @@ use crate::config::{Phase, TrainConfig};
 use crate::data::{self, stream, ImageFolder, Loader, Sampling, ValImage};
 use crate::discriminator::{BnMode, Discriminator};
 use crate::error::{ModelsError, Result};
-use crate::generator::{self, Generator, MainModule};
+use crate::generator::{self, AnyGenerator, MainModule};
 use crate::logging::{self, IterationLosses, RunningMeans};
 use crate::losses;
 use crate::state;
@@ -90,7 +90,7 @@ struct Adversary {
 }
 
 /// Trains a main module `G` (the SRResNet [`Generator`] by default).
-pub struct Trainer<G: MainModule = Generator> {
+pub struct Trainer<G: MainModule = AnyGenerator> {
     cfg: TrainConfig,
     device: Device,
     out: PathBuf,
@@ -142,8 +142,7 @@ impl<G: MainModule> Trainer<G> {
                 let need = crate::memory::training_bytes(&cfg);
                 if need > available {
                     return Err(ModelsError::TooLargeForMachine {
-                        blocks: cfg.generator.blocks,
-                        channels: cfg.generator.channels,
+                        generator: cfg.generator.describe(),
                         batch: cfg.data.batch,
                         crop: cfg.data.crop,
                         need_mib: need >> 20,
@@ -170,10 +169,11 @@ impl<G: MainModule> Trainer<G> {
         tch::manual_seed(data::derive_seed(&[cfg.seed, 0xD15C]) as i64);
         let g_vs = nn::VarStore::new(device);
         let g = G::build(&g_vs.root(), &cfg.generator)?;
-        generator::check_var_names(&g_vs, &(&cfg.generator).into())?;
+        generator::check_var_names(&g_vs, &cfg.generator)?;
         if let Some(init) = &cfg.init_generator {
-            let ck = srgan_export::Checkpoint::load(init)?;
-            if ck.config != srgan_export::Architecture::from(&cfg.generator) {
+            // An srgan checkpoint, or community weights (e.g. Real-ESRGAN's .pth) to fine-tune.
+            let ck = srgan_export::import::load_weights(init).map_err(Box::new)?;
+            if ck.config != cfg.generator {
                 return Err(ModelsError::ResumeMismatch {
                     path: init.clone(),
                     what: "the generator architecture".into(),
@@ -217,7 +217,7 @@ impl<G: MainModule> Trainer<G> {
         let sampling = Sampling {
             seed: cfg.seed,
             crop,
-            scale: cfg.generator.scale as u32,
+            scale: cfg.generator.scale() as u32,
             batch: cfg.data.batch,
             augment: cfg.data.augment,
             epoch_iterations,
@@ -225,7 +225,7 @@ impl<G: MainModule> Trainer<G> {
         let val = match &cfg.data.val {
             Some(v) => data::validation_set(
                 v,
-                cfg.generator.scale as u32,
+                cfg.generator.scale() as u32,
                 cfg.data.val_max_images,
                 cfg.data.workers,
             )?,
@@ -371,7 +371,7 @@ impl<G: MainModule> Trainer<G> {
     pub fn batch_tensors(&self, b: &data::Batch) -> (Tensor, Tensor) {
         let g = &self.cfg.generator;
         let s = b.hr_side as i64;
-        let ls = s / g.scale as i64;
+        let ls = s / g.scale() as i64;
         let n = b.n as i64;
         let lr = Tensor::from_slice(&b.lr)
             .view([n, 3, ls, ls])
@@ -380,12 +380,12 @@ impl<G: MainModule> Trainer<G> {
             .view([n, 3, s, s])
             .to_device(self.device);
         let map = |x: Tensor, r: [f32; 2]| x * (r[1] - r[0]) as f64 + r[0] as f64;
-        (map(lr, g.lr_range), map(hr, g.hr_range))
+        (map(lr, g.lr_range()), map(hr, g.hr_range()))
     }
 
     /// Maps G's output from `hr_range` to [0, 1] (for VGG and for images).
     fn to_unit(&self, y: &Tensor) -> Tensor {
-        let [lo, hi] = self.cfg.generator.hr_range;
+        let [lo, hi] = self.cfg.generator.hr_range();
         (y - lo as f64) / (hi - lo) as f64
     }
 
@@ -648,7 +648,8 @@ impl<G: MainModule> Trainer<G> {
         let x = Tensor::from_slice(&v)
             .view(dims.as_slice())
             .to_device(self.device);
-        let x = x * (g.lr_range[1] - g.lr_range[0]) as f64 + g.lr_range[0] as f64;
+        let [lo, hi] = g.lr_range();
+        let x = x * (hi - lo) as f64 + lo as f64;
         let y = tch::no_grad(|| net.forward_t(&x, false));
         let y = self.to_unit(&y).clamp(0.0, 1.0);
         let (n, c, h, w) = y
@@ -793,11 +794,11 @@ pub fn check_state_metadata(
         }
     };
     let json = |v: &dyn erased::Ser| v.json();
-    mismatch(
-        "the generator architecture",
-        json(&cfg.generator),
-        get("generator")?,
-    )?;
+    // Compared as architectures: states written before the `arch` tag hold untagged JSON.
+    let stored = get("generator")?;
+    if srgan_export::Architecture::from_json(stored).ok().as_ref() != Some(&cfg.generator) {
+        mismatch("the generator architecture", json(&cfg.generator), stored)?;
+    }
     mismatch("the phase", json(&cfg.phase), get("phase")?)?;
     if cfg.phase == Phase::Gan {
         mismatch(

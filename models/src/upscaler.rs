@@ -11,14 +11,13 @@ use srgan_runtimes::{ModelInfo, RuntimeError, RuntimeOptions, Upscaler};
 use tch::{nn, Tensor};
 
 use crate::device::tch_device;
-use crate::error::ModelsError;
-use crate::generator::{self, Generator, MainModule};
+use crate::generator::{self, AnyGenerator, MainModule};
 
 /// A generator checkpoint on libtorch.
 pub struct TchUpscaler {
     name: String,
     _vs: nn::VarStore,
-    net: Generator,
+    net: AnyGenerator,
     device: tch::Device,
     info: ModelInfo,
 }
@@ -27,7 +26,7 @@ impl std::fmt::Debug for TchUpscaler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TchUpscaler")
             .field("name", &self.name)
-            .field("config", self.net.config())
+            .field("arch", self.net.arch())
             .finish()
     }
 }
@@ -49,14 +48,7 @@ impl TchUpscaler {
     /// Builds the upscaler from a checkpoint in memory.
     pub fn from_checkpoint(ck: &Checkpoint, device: tch::Device) -> crate::Result<Self> {
         let vs = nn::VarStore::new(device);
-        let cfg = ck.config.as_srresnet().ok_or_else(|| {
-            ModelsError::config(
-                "architecture",
-                ck.config.describe(),
-                "SRResNet (the tch runtime runs only SRResNet so far; use --runtime ort or tract)",
-            )
-        })?;
-        let net = Generator::build(&vs.root(), cfg)?;
+        let net = AnyGenerator::build(&vs.root(), &ck.config)?;
         generator::load_checkpoint(&vs, ck)?;
         let info = ModelInfo::for_architecture(
             &ck.config,
@@ -80,9 +72,9 @@ impl TchUpscaler {
         let s = input.shape().to_vec();
         let data: Vec<f32> = input.iter().copied().collect();
         let dims: Vec<i64> = s.iter().map(|&d| d as i64).collect();
-        let cfg = self.net.config();
-        let [llo, lhi] = cfg.lr_range;
-        let [lo, hi] = cfg.hr_range;
+        let cfg = self.net.arch();
+        let [llo, lhi] = cfg.lr_range();
+        let [lo, hi] = cfg.hr_range();
         let x = Tensor::from_slice(&data)
             .view(dims.as_slice())
             .to_device(self.device);
@@ -104,7 +96,7 @@ impl Upscaler for TchUpscaler {
     }
 
     fn scale(&self) -> usize {
-        self.net.config().scale
+        self.net.arch().scale()
     }
 
     fn info(&self) -> &ModelInfo {

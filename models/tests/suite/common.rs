@@ -56,7 +56,7 @@ pub fn tiny_config(train: &Path, phase: Phase) -> TrainConfig {
         seed: 3,
         phase,
         iterations: 10,
-        generator: GeneratorConfig::new(1, 8, 2),
+        generator: GeneratorConfig::new(1, 8, 2).into(),
         ..Default::default()
     };
     c.discriminator.base_channels = 4;

@@ -157,7 +157,7 @@ fn resume_from_another_architecture_changes_nothing() {
     .map(|f| std::fs::read(out.join(f)).unwrap())
     .collect();
     let mut other = cfg.clone();
-    other.generator.blocks = 2;
+    other.generator = srgan_export::GeneratorConfig::new(2, 8, 2).into();
     other.iterations = 4;
     let err = Trainer::<srgan_models::Generator>::resume(
         other,
@@ -325,7 +325,7 @@ fn a_run_that_cannot_fit_the_machine_is_refused_up_front() {
     let (train, _) = photo_folders("too-large");
     let out = tmp_dir("too-large");
     let mut cfg = tiny_config(&train, Phase::Pretrain);
-    cfg.generator = srgan_export::GeneratorConfig::new(1024, 4096, 4);
+    cfg.generator = srgan_export::GeneratorConfig::new(1024, 4096, 4).into();
     let e = match Trainer::<srgan_models::Generator>::new(
         cfg,
         &out,

@@ -6,6 +6,7 @@ mod adam;
 mod common;
 mod errors;
 mod losses;
+mod main_modules;
 mod nets;
 mod parity;
 mod run_folder;

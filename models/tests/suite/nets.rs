@@ -10,7 +10,7 @@ use tch::{Device, Kind, Tensor};
 fn generator_names_equal_param_specs_without_renames() {
     for cfg in [GeneratorConfig::new(2, 8, 4), GeneratorConfig::new(0, 4, 8)] {
         let vs = nn::VarStore::new(Device::Cpu);
-        let _g = Generator::build(&vs.root(), &cfg).unwrap();
+        let _g = Generator::build(&vs.root(), &(&cfg).into()).unwrap();
         let mut names: Vec<String> = vs.variables().into_keys().collect();
         names.sort();
         let mut want: Vec<String> = cfg.param_specs().into_iter().map(|s| s.name).collect();
@@ -26,7 +26,7 @@ fn a_duplicate_name_is_caught() {
     // Building twice under the same root makes tch rename variables `weight__N`.
     let cfg = GeneratorConfig::new(1, 4, 2);
     let vs = nn::VarStore::new(Device::Cpu);
-    let _a = Generator::build(&vs.root(), &cfg).unwrap();
+    let _a = Generator::build(&vs.root(), &(&cfg).into()).unwrap();
     // get-or-create would reuse names; `add` renames: force it through a second PReLU.
     let _dup = vs
         .root()
@@ -45,7 +45,7 @@ fn a_duplicate_name_is_caught() {
 fn generator_and_discriminator_shapes() {
     let cfg = GeneratorConfig::new(1, 8, 4);
     let vs = nn::VarStore::new(Device::Cpu);
-    let g = Generator::build(&vs.root(), &cfg).unwrap();
+    let g = Generator::build(&vs.root(), &(&cfg).into()).unwrap();
     let x = Tensor::rand([2, 3, 7, 5], (Kind::Float, Device::Cpu));
     assert_eq!(g.forward_t(&x, false).size(), vec![2, 3, 28, 20]);
 
@@ -77,9 +77,10 @@ fn checkpoint_roundtrip_through_varstore() {
     let cfg = GeneratorConfig::new(2, 4, 2);
     let ck = srgan_export::Checkpoint::random_init(&cfg, 5).unwrap();
     let vs = nn::VarStore::new(Device::Cpu);
-    let _g = Generator::build(&vs.root(), &cfg).unwrap();
+    let _g = Generator::build(&vs.root(), &(&cfg).into()).unwrap();
     srgan_models::generator::load_checkpoint(&vs, &ck).unwrap();
     let back =
-        srgan_models::generator::to_checkpoint(&vs, &cfg, ck.extra_metadata.clone()).unwrap();
+        srgan_models::generator::to_checkpoint(&vs, &(&cfg).into(), ck.extra_metadata.clone())
+            .unwrap();
     assert_eq!(back, ck);
 }

@@ -15,7 +15,7 @@ fn exported_checkpoint_matches_tch_on_ort_and_tract() {
     let out = tmp_dir("parity-out");
     let mut cfg = tiny_config(&train, Phase::Pretrain);
     cfg.iterations = 4;
-    cfg.generator = srgan_export::GeneratorConfig::new(2, 8, 4);
+    cfg.generator = srgan_export::GeneratorConfig::new(2, 8, 4).into();
     let mut t: Trainer =
         Trainer::new(cfg, &out, tch::Device::Cpu, TrainerOptions::default()).unwrap();
     t.run().unwrap();

@@ -15,7 +15,7 @@ fn a_short_run_lowers_the_pixel_loss_and_writes_its_files() {
     cfg.data.val = Some(val.to_path_buf());
     cfg.val_every = 20;
     cfg.checkpoint_every = 20;
-    cfg.generator = srgan_export::GeneratorConfig::new(1, 16, 2);
+    cfg.generator = srgan_export::GeneratorConfig::new(1, 16, 2).into();
     let mut t: Trainer =
         Trainer::new(cfg, &out, tch::Device::Cpu, TrainerOptions::default()).unwrap();
     let outcome = t.run().unwrap();
