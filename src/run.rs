@@ -16,7 +16,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use srgan_imaging::budget::{resolve_tile_pad, Tiling};
+use srgan_imaging::budget::{resolve_tile_pad, PadSource, Tiling};
 use srgan_runtimes::Upscaler;
 
 pub mod args;
@@ -128,7 +128,7 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
     if cfg.tta {
         upscaler = Box::new(srgan_imaging::tta::Tta::new(upscaler));
     }
-    let (tile_pad, exact) = resolve_tile_pad(cfg.tile_pad, upscaler.info());
+    let (tile_pad, pad_source) = resolve_tile_pad(cfg.tile_pad, upscaler.info());
     let console = Console::new(
         jobs.len() + early_failures.len(),
         folder,
@@ -136,13 +136,20 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
         cfg.json,
     );
     let tiling = tiling(cfg, upscaler.as_ref(), tile_pad)?;
-    if !exact {
-        // Said once, when the first image is actually cut into tiles.
-        console.warn_when_tiled(format!(
+    // Said once, when the first image is actually cut into tiles.
+    match pad_source {
+        PadSource::Exact => {}
+        PadSource::Fallback => console.warn_when_tiled(format!(
             "{} does not give its receptive-field radius; using --tile-pad {tile_pad} \
              (tile seams may show: pass --tile-pad, or --tile 0 to run images whole)",
             cfg.model.display()
-        ));
+        )),
+        PadSource::Capped { radius } => console.warn_when_tiled(format!(
+            "{}'s receptive-field radius is {radius} LR pixels, too large to pad every tile \
+             with; using --tile-pad {tile_pad} (tile seams may show: pass a larger --tile-pad, \
+             or --tile 0 to run images whole)",
+            cfg.model.display()
+        )),
     }
     if folder && jobs.is_empty() && early_failures.is_empty() {
         console.warn(&format!(

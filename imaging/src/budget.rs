@@ -76,17 +76,37 @@ pub enum BudgetError {
     },
 }
 
-/// The tile pad to use: `explicit` (`--tile-pad`) if given; else the model's receptive-field
-/// radius ([`default_tile_pad`]); else [`FALLBACK_TILE_PAD`]. The second value is `false`
-/// for the fallback, so callers can warn.
-pub fn resolve_tile_pad(explicit: Option<usize>, info: &ModelInfo) -> (usize, bool) {
+/// The tile pad to use: `explicit` (`--tile-pad`) if given; else the model's
+/// ([`default_tile_pad`]). The second value says whether tiles are exact (`true` for an
+/// explicit pad: the user chose), and, when they may not be, the model's radius if it gave
+/// one, so callers can warn.
+pub fn resolve_tile_pad(explicit: Option<usize>, info: &ModelInfo) -> (usize, PadSource) {
     match explicit {
-        Some(p) => (p, true),
+        Some(p) => (p, PadSource::Exact),
         None => {
             let d = default_tile_pad(info);
-            (d.pad, d.from_model)
+            let source = match (d.from_model, d.radius) {
+                (true, _) => PadSource::Exact,
+                (false, Some(radius)) => PadSource::Capped { radius },
+                (false, None) => PadSource::Fallback,
+            };
+            (d.pad, source)
         }
     }
+}
+
+/// Where a tile pad came from, for the warning about seams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PadSource {
+    /// `--tile-pad`, or the model's exact receptive-field radius.
+    Exact,
+    /// The model's radius is larger than [`crate::tiling::MAX_DEFAULT_PAD`]; seams may show.
+    Capped {
+        /// The model's radius.
+        radius: usize,
+    },
+    /// The model gives no radius; seams may show.
+    Fallback,
 }
 
 /// How each image is tiled: the same [`TileConfig`] for every image (`--tile N`), or a
@@ -238,16 +258,27 @@ mod tests {
     #[test]
     fn tile_pad_resolution() {
         let mut info = ModelInfo::default();
-        assert_eq!(resolve_tile_pad(Some(3), &info), (3, true));
-        assert_eq!(resolve_tile_pad(None, &info), (FALLBACK_TILE_PAD, false));
+        assert_eq!(resolve_tile_pad(Some(3), &info), (3, PadSource::Exact));
+        assert_eq!(
+            resolve_tile_pad(None, &info),
+            (FALLBACK_TILE_PAD, PadSource::Fallback)
+        );
         let cfg = GeneratorConfig::new(1, 8, 4);
         info.architecture = Some(cfg.clone().into());
         assert_eq!(
             resolve_tile_pad(None, &info),
-            (cfg.receptive_field_radius(), true)
+            (cfg.receptive_field_radius(), PadSource::Exact)
         );
         info.receptive_field_radius = Some(7);
-        assert_eq!(resolve_tile_pad(None, &info), (7, true));
+        assert_eq!(resolve_tile_pad(None, &info), (7, PadSource::Exact));
+        info.receptive_field_radius = Some(349);
+        assert_eq!(
+            resolve_tile_pad(None, &info),
+            (
+                crate::tiling::MAX_DEFAULT_PAD,
+                PadSource::Capped { radius: 349 }
+            )
+        );
     }
 
     #[test]

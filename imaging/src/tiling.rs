@@ -52,29 +52,47 @@ impl Default for TileConfig {
 /// it the context around each core dominates the work.
 pub const MIN_CORE: usize = 16;
 
+/// The largest receptive-field radius used as a tile pad by default, in LR pixels. A larger
+/// exact radius (RRDBNet's is 349 for 23 blocks) would make every window mostly context:
+/// with `--tile 24`, a 24-pixel core in a 722-pixel window. Such models get this pad and
+/// a warning that seams may show; `--tile-pad` or `--tile 0` override it.
+pub const MAX_DEFAULT_PAD: usize = 64;
+
 /// The default tile pad for a model, and where it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DefaultTilePad {
-    /// The pad: the receptive-field radius, or [`FALLBACK_TILE_PAD`].
+    /// The pad: the receptive-field radius, [`MAX_DEFAULT_PAD`] when the radius is larger, or
+    /// [`FALLBACK_TILE_PAD`] when the model does not give one.
     pub pad: usize,
-    /// `true` when the radius came from the model's metadata; `false` for the fallback, in
-    /// which case tiled output may differ slightly from untiled output near tile seams.
+    /// `true` when the pad is the model's exact radius (tiles equal the whole image); `false`
+    /// when it is capped or the fallback, in which case tiled output may differ slightly from
+    /// untiled output near tile seams.
     pub from_model: bool,
+    /// The model's receptive-field radius, when its metadata gives one.
+    pub radius: Option<usize>,
 }
 
 /// The tile pad that makes tiling exact for this model: its receptive-field radius
 /// (`srgan.receptive_field_radius` in the metadata, else computed from
-/// `srgan.architecture`); [`FALLBACK_TILE_PAD`] when the metadata does not say (a foreign
-/// model), flagged by `from_model: false` so callers can warn.
+/// `srgan.architecture`), at most [`MAX_DEFAULT_PAD`]; [`FALLBACK_TILE_PAD`] when the
+/// metadata does not say (a foreign model). Flagged by `from_model: false` when not exact, so
+/// callers can warn.
 pub fn default_tile_pad(info: &ModelInfo) -> DefaultTilePad {
     match info.radius() {
-        Some(r) => DefaultTilePad {
+        Some(r) if r <= MAX_DEFAULT_PAD => DefaultTilePad {
             pad: r,
             from_model: true,
+            radius: Some(r),
+        },
+        Some(r) => DefaultTilePad {
+            pad: MAX_DEFAULT_PAD,
+            from_model: false,
+            radius: Some(r),
         },
         None => DefaultTilePad {
             pad: FALLBACK_TILE_PAD,
             from_model: false,
+            radius: None,
         },
     }
 }
@@ -436,14 +454,29 @@ mod tests {
             default_tile_pad(m.info()),
             DefaultTilePad {
                 pad: 3,
-                from_model: true
+                from_model: true,
+                radius: Some(3),
             }
         );
         assert_eq!(
             default_tile_pad(&ModelInfo::default()),
             DefaultTilePad {
                 pad: FALLBACK_TILE_PAD,
-                from_model: false
+                from_model: false,
+                radius: None,
+            }
+        );
+        // A radius too large to pad with (RRDBNet 23 blocks: 349) is capped, not exact.
+        let info = ModelInfo {
+            receptive_field_radius: Some(349),
+            ..ModelInfo::default()
+        };
+        assert_eq!(
+            default_tile_pad(&info),
+            DefaultTilePad {
+                pad: MAX_DEFAULT_PAD,
+                from_model: false,
+                radius: Some(349),
             }
         );
     }

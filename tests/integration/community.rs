@@ -238,3 +238,49 @@ fn official_compact_model_tiles_exactly_with_its_default_pad() {
         assert!(d > 1e-3, "{rt}: pad 2 changed nothing ({d})");
     }
 }
+
+/// A model whose exact receptive field is too large to pad every tile with (RRDBNet: 349 for
+/// 23 blocks; 79 for this 5-block one) tiles with the capped pad and says once that seams may
+/// show, naming the radius; run whole, it says nothing.
+#[test]
+fn srgan_run_warns_when_the_pad_is_capped() {
+    use srgan_imaging::tiling::MAX_DEFAULT_PAD;
+    let dir = TempDir::new("community-capped");
+    let arch = RrdbConfig::new(5, 4, 2, 4);
+    let radius = Architecture::from(arch.clone()).receptive_field_radius();
+    assert!(radius > MAX_DEFAULT_PAD, "{radius}");
+    let ck = srgan_export::Checkpoint::random_init(arch, 1).unwrap();
+    let model = dir.join("rrdb.onnx");
+    write_onnx(&ck, &model, &ExportOptions::default()).unwrap();
+    let input = dir.join("in.png");
+    crate::common::save(&crate::common::rgb8(40, 30), &input);
+    for (tile, warns) in [("16", true), ("0", false)] {
+        let output = dir.join(format!("out{tile}.png"));
+        let out = crate::common::srgan_run(
+            [
+                "-i",
+                input.to_str().unwrap(),
+                "-o",
+                output.to_str().unwrap(),
+                "-m",
+                model.to_str().unwrap(),
+                "--runtime",
+                "tract",
+                "--tile",
+                tile,
+            ],
+            &[],
+        );
+        let err = crate::common::stderr(&out);
+        assert!(out.status.success(), "{err}");
+        let warned = err.contains(&format!("receptive-field radius is {radius}"))
+            && err.contains(&format!("--tile-pad {MAX_DEFAULT_PAD}"))
+            && err.contains("seams may show");
+        assert_eq!(warned, warns, "--tile {tile}: {err}");
+        assert_eq!(
+            err.matches("seams may show").count(),
+            usize::from(warns),
+            "{err}"
+        );
+    }
+}
