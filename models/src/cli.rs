@@ -14,7 +14,8 @@ use crate::error::{ModelsError, Result};
 use crate::generator::AnyGenerator;
 use crate::trainer::{files, Trainer, TrainerOptions};
 
-/// Train an SRResNet / SRGAN generator with libtorch.
+/// Train a super-resolution generator (SRResNet, RRDBNet or SRVGGNetCompact: the config's
+/// `generator.arch`) with the SRGAN recipe, on libtorch.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "srgan-train",
@@ -72,7 +73,8 @@ pub struct TrainArgs {
     /// VGG19 weights file, .pth or .safetensors (overrides vgg.weights).
     #[arg(long)]
     pub vgg_weights: Option<PathBuf>,
-    /// Pretrained generator to start phase gan from (overrides init_generator).
+    /// Generator to start from (overrides init_generator): an srgan checkpoint, or community
+    /// weights such as Real-ESRGAN's .pth / .safetensors, to fine-tune.
     #[arg(long)]
     pub init_generator: Option<PathBuf>,
     /// Iterations between checkpoints (overrides checkpoint_every).
