@@ -17,6 +17,7 @@
 pub mod compare;
 pub mod eval;
 pub mod figure;
+pub mod pad;
 pub mod run;
 
 pub use srgan_imaging as imaging;

@@ -139,6 +139,11 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
     // Said once, when the first image is actually cut into tiles.
     match pad_source {
         PadSource::Exact => {}
+        PadSource::Effective { radius } => console.note_when_tiled(format!(
+            "tiles padded with {tile_pad} LR pixels, {}'s measured effective radius{}",
+            cfg.model.display(),
+            radius.map_or_else(String::new, |r| format!(" (its exact radius is {r})"))
+        )),
         PadSource::Fallback => console.warn_when_tiled(format!(
             "{} does not give its receptive-field radius; using --tile-pad {tile_pad} \
              (tile seams may show: pass --tile-pad, or --tile 0 to run images whole)",

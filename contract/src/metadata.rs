@@ -20,6 +20,13 @@ pub mod keys {
     /// Receptive-field radius in LR pixels, e.g. `"40"`: the tile padding that makes tiled
     /// output equal untiled output.
     pub const RECEPTIVE_FIELD_RADIUS: &str = "srgan.receptive_field_radius";
+    /// Effective receptive-field radius in LR pixels, measured (`srgan-pad`): beyond it, the
+    /// input moves no output by more than [`EFFECTIVE_RADIUS_TOLERANCE`]. Tiling pads with it
+    /// when the exact radius is impractically large or unknown.
+    pub const EFFECTIVE_RADIUS: &str = "srgan.effective_radius";
+    /// The tolerance [`EFFECTIVE_RADIUS`] was measured at, and how, e.g.
+    /// `"0.25 levels of 255 (srgan-pad, ort, 3 probes)"`.
+    pub const EFFECTIVE_RADIUS_TOLERANCE: &str = "srgan.effective_radius_tolerance";
     /// Always `"RGB"`.
     pub const COLOUR_ORDER: &str = "srgan.colour_order";
     /// Always `"NCHW"`.
@@ -144,6 +151,9 @@ pub struct ModelInfo {
     pub scale: Option<usize>,
     /// `srgan.receptive_field_radius`: in LR pixels, at most [`MAX_RECEPTIVE_FIELD_RADIUS`].
     pub receptive_field_radius: Option<usize>,
+    /// `srgan.effective_radius`: measured, in LR pixels, at most
+    /// [`MAX_RECEPTIVE_FIELD_RADIUS`].
+    pub effective_radius: Option<usize>,
     /// `srgan.colour_order`, e.g. `RGB`.
     pub colour_order: Option<String>,
     /// `srgan.layout`, e.g. `NCHW`.
@@ -180,6 +190,7 @@ impl ModelInfo {
         let scale = number(keys::SCALE, 1, MAX_SCALE)?;
         let receptive_field_radius =
             number(keys::RECEPTIVE_FIELD_RADIUS, 0, MAX_RECEPTIVE_FIELD_RADIUS)?;
+        let effective_radius = number(keys::EFFECTIVE_RADIUS, 0, MAX_RECEPTIVE_FIELD_RADIUS)?;
         let architecture = props
             .get(keys::ARCHITECTURE)
             .map(|json| Architecture::from_json(json))
@@ -197,6 +208,7 @@ impl ModelInfo {
         Ok(Self {
             scale: scale.or(architecture.as_ref().map(Architecture::scale)),
             receptive_field_radius,
+            effective_radius,
             colour_order: props.get(keys::COLOUR_ORDER).cloned(),
             layout: props.get(keys::LAYOUT).cloned(),
             architecture,
@@ -219,6 +231,7 @@ impl ModelInfo {
         Self {
             scale: Some(arch.scale()),
             receptive_field_radius: Some(arch.receptive_field_radius()),
+            effective_radius: None,
             colour_order: Some("RGB".into()),
             layout: Some("NCHW".into()),
             architecture: Some(arch.clone()),

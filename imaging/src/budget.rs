@@ -85,10 +85,11 @@ pub fn resolve_tile_pad(explicit: Option<usize>, info: &ModelInfo) -> (usize, Pa
         Some(p) => (p, PadSource::Exact),
         None => {
             let d = default_tile_pad(info);
-            let source = match (d.from_model, d.radius) {
-                (true, _) => PadSource::Exact,
-                (false, Some(radius)) => PadSource::Capped { radius },
-                (false, None) => PadSource::Fallback,
+            let source = match (d.from_model, d.effective, d.radius) {
+                (true, false, _) => PadSource::Exact,
+                (true, true, radius) => PadSource::Effective { radius },
+                (false, _, Some(radius)) => PadSource::Capped { radius },
+                (false, _, None) => PadSource::Fallback,
             };
             (d.pad, source)
         }
@@ -100,6 +101,12 @@ pub fn resolve_tile_pad(explicit: Option<usize>, info: &ModelInfo) -> (usize, Pa
 pub enum PadSource {
     /// `--tile-pad`, or the model's exact receptive-field radius.
     Exact,
+    /// The model's measured effective radius (`srgan.effective_radius`): tiles stay within
+    /// its measured tolerance.
+    Effective {
+        /// The exact radius, when the model gives one.
+        radius: Option<usize>,
+    },
     /// The model's radius is larger than [`crate::tiling::MAX_DEFAULT_PAD`]; seams may show.
     Capped {
         /// The model's radius.

@@ -20,6 +20,7 @@ pub mod eval;
 pub mod image_io;
 pub mod metrics;
 pub mod pipeline;
+pub mod radius;
 pub mod resample;
 pub mod tiling;
 pub mod tta;

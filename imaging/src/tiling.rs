@@ -61,39 +61,38 @@ pub const MAX_DEFAULT_PAD: usize = 64;
 /// The default tile pad for a model, and where it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DefaultTilePad {
-    /// The pad: the receptive-field radius, [`MAX_DEFAULT_PAD`] when the radius is larger, or
-    /// [`FALLBACK_TILE_PAD`] when the model does not give one.
+    /// The pad: the receptive-field radius; else the measured effective radius
+    /// (`srgan.effective_radius`) when the exact one is over [`MAX_DEFAULT_PAD`] or unknown;
+    /// else [`MAX_DEFAULT_PAD`] (radius too large) or [`FALLBACK_TILE_PAD`] (none given).
     pub pad: usize,
-    /// `true` when the pad is the model's exact radius (tiles equal the whole image); `false`
-    /// when it is capped or the fallback, in which case tiled output may differ slightly from
-    /// untiled output near tile seams.
+    /// `true` when the pad comes from the model: its exact radius (tiles equal the whole
+    /// image) or its measured effective radius (tiles within the measured tolerance);
+    /// `false` when it is capped or the fallback, so callers can warn that seams may show.
     pub from_model: bool,
-    /// The model's receptive-field radius, when its metadata gives one.
+    /// The model's exact receptive-field radius, when its metadata gives one.
     pub radius: Option<usize>,
+    /// `true` when the pad is the measured effective radius.
+    pub effective: bool,
 }
 
-/// The tile pad that makes tiling exact for this model: its receptive-field radius
-/// (`srgan.receptive_field_radius` in the metadata, else computed from
-/// `srgan.architecture`), at most [`MAX_DEFAULT_PAD`]; [`FALLBACK_TILE_PAD`] when the
-/// metadata does not say (a foreign model). Flagged by `from_model: false` when not exact, so
-/// callers can warn.
+/// The tile pad for this model: its exact receptive-field radius (`srgan.receptive_field_radius`,
+/// else computed from `srgan.architecture`) when at most [`MAX_DEFAULT_PAD`]; else its
+/// measured effective radius (`srgan.effective_radius`, written by `srgan-pad`); else
+/// [`MAX_DEFAULT_PAD`] for a larger exact radius, or [`FALLBACK_TILE_PAD`] when the metadata
+/// says nothing (a foreign model), both flagged `from_model: false`.
 pub fn default_tile_pad(info: &ModelInfo) -> DefaultTilePad {
-    match info.radius() {
-        Some(r) if r <= MAX_DEFAULT_PAD => DefaultTilePad {
-            pad: r,
-            from_model: true,
-            radius: Some(r),
-        },
-        Some(r) => DefaultTilePad {
-            pad: MAX_DEFAULT_PAD,
-            from_model: false,
-            radius: Some(r),
-        },
-        None => DefaultTilePad {
-            pad: FALLBACK_TILE_PAD,
-            from_model: false,
-            radius: None,
-        },
+    let radius = info.radius();
+    let d = |pad, from_model, effective| DefaultTilePad {
+        pad,
+        from_model,
+        radius,
+        effective,
+    };
+    match (radius, info.effective_radius) {
+        (Some(r), _) if r <= MAX_DEFAULT_PAD => d(r, true, false),
+        (_, Some(e)) => d(e, true, true),
+        (Some(_), None) => d(MAX_DEFAULT_PAD, false, false),
+        (None, None) => d(FALLBACK_TILE_PAD, false, false),
     }
 }
 
@@ -456,6 +455,7 @@ mod tests {
                 pad: 3,
                 from_model: true,
                 radius: Some(3),
+                effective: false,
             }
         );
         assert_eq!(
@@ -464,10 +464,11 @@ mod tests {
                 pad: FALLBACK_TILE_PAD,
                 from_model: false,
                 radius: None,
+                effective: false,
             }
         );
         // A radius too large to pad with (RRDBNet 23 blocks: 349) is capped, not exact.
-        let info = ModelInfo {
+        let mut info = ModelInfo {
             receptive_field_radius: Some(349),
             ..ModelInfo::default()
         };
@@ -477,8 +478,25 @@ mod tests {
                 pad: MAX_DEFAULT_PAD,
                 from_model: false,
                 radius: Some(349),
+                effective: false,
             }
         );
+        // A measured effective radius replaces the cap, and serves a foreign model too.
+        info.effective_radius = Some(53);
+        assert_eq!(
+            default_tile_pad(&info),
+            DefaultTilePad {
+                pad: 53,
+                from_model: true,
+                radius: Some(349),
+                effective: true,
+            }
+        );
+        info.receptive_field_radius = None;
+        assert_eq!(default_tile_pad(&info).pad, 53);
+        // An exact radius small enough wins over a measured one.
+        info.receptive_field_radius = Some(18);
+        assert_eq!(default_tile_pad(&info).pad, 18);
     }
 
     #[test]

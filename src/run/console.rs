@@ -29,8 +29,8 @@ pub(crate) struct Console {
     quiet: bool,
     folder: bool,
     json: bool,
-    /// A warning that applies only once an image is tiled (the fallback tile pad).
-    tiled_warning: Mutex<Option<String>>,
+    /// Said once, when the first image is tiled (about the tile pad): (is a warning, message).
+    tiled_warning: Mutex<Option<(bool, String)>>,
     ok: AtomicUsize,
     skipped: AtomicUsize,
     failed: Mutex<Vec<FileError>>,
@@ -70,15 +70,24 @@ impl Console {
     /// Keeps `msg` to be warned about the first time an image is tiled.
     pub(crate) fn warn_when_tiled(&self, msg: String) {
         if let Ok(mut w) = self.tiled_warning.lock() {
-            *w = Some(msg);
+            *w = Some((true, msg));
+        }
+    }
+
+    /// Keeps `msg` to be said (a note, not a warning) the first time an image is tiled.
+    pub(crate) fn note_when_tiled(&self, msg: String) {
+        if let Ok(mut w) = self.tiled_warning.lock() {
+            *w = Some((false, msg));
         }
     }
 
     /// An image is run in `tiles` tiles of at most `window` LR pixels (with context): says so
     /// for a single-file run, and gives the tiling warning once.
     pub(crate) fn tiled(&self, job: &Job, tiles: usize, window: (usize, usize)) {
-        if let Some(msg) = self.tiled_warning.lock().ok().and_then(|mut w| w.take()) {
-            self.warn(&msg);
+        match self.tiled_warning.lock().ok().and_then(|mut w| w.take()) {
+            Some((true, msg)) => self.warn(&msg),
+            Some((false, msg)) => self.note(&msg),
+            None => {}
         }
         if !self.folder {
             self.note(&format!(

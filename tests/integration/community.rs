@@ -323,3 +323,166 @@ fn srgan_run_warns_when_the_pad_is_capped() {
         );
     }
 }
+
+fn run_bin(bin: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("spawn {bin}: {e}"))
+}
+
+/// `srgan-pad` measures the effective radius of a model whose exact radius is too large to pad
+/// with (RRDBNet) and writes it into a copy; srgan-run then tiles with it, says so, and its
+/// tiled output stays within 1 level of the whole image's. A foreign model (no metadata) gets
+/// a measured pad with the same one command, and srgan-run stops warning about it.
+#[test]
+fn srgan_pad_measures_the_radius_and_srgan_run_tiles_with_it() {
+    use srgan_contract::metadata::{keys, read_model_info};
+    let dir = TempDir::new("community-pad");
+    let arch = RrdbConfig::new(5, 4, 2, 4);
+    let exact = Architecture::from(arch.clone()).receptive_field_radius();
+    let ck = crate::parity::lively(srgan_export::Checkpoint::random_init(arch, 2).unwrap());
+    let model = dir.join("rrdb.onnx");
+    write_onnx(&ck, &model, &ExportOptions::default()).unwrap();
+    let padded = dir.join("rrdb_padded.onnx");
+    let pad = env!("CARGO_BIN_EXE_srgan-pad");
+    let p = |s: &Path| s.to_str().unwrap().to_string();
+    let out = run_bin(pad, &[&p(&model), "-o", &p(&padded), "--threads", "2"]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info = read_model_info(&padded).unwrap();
+    let effective = info
+        .effective_radius
+        .expect("srgan.effective_radius written");
+    assert!(effective < exact, "effective {effective}, exact {exact}");
+    assert!(
+        said.contains(&format!(
+            "effective radius {effective} LR pixels (exact radius {exact})"
+        )),
+        "{said}"
+    );
+    assert!(info.props[keys::EFFECTIVE_RADIUS_TOLERANCE].contains("0.25 levels"));
+    // Everything else is the model as it was.
+    assert_eq!(
+        info.architecture,
+        read_model_info(&model).unwrap().architecture
+    );
+    // Without --overwrite, nothing is replaced.
+    let again = run_bin(pad, &[&p(&model), "-o", &p(&padded)]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    let input = dir.join("in.png");
+    crate::common::save(&crate::common::rgb8(70, 50), &input);
+    let run = |model: &Path, tile: &str, output: &Path| {
+        let out = crate::common::srgan_run(
+            [
+                "-i",
+                input.to_str().unwrap(),
+                "-o",
+                output.to_str().unwrap(),
+                "-m",
+                model.to_str().unwrap(),
+                "--runtime",
+                "ort",
+                "--tile",
+                tile,
+            ],
+            &[],
+        );
+        let err = crate::common::stderr(&out);
+        assert!(out.status.success(), "{err}");
+        err
+    };
+    let whole = dir.join("whole.png");
+    run(&padded, "0", &whole);
+    let tiled = dir.join("tiled.png");
+    let err = run(&padded, "16", &tiled);
+    assert!(
+        err.contains(&format!("tiles padded with {effective} LR pixels"))
+            && err.contains("measured effective radius")
+            && !err.contains("seams may show"),
+        "{err}"
+    );
+    let (a, b) = (
+        crate::common::load(&whole).to_rgb8(),
+        crate::common::load(&tiled).to_rgb8(),
+    );
+    let worst = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| x.abs_diff(*y))
+        .max()
+        .unwrap();
+    assert!(worst <= 1, "tiled vs whole: {worst} levels");
+    // And the pad matters: with almost no context the seams show.
+    let out = crate::common::srgan_run(
+        [
+            "-i",
+            input.to_str().unwrap(),
+            "-o",
+            dir.join("thin.png").to_str().unwrap(),
+            "-m",
+            padded.to_str().unwrap(),
+            "--tile",
+            "16",
+            "--tile-pad",
+            "1",
+        ],
+        &[],
+    );
+    assert!(out.status.success());
+    let c = crate::common::load(&dir.join("thin.png")).to_rgb8();
+    let thin = a
+        .as_raw()
+        .iter()
+        .zip(c.as_raw())
+        .map(|(x, y)| x.abs_diff(*y))
+        .max()
+        .unwrap();
+    assert!(
+        thin > 1,
+        "pad 1 is as good as the measured pad ({thin} levels)"
+    );
+
+    // A foreign model: one command gives it a pad.
+    let foreign = crate::common::fixture("foreign_x2.onnx");
+    let foreign_padded = dir.join("foreign_padded.onnx");
+    let out = run_bin(
+        pad,
+        &[
+            &p(&foreign),
+            "-o",
+            &p(&foreign_padded),
+            "--max-radius",
+            "24",
+            "--runtime",
+            "tract",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = read_model_info(&foreign_padded)
+        .unwrap()
+        .effective_radius
+        .unwrap();
+    assert!(r > 0 && r < 24, "{r}");
+    let err = run(&foreign, "16", &dir.join("f1.png"));
+    assert!(
+        err.contains("does not give its receptive-field radius"),
+        "{err}"
+    );
+    let err = run(&foreign_padded, "16", &dir.join("f2.png"));
+    assert!(
+        !err.contains("seams may show") && err.contains("measured effective radius"),
+        "{err}"
+    );
+}

@@ -18,7 +18,7 @@ use srgan_testkit::{assert_close_array, max_abs_diff, TempDir, Tolerance};
 /// output within about +-0.01 of mid-grey, too flat for a parity test to mean much. Scales the
 /// tail convolution up (the largest gain that keeps most values unclipped on a probe input)
 /// and centres its bias on the middle of `hr_range`.
-fn lively(ck: Checkpoint) -> Checkpoint {
+pub(crate) fn lively(ck: Checkpoint) -> Checkpoint {
     let probe = random_input([1, 3, 12, 12], 99);
     // The last conv, and whether its bias should sit mid-range (SRVGGNetCompact adds the
     // upsampled input, which already does).
