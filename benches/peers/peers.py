@@ -11,10 +11,14 @@ beside these, with the ratios. Run it by hand too:
 Subcommands:
 
 - ``model``: the same .onnx in onnxruntime-python and the same weights in PyTorch eager (the
-  SRResNet rebuilt here from the safetensors checkpoint), at the same LR sizes and batches as
-  srgan-bench, on the same inputs (a deterministic pattern both sides compute identically);
+  network of the checkpoint's architecture, SRResNet, RRDBNet or SRVGGNetCompact, rebuilt by
+  python/torch_reference.py from the safetensors checkpoint), at the same LR sizes and batches
+  as srgan-bench, on the same inputs (a deterministic pattern both sides compute identically);
+  with ``--ncnn-param/--ncnn-bin``, the same network's ncnn files in ncnn's CPU engine (fp32:
+  fp16/bf16 storage and arithmetic off, its other defaults kept; one sample per call);
   a 2048x2048 sgemm in PyTorch (the machine's ceiling as PyTorch sees it); one training step
-  of the generator (MSE, Adam, batch 16 of 96x96 HR crops), as srgan-train's pretrain phase.
+  of the generator (MSE, Adam, batch 16 of 96x96 HR crops), as srgan-train's pretrain phase
+  (SRResNet only: the network srgan-train trains).
 - ``pipeline``: a Real-ESRGAN-style inference script over a folder: decode with PIL, infer
   (onnxruntime or PyTorch), clamp/round, encode PNG with PIL, one image after the other.
 - ``photos``: writes the bench photos (square crops of scikit-image's bundled CC0 photos,
@@ -127,8 +131,9 @@ def load_safetensors(path):
 
 
 def build_generator(config, tensors):
-    """SRResNet (Ledig et al., arXiv 1609.04802) with the checkpoint's tensor names, built by
-    the shared PyTorch reference; returns the raw generator and its LR and HR ranges."""
+    """The checkpoint's network (SRResNet, RRDBNet or SRVGGNetCompact, dispatched on the
+    config's `arch` key) with its tensor names, built by the shared PyTorch reference; returns
+    the raw generator and its LR and HR ranges."""
     try:
         return torch_reference().build_generator(config, tensors)
     except ValueError as e:
@@ -170,6 +175,101 @@ def parse_ints(s):
 
 
 # ---------------------------------------------------------------------------------------------
+# ncnn (the engine of Real-ESRGAN-ncnn-vulkan; its CPU path here).
+
+
+def sha256(path):
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def param_blobs(param_path):
+    """(input blob, output blob) of an ncnn .param: the `Input` layer's top, and the one blob
+    no layer consumes."""
+    lines = [ln.split() for ln in Path(param_path).read_text().splitlines()[2:] if ln.strip()]
+    consumed, produced, inputs = set(), [], []
+    for f in lines:
+        nb, nt = int(f[2]), int(f[3])
+        bottoms, tops = f[4 : 4 + nb], f[4 + nb : 4 + nb + nt]
+        consumed.update(bottoms)
+        produced.extend(tops)
+        if f[0] == "Input":
+            inputs.extend(tops)
+    outputs = [b for b in produced if b not in consumed]
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ValueError(f"{param_path}: inputs {inputs}, outputs {outputs}: expected one of each")
+    return inputs[0], outputs[0]
+
+
+def ncnn_files(a):
+    """The ncnn files of the arguments, resolved (inside `--ncnn-package` when given) and
+    checked against the given SHA-256s; returns a dict describing them. Raises ValueError."""
+    param, binf = Path(a.ncnn_param), Path(a.ncnn_bin)
+    if a.ncnn_package:
+        import importlib.util
+
+        spec = importlib.util.find_spec(a.ncnn_package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ValueError(f"Python package {a.ncnn_package} is not installed")
+        root = Path(list(spec.submodule_search_locations)[0]).parent
+        param, binf = root / param, root / binf
+    for p, want in ((param, a.ncnn_param_sha256), (binf, a.ncnn_bin_sha256)):
+        if not p.is_file():
+            raise ValueError(f"{p}: no such file")
+        if want and sha256(p) != want.lower():
+            raise ValueError(f"{p}: SHA-256 differs from the manifest's {want}")
+    inp, out = param_blobs(param)
+    return {
+        "param": str(param),
+        "bin": str(binf),
+        "sha256_checked": bool(a.ncnn_param_sha256 or a.ncnn_bin_sha256),
+        "input_blob": a.ncnn_input or inp,
+        "output_blob": a.ncnn_output or out,
+    }
+
+
+def ncnn_net(files, threads):
+    """ncnn's CPU engine in fp32 (fp16/bf16 storage, packing and arithmetic off, no int8, no
+    Vulkan); packing layout, Winograd and sgemm convolutions as ncnn's defaults."""
+    import ncnn
+
+    net = ncnn.Net()
+    o = net.opt
+    o.use_vulkan_compute = False
+    o.use_fp16_packed = False
+    o.use_fp16_storage = False
+    o.use_fp16_arithmetic = False
+    o.use_bf16_storage = False
+    o.use_int8_inference = False
+    o.num_threads = threads
+    if net.load_param(files["param"]) != 0 or net.load_model(files["bin"]) != 0:
+        raise ValueError(f"ncnn could not load {files['param']} / {files['bin']}")
+    return net
+
+
+def ncnn_infer(net, files, x):
+    """`[N, 3, H, W]` through the net, one sample per extractor (ncnn has no batch axis)."""
+    import ncnn
+    import numpy as np
+
+    outs = []
+    for i in range(x.shape[0]):
+        ex = net.create_extractor()
+        ex.input(files["input_blob"], ncnn.Mat(np.ascontiguousarray(x[i])))
+        ret, m = ex.extract(files["output_blob"])
+        if ret != 0:
+            raise RuntimeError(f"ncnn: extract {files['output_blob']} failed ({ret})")
+        outs.append(np.array(m))
+        del m, ex  # ncnn's Mats hold the net's pool allocator: release them before the net
+    return np.stack(outs)
+
+
+# ---------------------------------------------------------------------------------------------
 # Subcommands.
 
 
@@ -198,6 +298,16 @@ def cmd_model(a):
     else:
         report["notes"].append("no --checkpoint: PyTorch eager was not timed")
 
+    ncnn = None
+    if a.ncnn_param:
+        try:
+            files = ncnn_files(a)
+            ncnn = (ncnn_net(files, a.threads), files)
+            report["ncnn"] = files
+            report["versions"]["ncnn"] = __import__("ncnn").__version__
+        except (ImportError, ValueError) as e:
+            report["notes"].append(f"ncnn was not timed: {e}")
+
     for lr in sizes:
         for n in batches:
             x = pattern((n, 3, lr, lr))
@@ -224,6 +334,20 @@ def cmd_model(a):
                 r.update(peer="pytorch-eager", lr=lr, batch=n)
                 report["model"].append(r)
                 print(f"  pytorch-eager      lr{lr}/b{n}: p50 {r['p50_s']:.4f} s", file=sys.stderr)
+            if ncnn is not None:
+                net, files = ncnn
+                r = time_loop(
+                    lambda: ncnn_infer(net, files, x), a.iterations, a.min_iterations, a.budget_s
+                )
+                if lr == sizes[0] and n == batches[0]:
+                    y = np.clip(ncnn_infer(net, files, x), 0.0, 1.0)
+                    ref = sess.run(None, {input_name: x})[0]
+                    if y.shape != ref.shape:
+                        fail(f"ncnn's output is {y.shape}, onnxruntime's {ref.shape}: not the same model")
+                    report["parity_max_abs_diff_ncnn_vs_ort"] = float(np.abs(y - ref).max())
+                r.update(peer="ncnn-cpu", lr=lr, batch=n)
+                report["model"].append(r)
+                print(f"  ncnn-cpu           lr{lr}/b{n}: p50 {r['p50_s']:.4f} s", file=sys.stderr)
 
     if a.sgemm > 0:
         m = a.sgemm
@@ -235,7 +359,14 @@ def cmd_model(a):
         report["sgemm"] = r
         print(f"  pytorch sgemm {m}: {r['gflops']:.1f} GFLOP/s", file=sys.stderr)
 
-    if generator is not None and a.train_iterations > 0:
+    ncnn = net = None  # the net released here, not while the interpreter tears ncnn down
+
+    srresnet = generator is not None and config.get("arch", "srresnet") == "srresnet"
+    if generator is not None and a.train_iterations > 0 and not srresnet:
+        report["notes"].append(
+            f"training step not timed: {config.get('arch')} (srgan-train trains SRResNet)"
+        )
+    if srresnet and a.train_iterations > 0:
         report["train_step"] = train_step(generator, lr_range, hr_range, config, a)
         t = report["train_step"]
         print(f"  pytorch-eager train step: p50 {t['p50_s']:.4f} s", file=sys.stderr)
@@ -392,6 +523,13 @@ def main():
     m.add_argument("--train-batch", type=int, default=16)
     m.add_argument("--train-crop", type=int, default=96)
     m.add_argument("--train-iterations", type=int, default=5, help="0: skip")
+    m.add_argument("--ncnn-param", help="ncnn .param of the same network: time ncnn's CPU engine")
+    m.add_argument("--ncnn-bin", help="its .bin")
+    m.add_argument("--ncnn-package", help="the Python package the two paths are relative to")
+    m.add_argument("--ncnn-param-sha256")
+    m.add_argument("--ncnn-bin-sha256")
+    m.add_argument("--ncnn-input", help="input blob (default: the Input layer's)")
+    m.add_argument("--ncnn-output", help="output blob (default: the one no layer consumes)")
     m.add_argument("--json")
 
     q = sub.add_parser("pipeline", help="Real-ESRGAN-style folder pipeline")
@@ -410,6 +548,8 @@ def main():
 
     a = p.parse_args()
     if a.cmd == "model":
+        if bool(a.ncnn_param) != bool(a.ncnn_bin):
+            fail("--ncnn-param and --ncnn-bin go together")
         cmd_model(a)
     elif a.cmd == "pipeline":
         if a.engine == "ort" and not a.onnx:

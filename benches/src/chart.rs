@@ -107,8 +107,14 @@ impl BarChart {
 /// Draws the chart of a report as PNG bytes.
 pub fn draw(rep: &Report) -> Result<Vec<u8>, ChartError> {
     let chart = BarChart::from_report(rep);
+    // SRResNet (or unknown) keeps the title it always had.
+    let network = match &rep.model.architecture {
+        Some(srgan_export::Architecture::RrdbNet(_)) => "RRDBNet",
+        Some(srgan_export::Architecture::SrVggCompact(_)) => "SRVGGNetCompact",
+        _ => "SRGAN",
+    };
     let title = format!(
-        "srgan-bench: SRGAN x{}, {} per input shape ({} threads, {})",
+        "srgan-bench: {network} x{}, {} per input shape ({} threads, {})",
         rep.model.scale.unwrap_or(0),
         if chart.flops {
             "achieved GFLOP/s"

@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use srgan_export::GeneratorConfig;
+use srgan_export::{Architecture, GeneratorConfig, RrdbConfig, SrVggConfig};
 use srgan_runtimes::RuntimeOptions;
 
 pub mod chart;
@@ -38,17 +38,31 @@ pub mod stats;
                   best of an sgemm and a 3x3 convolution stack measured in this run on this machine. See BENCHMARKS.md."
 )]
 pub struct BenchArgs {
-    /// The model (.onnx). Default: the paper's SRResNet with random weights (see --arch),
-    /// exported to a temporary folder together with its checkpoint.
+    /// The model: an .onnx, or weights (.pth, .pt, .safetensors: an srgan checkpoint or
+    /// community weights such as RealESRGAN_x4plus.pth, their architecture detected), which
+    /// are exported to a temporary .onnx (the PyTorch peer gets their checkpoint). Default: a
+    /// random-weight model of --arch, exported to a temporary folder with its checkpoint.
     #[arg(short, long)]
     pub model: Option<PathBuf>,
-    /// The generator checkpoint (.safetensors) of --model, for the PyTorch peer.
+    /// The generator checkpoint (.safetensors) of an .onnx --model, for the PyTorch peer.
     #[arg(long, requires = "model")]
     pub checkpoint: Option<PathBuf>,
+    /// The ncnn .param of the same network, for the ncnn peer (with --ncnn-bin). Default: when
+    /// --model is one of Real-ESRGAN's official files listed in a manifest.json beside it
+    /// (tests/fixtures/community/), the original ncnn files it names.
+    #[arg(long, requires_all = ["ncnn_bin", "model"])]
+    pub ncnn_param: Option<PathBuf>,
+    /// The ncnn .bin of --ncnn-param.
+    #[arg(long, requires = "ncnn_param")]
+    pub ncnn_bin: Option<PathBuf>,
     /// Redraw bench.png (into --out) from a saved bench.json, and time nothing.
     #[arg(long, value_name = "BENCH_JSON")]
     pub redraw: Option<PathBuf>,
-    /// Architecture of the default model: BLOCKS,CHANNELS,SCALE.
+    /// Architecture of the default model (random weights, seed 0):
+    /// `srresnet:BLOCKS,CHANNELS,SCALE` (or bare `BLOCKS,CHANNELS,SCALE`),
+    /// `rrdbnet:BLOCKS,FEATURES,GROWTH,SCALE` (RealESRGAN_x4plus: 23,64,32,4) or
+    /// `srvgg:CONVS,FEATURES,SCALE` (SRVGGNetCompact with PReLU; realesr-animevideov3:
+    /// 16,64,4).
     #[arg(long, default_value = "16,64,4")]
     pub arch: String,
     /// LR sizes (square inputs), comma separated.
@@ -134,7 +148,7 @@ pub struct BenchConfig {
     /// The args as given (recorded in the report).
     pub args: BenchArgs,
     /// Architecture of the default model.
-    pub arch: GeneratorConfig,
+    pub arch: Architecture,
     /// Runtimes to time.
     pub runtimes: Vec<String>,
     /// Threads.
@@ -188,10 +202,19 @@ impl BenchConfig {
                 bail!("--model {}: no such file", m.display());
             }
         }
-        if let Some(c) = &args.checkpoint {
-            if !c.is_file() {
-                bail!("--checkpoint {}: no such file", c.display());
+        for (flag, path) in [
+            ("--checkpoint", &args.checkpoint),
+            ("--ncnn-param", &args.ncnn_param),
+            ("--ncnn-bin", &args.ncnn_bin),
+        ] {
+            if let Some(p) = path {
+                if !p.is_file() {
+                    bail!("{flag} {}: no such file", p.display());
+                }
             }
+        }
+        if args.checkpoint.is_some() && args.model.as_deref().is_some_and(model::is_weights) {
+            bail!("--checkpoint: only for an .onnx --model (weights give their own checkpoint)");
         }
         let threads = RuntimeOptions {
             threads: args.threads,
@@ -234,18 +257,38 @@ impl BenchConfig {
     }
 }
 
-fn parse_arch(s: &str) -> anyhow::Result<GeneratorConfig> {
-    let v: Vec<usize> = s
+/// `--arch`: `[srresnet:]BLOCKS,CHANNELS,SCALE`, `rrdbnet:BLOCKS,FEATURES,GROWTH,SCALE` or
+/// `srvgg:CONVS,FEATURES,SCALE`, validated.
+fn parse_arch(s: &str) -> anyhow::Result<Architecture> {
+    const FORMS: &str = "[srresnet:]BLOCKS,CHANNELS,SCALE (e.g. 16,64,4), \
+                         rrdbnet:BLOCKS,FEATURES,GROWTH,SCALE (e.g. 23,64,32,4) or \
+                         srvgg:CONVS,FEATURES,SCALE (e.g. 16,64,4)";
+    let (kind, numbers) = match s.split_once(':') {
+        Some((k, n)) => (k.trim().to_ascii_lowercase(), n),
+        None => ("srresnet".to_string(), s),
+    };
+    let v: Vec<usize> = numbers
         .split(',')
         .map(|p| p.trim().parse::<usize>())
         .collect::<Result<_, _>>()
-        .context("expected BLOCKS,CHANNELS,SCALE, e.g. 16,64,4")?;
-    let [blocks, channels, scale] = v[..] else {
-        bail!("expected three numbers BLOCKS,CHANNELS,SCALE, e.g. 16,64,4");
+        .with_context(|| format!("expected {FORMS}"))?;
+    let arch: Architecture = match (kind.as_str(), &v[..]) {
+        ("srresnet", &[blocks, channels, scale]) => {
+            GeneratorConfig::new(blocks, channels, scale).into()
+        }
+        ("rrdbnet" | "rrdb", &[blocks, features, growth, scale]) => {
+            RrdbConfig::new(blocks, features, growth, scale).into()
+        }
+        ("srvgg" | "srvgg_compact", &[convs, features, scale]) => {
+            SrVggConfig::new(convs, features, scale).into()
+        }
+        ("srresnet" | "rrdbnet" | "rrdb" | "srvgg" | "srvgg_compact", _) => {
+            bail!("wrong number of values for {kind}: expected {FORMS}")
+        }
+        _ => bail!("unknown architecture `{kind}`: expected {FORMS}"),
     };
-    let cfg = GeneratorConfig::new(blocks, channels, scale);
-    cfg.validate()?;
-    Ok(cfg)
+    arch.validate()?;
+    Ok(arch)
 }
 
 /// `$SRGAN_PYTHON`, else the one `scripts/setup.sh` recorded at build time, else the
@@ -355,10 +398,26 @@ mod tests {
 
     #[test]
     fn arch_parsing() {
-        assert_eq!(parse_arch("16,64,4").unwrap(), GeneratorConfig::paper());
+        let paper = Architecture::from(GeneratorConfig::paper());
+        assert_eq!(parse_arch("16,64,4").unwrap(), paper);
+        assert_eq!(parse_arch("srresnet:16,64,4").unwrap(), paper);
+        assert_eq!(parse_arch("SRResNet: 16, 64, 4").unwrap(), paper);
+        assert_eq!(
+            parse_arch("rrdbnet:23,64,32,4").unwrap(),
+            RrdbConfig::x4plus().into()
+        );
+        assert_eq!(
+            parse_arch("srvgg:16,64,4").unwrap(),
+            SrVggConfig::new(16, 64, 4).into()
+        );
         assert!(parse_arch("16,64").is_err());
         assert!(parse_arch("16,64,3").is_err());
         assert!(parse_arch("a,b,c").is_err());
+        assert!(parse_arch("rrdbnet:23,64,4").is_err());
+        assert!(parse_arch("rrdbnet:23,64,32,3").is_err());
+        assert!(parse_arch("srvgg:16,64,8").is_err());
+        let e = format!("{:#}", parse_arch("edsr:16,64,4").unwrap_err());
+        assert!(e.contains("unknown architecture `edsr`"), "{e}");
     }
 
     /// The committed report reads back (every field of a report is deserialisable) and

@@ -7,14 +7,14 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
-use super::model::Prepared;
+use super::model::{NcnnSource, Prepared};
 use super::stats::Summary;
 use super::BenchConfig;
 
 /// One peer at one shape.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PeerCell {
-    /// `onnxruntime-python` or `pytorch-eager`.
+    /// `onnxruntime-python`, `pytorch-eager` or `ncnn-cpu`.
     pub peer: String,
     /// LR side.
     pub lr: usize,
@@ -69,6 +69,13 @@ pub struct PeersReport {
     /// Largest |PyTorch - onnxruntime| on the first shape: the two peers run the same model.
     #[serde(default)]
     pub parity_max_abs_diff_torch_vs_ort: Option<f64>,
+    /// Largest |ncnn - onnxruntime| on the first shape, both clamped to [0, 1] (ncnn's graph
+    /// has no clamp): the two run the same weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parity_max_abs_diff_ncnn_vs_ort: Option<f64>,
+    /// The ncnn files as the peer resolved and checked them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ncnn: Option<serde_json::Value>,
     /// Notes (what was skipped and why).
     #[serde(default)]
     pub notes: Vec<String>,
@@ -134,12 +141,39 @@ pub fn run_model(cfg: &BenchConfig, model: &Prepared) -> anyhow::Result<PeersRep
         args.push("--checkpoint".into());
         args.push(c.display().to_string());
     }
+    if let Some(n) = &model.ncnn {
+        args.extend(ncnn_args(n));
+    }
     eprintln!(
         "srgan-bench: running the Python peers ({})",
         cfg.python.display()
     );
     python(cfg, &args)?;
     read(&json)
+}
+
+/// `peers.py model`'s arguments for the ncnn peer.
+fn ncnn_args(n: &NcnnSource) -> Vec<String> {
+    let mut v = vec![
+        "--ncnn-param".to_string(),
+        n.param.clone(),
+        "--ncnn-bin".to_string(),
+        n.bin.clone(),
+    ];
+    let optional = [
+        ("--ncnn-package", &n.package),
+        ("--ncnn-param-sha256", &n.param_sha256),
+        ("--ncnn-bin-sha256", &n.bin_sha256),
+        ("--ncnn-input", &n.input_blob),
+        ("--ncnn-output", &n.output_blob),
+    ];
+    for (flag, value) in optional {
+        if let Some(value) = value {
+            v.push(flag.to_string());
+            v.push(value.clone());
+        }
+    }
+    v
 }
 
 /// Reads a `peers.py model` report.
@@ -164,5 +198,24 @@ mod tests {
         assert_eq!(r.model[0].lr, 64);
         assert_eq!(r.model[0].summary.p50_s, 0.1);
         assert!(r.train_step.is_none());
+        assert!(r.parity_max_abs_diff_ncnn_vs_ort.is_none() && r.ncnn.is_none());
+    }
+
+    #[test]
+    fn ncnn_arguments() {
+        let n = NcnnSource {
+            param: "p/m.param".into(),
+            bin: "p/m.bin".into(),
+            package: Some("p".into()),
+            param_sha256: None,
+            bin_sha256: Some("ab".into()),
+            input_blob: Some("data".into()),
+            output_blob: None,
+        };
+        assert_eq!(
+            ncnn_args(&n).join(" "),
+            "--ncnn-param p/m.param --ncnn-bin p/m.bin --ncnn-package p --ncnn-bin-sha256 ab \
+             --ncnn-input data"
+        );
     }
 }

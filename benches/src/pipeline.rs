@@ -399,7 +399,7 @@ pub fn run_all(cfg: &BenchConfig, model: &Prepared) -> anyhow::Result<PipelineRe
         }
         eprintln!(
             "srgan-bench: peak RSS of a tiled x{} upscale of {}x{} (ort)",
-            model.config.as_ref().map(|c| c.scale).unwrap_or(0),
+            model.scale().unwrap_or(0),
             a.rss_size,
             a.rss_size
         );

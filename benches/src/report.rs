@@ -204,6 +204,7 @@ impl Report {
             let tract = self.cell("tract-cpu", lr, batch).map(|c| c.summary.p50_s);
             let ort_py = self.peer("onnxruntime-python", lr, batch);
             let torch = self.peer("pytorch-eager", lr, batch);
+            let ncnn = self.peer("ncnn-cpu", lr, batch);
             let mut push = |what: &str, a: Option<f64>, b: Option<f64>| {
                 if let (Some(a), Some(b)) = (a, b) {
                     ratios.push(Ratio {
@@ -218,6 +219,9 @@ impl Report {
             push("tract-cpu / ort-cpu", tract, ort);
             push("ort-cpu / pytorch-eager", ort, torch);
             push("pytorch-eager / onnxruntime-python", torch, ort_py);
+            push("ort-cpu / ncnn-cpu", ort, ncnn);
+            push("tract-cpu / ncnn-cpu", tract, ncnn);
+            push("pytorch-eager / ncnn-cpu", torch, ncnn);
         }
         self.ratios = ratios;
         self.targets = self.targets();
@@ -433,6 +437,15 @@ impl Report {
             if let Some(d) = p.parity_max_abs_diff_torch_vs_ort {
                 let _ = writeln!(s, "pytorch vs onnxruntime-python max |diff|: {d:.2e}");
             }
+            if let Some(d) = p.parity_max_abs_diff_ncnn_vs_ort {
+                let _ = writeln!(
+                    s,
+                    "ncnn vs onnxruntime-python max |diff| (clamped to [0, 1]): {d:.2e}"
+                );
+            }
+            for n in &p.notes {
+                let _ = writeln!(s, "peers note: {n}");
+            }
         }
         if !self.ratios.is_empty() {
             let _ = writeln!(s, "\nratios of p50 times:");
@@ -519,6 +532,7 @@ fn short_peer(p: &str) -> &str {
     match p {
         "onnxruntime-python" => "ort",
         "pytorch-eager" => "torch",
+        "ncnn-cpu" => "ncnn",
         other => other,
     }
 }

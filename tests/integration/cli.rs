@@ -833,3 +833,72 @@ fn tta_averages_eight_runs() {
     assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("x8 tta"));
 }
+
+/// Real-ESRGAN's `realesr-animevideov3-x4.pth` (SRVGGNetCompact, community weights made by
+/// scripts/setup.sh), imported and exported in process as `srgan-export` does, through the
+/// built `srgan-run` on a crop of the bundled photo: x4 on tract and ort within one 8-bit
+/// level of each other, a tiled run within one level of the whole one, and nothing alarming on
+/// stderr (the exported metadata carries the exact receptive-field radius, so no pad warning).
+#[test]
+fn community_srvgg_model_runs_on_both_runtimes() {
+    let weights = common::fixture("community/realesr-animevideov3-x4.pth");
+    assert!(
+        weights.is_file(),
+        "{} is missing: run scripts/setup.sh",
+        weights.display()
+    );
+    let dir = TempDir::new("cli-community");
+    let ck = srgan_export::import::load_weights(&weights).expect("import the .pth");
+    assert_eq!(ck.config.describe(), "SRVGGNetCompact 16x64 (prelu), x4");
+    let model = dir.join("realesr-animevideov3-x4.onnx");
+    srgan_export::write_onnx(&ck, &model, &srgan_export::ExportOptions::default()).expect("export");
+    // A 48x40 crop of the bundled CC0 photo (the cat's face and fur).
+    let photo = image::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/chelsea.png"))
+        .expect("open the bundled photo");
+    let input = dir.join("crop.png");
+    common::save(&photo.crop_imm(150, 60, 48, 40), &input);
+    let run = |name: &str, runtime: &str, tile: &str| {
+        let output = dir.join(name);
+        let out = common::srgan_run(
+            [
+                "-m",
+                s(&model),
+                "-i",
+                s(&input),
+                "-o",
+                s(&output),
+                "--runtime",
+                runtime,
+                "--tile",
+                tile,
+                "--threads",
+                "2",
+            ],
+            &[],
+        );
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{runtime} --tile {tile}: {err}");
+        for bad in ["warning", "error", "panicked", "seams", "receptive"] {
+            assert!(
+                !err.contains(bad),
+                "{runtime} --tile {tile}: `{bad}` in: {err}"
+            );
+        }
+        (common::load(&output), err)
+    };
+    let (tract, _) = run("tract.png", "tract", "0");
+    let (ort, _) = run("ort.png", "ort", "0");
+    assert_eq!(tract.color(), image::ColorType::Rgb8);
+    assert_eq!((tract.width(), tract.height()), (192, 160));
+    assert_eq!((ort.width(), ort.height()), (192, 160));
+    let d = common::max_level_diff(&tract, &ort);
+    assert!(d <= 1, "tract vs ort: {d} levels");
+    // Tiles of 16 with the model's own pad (18): the same image, and no seam warning.
+    let (tiled, err) = run("tiled.png", "tract", "16");
+    assert!(
+        err.contains("tiles, windows of at most"),
+        "did not tile: {err}"
+    );
+    let d = common::max_level_diff(&tract, &tiled);
+    assert!(d <= 1, "tiled vs whole: {d} levels");
+}
