@@ -165,7 +165,14 @@ impl Tiling {
             channels,
             tile_pad,
         };
-        let per_pixel = window_bytes_per_pixel(channels, scale).ok_or(overflow.clone())?;
+        // The architecture's own estimate when the model names one (RRDBNet's widest tensor,
+        // the dense concatenation, is not what dominates its memory; SRVGGNetCompact's
+        // largest tensors are on the LR grid); else the SRResNet-like figure.
+        let per_pixel = match &info.architecture {
+            Some(a) => a.window_bytes_per_pixel(),
+            None => window_bytes_per_pixel(channels, scale),
+        }
+        .ok_or(overflow.clone())?;
         let side = tile_pad
             .checked_mul(2)
             .and_then(|p| p.checked_add(MIN_CORE))
@@ -308,6 +315,23 @@ mod tests {
             narrow.for_image(&img).unwrap().max_window_pixels
                 > t.for_image(&img).unwrap().max_window_pixels
         );
+        // Every architecture is costed by its own estimate: RRDBNet 23x64 like SRResNet 64
+        // wide (12 KB at x4; ort measured 12-14 KB), not by its 192-channel concatenation;
+        // SRVGGNetCompact by its LR-grid tensors (12 * 64 + 36 * 16 bytes).
+        for (arch, want) in [
+            (
+                Architecture::from(srgan_contract::RrdbConfig::x4plus()),
+                12288,
+            ),
+            (srgan_contract::SrVggConfig::new(16, 64, 4).into(), 1344),
+        ] {
+            let info = ModelInfo::for_architecture(&arch, Default::default(), None);
+            let t = Tiling::budget(1536, 40, &info, 4).unwrap();
+            assert!(
+                matches!(t, Tiling::Budget { window_bytes_per_pixel, .. } if window_bytes_per_pixel == want),
+                "{t:?}"
+            );
+        }
     }
 
     #[test]
