@@ -86,18 +86,12 @@ def param_io(param_path):
 
 def run_ncnn(param, binf, x, blobs, threads):
     import ncnn
+    from ncnn_reference import fp32_net
 
-    net = ncnn.Net()
-    o = net.opt
-    o.use_vulkan_compute = False
-    o.use_fp16_packed = False
-    o.use_fp16_storage = False
-    o.use_fp16_arithmetic = False
-    o.use_bf16_storage = False
-    o.use_int8_inference = False
-    o.num_threads = threads
-    if net.load_param(str(param)) != 0 or net.load_model(str(binf)) != 0:
-        raise SystemExit(f"ncnn could not load {param} / {binf}")
+    try:
+        net = fp32_net(param, binf, threads)
+    except ValueError as e:
+        raise SystemExit(str(e))
     inp, outs = blobs[0], blobs[1:]
     res = []
     for b in outs:

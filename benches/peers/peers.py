@@ -234,22 +234,13 @@ def ncnn_files(a):
 
 
 def ncnn_net(files, threads):
-    """ncnn's CPU engine in fp32 (fp16/bf16 storage, packing and arithmetic off, no int8, no
-    Vulkan); packing layout, Winograd and sgemm convolutions as ncnn's defaults."""
-    import ncnn
+    """ncnn's CPU engine in fp32 (python/ncnn_reference.py) with the model's files loaded."""
+    root = Path(__file__).resolve().parents[2] / "python"
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from ncnn_reference import fp32_net
 
-    net = ncnn.Net()
-    o = net.opt
-    o.use_vulkan_compute = False
-    o.use_fp16_packed = False
-    o.use_fp16_storage = False
-    o.use_fp16_arithmetic = False
-    o.use_bf16_storage = False
-    o.use_int8_inference = False
-    o.num_threads = threads
-    if net.load_param(files["param"]) != 0 or net.load_model(files["bin"]) != 0:
-        raise ValueError(f"ncnn could not load {files['param']} / {files['bin']}")
-    return net
+    return fp32_net(files["param"], files["bin"], threads)
 
 
 def ncnn_infer(net, files, x):

@@ -104,20 +104,7 @@ pub fn conv(
     bias: &str,
     k: usize,
 ) -> String {
-    let k = k as i64;
-    let p = k / 2;
-    g.node(
-        name,
-        "Conv",
-        &[x, weight, bias],
-        vec![
-            attr_ints("dilations", &[1, 1]),
-            attr_int("group", 1),
-            attr_ints("kernel_shape", &[k, k]),
-            attr_ints("pads", &[p, p, p, p]),
-            attr_ints("strides", &[1, 1]),
-        ],
-    )
+    conv_strided(g, name, x, weight, bias, k, 1, k / 2)
 }
 
 /// `PRelu` with a per-channel slope initializer shaped `[C, 1, 1]`.

@@ -278,6 +278,42 @@ fn official_compact_model_tiles_exactly_with_its_default_pad() {
     }
 }
 
+/// Runs srgan-run on `input` with `model` on `runtime` and `extra` flags; asserts success and
+/// returns stderr.
+fn srgan_run_ok(
+    input: &Path,
+    output: &Path,
+    model: &Path,
+    runtime: &str,
+    extra: &[&str],
+) -> String {
+    let mut args = vec![
+        "-i",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+        "-m",
+        model.to_str().unwrap(),
+        "--runtime",
+        runtime,
+    ];
+    args.extend_from_slice(extra);
+    let out = crate::common::srgan_run(args, &[]);
+    let err = crate::common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    err
+}
+
+/// The largest difference between two 8-bit RGB images, in levels.
+fn max_levels(a: &image::RgbImage, b: &image::RgbImage) -> u8 {
+    a.as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| x.abs_diff(*y))
+        .max()
+        .unwrap()
+}
+
 /// A model whose exact receptive field is too large to pad every tile with (RRDBNet: 349 for
 /// 23 blocks; 79 for this 5-block one) tiles with the capped pad and says once that seams may
 /// show, naming the radius; run whole, it says nothing.
@@ -295,23 +331,7 @@ fn srgan_run_warns_when_the_pad_is_capped() {
     crate::common::save(&crate::common::rgb8(40, 30), &input);
     for (tile, warns) in [("16", true), ("0", false)] {
         let output = dir.join(format!("out{tile}.png"));
-        let out = crate::common::srgan_run(
-            [
-                "-i",
-                input.to_str().unwrap(),
-                "-o",
-                output.to_str().unwrap(),
-                "-m",
-                model.to_str().unwrap(),
-                "--runtime",
-                "tract",
-                "--tile",
-                tile,
-            ],
-            &[],
-        );
-        let err = crate::common::stderr(&out);
-        assert!(out.status.success(), "{err}");
+        let err = srgan_run_ok(&input, &output, &model, "tract", &["--tile", tile]);
         let warned = err.contains(&format!("receptive-field radius is {radius}"))
             && err.contains(&format!("--tile-pad {MAX_DEFAULT_PAD}"))
             && err.contains("seams may show");
@@ -379,24 +399,7 @@ fn srgan_pad_measures_the_radius_and_srgan_run_tiles_with_it() {
     let input = dir.join("in.png");
     crate::common::save(&crate::common::rgb8(70, 50), &input);
     let run = |model: &Path, tile: &str, output: &Path| {
-        let out = crate::common::srgan_run(
-            [
-                "-i",
-                input.to_str().unwrap(),
-                "-o",
-                output.to_str().unwrap(),
-                "-m",
-                model.to_str().unwrap(),
-                "--runtime",
-                "ort",
-                "--tile",
-                tile,
-            ],
-            &[],
-        );
-        let err = crate::common::stderr(&out);
-        assert!(out.status.success(), "{err}");
-        err
+        srgan_run_ok(&input, output, model, "ort", &["--tile", tile])
     };
     let whole = dir.join("whole.png");
     run(&padded, "0", &whole);
@@ -412,39 +415,18 @@ fn srgan_pad_measures_the_radius_and_srgan_run_tiles_with_it() {
         crate::common::load(&whole).to_rgb8(),
         crate::common::load(&tiled).to_rgb8(),
     );
-    let worst = a
-        .as_raw()
-        .iter()
-        .zip(b.as_raw())
-        .map(|(x, y)| x.abs_diff(*y))
-        .max()
-        .unwrap();
+    let worst = max_levels(&a, &b);
     assert!(worst <= 1, "tiled vs whole: {worst} levels");
     // And the pad matters: with almost no context the seams show.
-    let out = crate::common::srgan_run(
-        [
-            "-i",
-            input.to_str().unwrap(),
-            "-o",
-            dir.join("thin.png").to_str().unwrap(),
-            "-m",
-            padded.to_str().unwrap(),
-            "--tile",
-            "16",
-            "--tile-pad",
-            "1",
-        ],
-        &[],
+    let thin = dir.join("thin.png");
+    srgan_run_ok(
+        &input,
+        &thin,
+        &padded,
+        "ort",
+        &["--tile", "16", "--tile-pad", "1"],
     );
-    assert!(out.status.success());
-    let c = crate::common::load(&dir.join("thin.png")).to_rgb8();
-    let thin = a
-        .as_raw()
-        .iter()
-        .zip(c.as_raw())
-        .map(|(x, y)| x.abs_diff(*y))
-        .max()
-        .unwrap();
+    let thin = max_levels(&a, &crate::common::load(&thin).to_rgb8());
     assert!(
         thin > 1,
         "pad 1 is as good as the measured pad ({thin} levels)"
