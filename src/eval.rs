@@ -330,7 +330,7 @@ fn row(name: &str, s: &Scores) -> String {
 /// fails, and writes the JSON lines. An error only when nothing could be evaluated or the
 /// model or a file cannot be used.
 pub fn run(cfg: &EvalConfig) -> Result<EvalSummary, EvalRunError> {
-    let mut up = cfg.open_model()?;
+    let mut up = srgan_imaging::multiple::PadToMultiple::wrap(cfg.open_model()?);
     if cfg.tta {
         up = Box::new(srgan_imaging::tta::Tta::new(up));
     }

@@ -125,7 +125,9 @@ pub fn run(a: &PadArgs) -> Result<Padded, PadError> {
         threads: a.threads,
         ..RuntimeOptions::default()
     };
-    let mut up = srgan_runtimes::open(runtime, &a.model, &opts)?;
+    let mut up = srgan_imaging::multiple::PadToMultiple::wrap(srgan_runtimes::open(
+        runtime, &a.model, &opts,
+    )?);
     let exact = up.info().radius();
     let probe = match &a.probe {
         Some(p) => image::open(p).map_err(|e| PadError::Probe(p.clone(), e))?,

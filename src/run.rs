@@ -124,7 +124,8 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
         }
     };
 
-    let mut upscaler = open_upscaler(cfg)?;
+    // RRDBNet x2 / x1 take multiples of 2 / 4: other sizes are padded by reflection.
+    let mut upscaler = srgan_imaging::multiple::PadToMultiple::wrap(open_upscaler(cfg)?);
     if cfg.tta {
         upscaler = Box::new(srgan_imaging::tta::Tta::new(upscaler));
     }

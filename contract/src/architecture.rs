@@ -179,6 +179,15 @@ impl Architecture {
         }
     }
 
+    /// The input's height and width must be multiples of this (RRDBNet x2 / x1 fold 2x2 /
+    /// 4x4 pixels into channels first); 1 for the others. Callers pad the input up to it.
+    pub fn input_multiple(&self) -> usize {
+        match self {
+            Self::RrdbNet(c) => c.unshuffle(),
+            _ => 1,
+        }
+    }
+
     /// A one-line human description, e.g. `RRDBNet 23x64 (growth 32), x4`.
     pub fn describe(&self) -> String {
         match self {

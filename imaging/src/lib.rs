@@ -19,6 +19,7 @@ pub mod budget;
 pub mod eval;
 pub mod image_io;
 pub mod metrics;
+pub mod multiple;
 pub mod pipeline;
 pub mod radius;
 pub mod resample;

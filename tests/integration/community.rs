@@ -468,3 +468,47 @@ fn srgan_pad_measures_the_radius_and_srgan_run_tiles_with_it() {
         "{err}"
     );
 }
+
+/// RRDBNet x2 takes any input size the way Real-ESRGAN's script does: padded bottom and right
+/// by reflection to a multiple of 2 (`F.pad(x, (0, 1, 0, 1), 'reflect')`), run, and cropped
+/// back; checked against PyTorch doing exactly that, on ort and tract.
+#[test]
+fn rrdbnet_x2_runs_odd_sizes_like_real_esrgan() {
+    use srgan_imaging::multiple::PadToMultiple;
+    let dir = TempDir::new("community-odd");
+    let ck = crate::parity::lively(
+        srgan_export::Checkpoint::random_init(RrdbConfig::new(1, 8, 4, 2), 3).unwrap(),
+    );
+    let weights = dir.join("rrdb_x2.safetensors");
+    ck.save(&weights).unwrap();
+    let onnx = dir.join("rrdb_x2.onnx");
+    write_onnx(&ck, &onnx, &ExportOptions::default()).unwrap();
+    let x = photo(10, 30, 9, 13);
+    let input = dir.join("x.f32");
+    write_f32(&input, &x);
+    let out = dir.join("torch.f32");
+    srgan_testkit::python::run_code(
+        "import sys, numpy as np, torch, torch.nn.functional as F; \
+         sys.path.insert(0, sys.argv[1]); import torch_reference as t; \
+         g = t.deployed(sys.argv[2]).double(); \
+         x = torch.from_numpy(np.fromfile(sys.argv[3], dtype='<f4').reshape(1, 3, 9, 13)).double(); \
+         y = g(F.pad(x, (0, 1, 0, 1), mode='reflect'))[:, :, :18, :26]; \
+         y.detach().float().numpy().astype('<f4').tofile(sys.argv[4])",
+        &[
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("python").as_path(),
+            weights.as_path(),
+            input.as_path(),
+            out.as_path(),
+        ],
+    );
+    let want = read_f32(&out, [1, 3, 18, 26]);
+    for rt in ["ort", "tract"] {
+        let bare = open(rt, &onnx, &RuntimeOptions::default()).unwrap();
+        let mut up = PadToMultiple::wrap(bare);
+        let got = up.upscale(x.view()).unwrap();
+        assert_parity(&format!("{rt}: odd 9x13 vs PyTorch"), &want, &got);
+        // Without the wrapper the runtime cannot take it.
+        let mut bare = open(rt, &onnx, &RuntimeOptions::default()).unwrap();
+        assert!(bare.upscale(x.view()).is_err(), "{rt} took 9x13 unpadded");
+    }
+}
