@@ -1,4 +1,5 @@
-//! `srgan-export`: a generator checkpoint (or random weights) to an ONNX model.
+//! `srgan-export`: a generator checkpoint, community weights (`.pth`, `.safetensors`: RRDBNet,
+//! SRVGGNetCompact) or random weights to an ONNX model.
 //!
 //! ```text
 //! srgan-export CHECKPOINT -o model.onnx [--opset 17] [--overwrite]
@@ -28,7 +29,7 @@ fn main() -> ExitCode {
             ExitCode::from(exit::SUCCESS)
         }
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            eprintln!("srgan-export: error: {}", one_line(&e));
             ExitCode::from(exit::FAILURE)
         }
     }

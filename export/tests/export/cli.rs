@@ -27,7 +27,7 @@ fn assert_one_line_error(o: &Output, needle: &str) {
         "exit code (FAILURE); stderr: {err}"
     );
     assert_eq!(err.lines().count(), 1, "one line: {err:?}");
-    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.starts_with("srgan-export: error: "), "{err}");
     assert!(err.contains(needle), "`{needle}` not in {err}");
     assert!(!err.contains("panicked"), "{err}");
 }
