@@ -542,26 +542,35 @@ fn tail_subpixel(g: &mut GraphBuilder, ck: &Checkpoint, x: &str) -> Result<Strin
 
 /// The tail conv with the training HR range mapped to [0, 1] folded in.
 fn tail(g: &mut GraphBuilder, ck: &Checkpoint, x: &str) -> Result<String, ExportError> {
+    output_conv(g, ck, "tail.conv", x, HEAD_TAIL_KERNEL)
+}
+
+/// The network's last conv `name` (a `k`x`k` kernel) with the map from the training HR range
+/// to [0, 1] folded into its weights and bias: every architecture ends this way.
+pub(crate) fn output_conv(
+    g: &mut GraphBuilder,
+    ck: &Checkpoint,
+    name: &str,
+    x: &str,
+    k: usize,
+) -> Result<String, ExportError> {
     let range = ck.config.hr_range();
-    let (w, b) = fold_output_range(
-        tensor(ck, "tail.conv.weight"),
-        &tensor(ck, "tail.conv.bias").data,
-        range,
-    );
-    finite("tail.conv.weight", &w)?;
-    finite("tail.conv.bias", &b)?;
+    let (wname, bname) = (format!("{name}.weight"), format!("{name}.bias"));
+    let (w, b) = fold_output_range(tensor(ck, &wname), &tensor(ck, &bname).data, range);
+    finite(&wname, &w)?;
+    finite(&bname, &b)?;
     let r = format_range(range);
     let wn = g.initializer(
-        "tail.conv.weight",
+        &wname,
         &w,
-        &format!("tail.conv.weight / (hi - lo), hr_range {r} -> [0,1]"),
+        &format!("{wname} / (hi - lo), hr_range {r} -> [0,1]"),
     );
     let bn = g.initializer(
-        "tail.conv.bias",
+        &bname,
         &b,
-        &format!("(tail.conv.bias - lo) / (hi - lo), hr_range {r} -> [0,1]"),
+        &format!("({bname} - lo) / (hi - lo), hr_range {r} -> [0,1]"),
     );
-    Ok(ops::conv(g, "tail.conv", x, &wn, &bn, HEAD_TAIL_KERNEL))
+    Ok(ops::conv(g, name, x, &wn, &bn, k))
 }
 
 pub(crate) fn output_clip(g: &mut GraphBuilder, x: &str) -> String {

@@ -8,11 +8,10 @@
 //! training output range is folded into `conv_last`.
 
 use crate::checkpoint::{Checkpoint, Tensor};
-use crate::fold::fold_output_range;
 use crate::ops::{self, GraphBuilder};
 use srgan_contract::RrdbConfig;
 
-use super::{conv_plain, finite, tensor, ExportError};
+use super::{conv_plain, finite, output_conv, tensor, ExportError};
 
 /// LeakyReLU slope of every RRDBNet activation.
 pub const LRELU_SLOPE: f32 = 0.2;
@@ -51,26 +50,7 @@ pub(crate) fn graph(
     }
     let c = conv_plain(g, ck, "conv_hr", &y, 3);
     let y = ops::leaky_relu(g, "conv_hr.lrelu", &c, LRELU_SLOPE);
-    let range = cfg.hr_range;
-    let (w, b) = fold_output_range(
-        tensor(ck, "conv_last.weight"),
-        &tensor(ck, "conv_last.bias").data,
-        range,
-    );
-    finite("conv_last.weight", &w)?;
-    finite("conv_last.bias", &b)?;
-    let r = srgan_contract::metadata::format_range(range);
-    let wn = g.initializer(
-        "conv_last.weight",
-        &w,
-        &format!("conv_last.weight / (hi - lo), hr_range {r} -> [0,1]"),
-    );
-    let bn = g.initializer(
-        "conv_last.bias",
-        &b,
-        &format!("(conv_last.bias - lo) / (hi - lo), hr_range {r} -> [0,1]"),
-    );
-    Ok(ops::conv(g, "conv_last", &y, &wn, &bn, 3))
+    output_conv(g, ck, "conv_last", &y, 3)
 }
 
 /// `conv_first` of the unshuffled input as one convolution of the input itself: PyTorch's

@@ -9,11 +9,10 @@
 //! last conv and the repetition's weights.
 
 use crate::checkpoint::{Checkpoint, Tensor};
-use crate::fold::fold_output_range;
 use crate::ops::{self, GraphBuilder};
 use srgan_contract::{Activation, SrVggConfig};
 
-use super::{conv_plain, finite, prelu, tensor, ExportError};
+use super::{conv_plain, output_conv, prelu, ExportError};
 
 /// The graph from `x` (the input in the training range) to the value before the output clip.
 pub(crate) fn graph(
@@ -37,29 +36,11 @@ pub(crate) fn graph(
         y = act(g, 3 + 2 * i, &y);
     }
     let last = format!("body.{}", cfg.last_conv());
-    let range = cfg.hr_range;
-    let (w, b) = fold_output_range(
-        tensor(ck, &format!("{last}.weight")),
-        &tensor(ck, &format!("{last}.bias")).data,
-        range,
-    );
-    finite(&format!("{last}.weight"), &w)?;
-    finite(&format!("{last}.bias"), &b)?;
-    let r = srgan_contract::metadata::format_range(range);
-    let wn = g.initializer(
-        &format!("{last}.weight"),
-        &w,
-        &format!("{last}.weight / (hi - lo), hr_range {r} -> [0,1]"),
-    );
-    let bn = g.initializer(
-        &format!("{last}.bias"),
-        &b,
-        &format!("({last}.bias - lo) / (hi - lo), hr_range {r} -> [0,1]"),
-    );
-    let y = ops::conv(g, &last, &y, &wn, &bn, 3);
+    let y = output_conv(g, ck, &last, &y, 3)?;
 
     // The skip: each input channel repeated s^2 times by a 1x1 conv, scaled like the output.
     let s2 = cfg.scale * cfg.scale;
+    let range = cfg.hr_range;
     let gain = 1.0 / (range[1] - range[0]);
     let mut rw = vec![0.0f32; 3 * s2 * 3];
     for c in 0..3 {
