@@ -121,56 +121,70 @@ pub struct NamedTensors {
 
 /// Reads every tensor of a `.pth`/`.pt` or (non-srgan) `.safetensors` file, widened to f32.
 pub fn read_tensors(path: &Path) -> Result<NamedTensors, ImportError> {
-    let mut dtypes: Vec<String> = Vec::new();
-    let mut note = |d: String| {
-        if !dtypes.contains(&d) {
-            dtypes.push(d);
-        }
-    };
-    let tensors = match extension(path).as_str() {
-        "pth" | "pt" => read_pth(path)?
-            .into_iter()
-            .map(|(name, t)| {
-                if !t.dtype.is_float() {
-                    return Err(ImportError::Dtype {
-                        path: path.into(),
-                        name,
-                        dtype: t.dtype.to_string(),
-                    });
-                }
-                note(t.dtype.to_string());
-                Ok((name, Tensor::new(t.shape, t.data)))
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        "safetensors" => {
-            let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
-                path: path.into(),
-                source,
-            })?;
-            let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|source| {
-                ImportError::Safetensors {
-                    path: path.into(),
-                    source,
-                }
-            })?;
-            let mut out = Vec::new();
-            // `tensors()` has no stable order; the header's offsets give the file's.
-            let mut views = st.tensors();
-            views.sort_by_key(|(_, v)| v.data().as_ptr() as usize);
-            for (name, view) in views {
-                let data = widen(view.dtype(), view.data()).ok_or_else(|| ImportError::Dtype {
-                    path: path.into(),
-                    name: name.clone(),
-                    dtype: format!("{:?}", view.dtype()),
-                })?;
-                note(format!("{:?}", view.dtype()));
-                out.push((name, Tensor::new(view.shape().to_vec(), data)));
+    match extension(path).as_str() {
+        "pth" | "pt" => pth_tensors(path),
+        "safetensors" => safetensors_tensors(&read(path)?, path),
+        _ => Err(ImportError::Extension { path: path.into() }),
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ImportError> {
+    std::fs::read(path).map_err(|source| ImportError::Io {
+        path: path.into(),
+        source,
+    })
+}
+
+impl NamedTensors {
+    /// Tensors with their stored dtypes, in file order.
+    fn collect(
+        items: impl IntoIterator<Item = Result<(String, Tensor, String), ImportError>>,
+    ) -> Result<Self, ImportError> {
+        let (mut tensors, mut dtypes) = (Vec::new(), Vec::<String>::new());
+        for item in items {
+            let (name, t, dtype) = item?;
+            if !dtypes.contains(&dtype) {
+                dtypes.push(dtype);
             }
-            out
+            tensors.push((name, t));
         }
-        _ => return Err(ImportError::Extension { path: path.into() }),
-    };
-    Ok(NamedTensors { tensors, dtypes })
+        Ok(Self { tensors, dtypes })
+    }
+}
+
+fn pth_tensors(path: &Path) -> Result<NamedTensors, ImportError> {
+    NamedTensors::collect(read_pth(path)?.into_iter().map(|(name, t)| {
+        if !t.dtype.is_float() {
+            return Err(ImportError::Dtype {
+                path: path.into(),
+                name,
+                dtype: t.dtype.to_string(),
+            });
+        }
+        Ok((name, Tensor::new(t.shape, t.data), t.dtype.to_string()))
+    }))
+}
+
+/// The tensors of a `.safetensors` file held in memory; `path` is only used in errors.
+fn safetensors_tensors(bytes: &[u8], path: &Path) -> Result<NamedTensors, ImportError> {
+    let st = safetensors::SafeTensors::deserialize(bytes).map_err(|source| {
+        ImportError::Safetensors {
+            path: path.into(),
+            source,
+        }
+    })?;
+    // `tensors()` has no stable order; the header's offsets give the file's.
+    let mut views = st.tensors();
+    views.sort_by_key(|(_, v)| v.data().as_ptr() as usize);
+    NamedTensors::collect(views.into_iter().map(|(name, view)| {
+        let dtype = format!("{:?}", view.dtype());
+        let data = widen(view.dtype(), view.data()).ok_or_else(|| ImportError::Dtype {
+            path: path.into(),
+            name: name.clone(),
+            dtype: dtype.clone(),
+        })?;
+        Ok((name, Tensor::new(view.shape().to_vec(), data), dtype))
+    }))
 }
 
 /// Little-endian values of a float dtype as f32; `None` for other dtypes.
@@ -204,16 +218,9 @@ fn extension(path: &Path) -> String {
         .to_ascii_lowercase()
 }
 
-/// Whether a `.safetensors` file is an srgan generator checkpoint (its `format` metadata).
-fn is_srgan_checkpoint(path: &Path) -> Result<bool, ImportError> {
-    if extension(path) != "safetensors" {
-        return Ok(false);
-    }
-    let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
-        path: path.into(),
-        source,
-    })?;
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|source| {
+/// Whether `.safetensors` bytes are an srgan generator checkpoint (its `format` metadata).
+fn is_srgan_checkpoint(bytes: &[u8], path: &Path) -> Result<bool, ImportError> {
+    let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(|source| {
         ImportError::Safetensors {
             path: path.into(),
             source,
@@ -230,10 +237,16 @@ fn is_srgan_checkpoint(path: &Path) -> Result<bool, ImportError> {
 /// community weights with their architecture detected. The checkpoint's
 /// `srgan.weights` metadata says where imported weights came from.
 pub fn load_weights(path: &Path) -> Result<Checkpoint, ImportError> {
-    if is_srgan_checkpoint(path)? {
-        return Ok(Checkpoint::load(path)?);
-    }
-    let named = read_tensors(path)?;
+    // A .safetensors file is read once, whichever kind it turns out to be.
+    let named = if extension(path) == "safetensors" {
+        let bytes = read(path)?;
+        if is_srgan_checkpoint(&bytes, path)? {
+            return Ok(Checkpoint::from_bytes(&bytes, path)?);
+        }
+        safetensors_tensors(&bytes, path)?
+    } else {
+        read_tensors(path)?
+    };
     let (container, tensors) = strip_container(named.tensors);
     let arch = detect(path, &tensors, container)?;
     let mut extra = BTreeMap::new();
