@@ -21,6 +21,17 @@ fn max_abs(a: &Array4<f32>, b: &[f32]) -> f32 {
         .fold(0.0f32, f32::max)
 }
 
+/// Every variable of a generator snapshot holds exactly the checkpoint's tensor of its name.
+fn assert_holds(vars: &[(String, tch::Tensor)], ck: &Checkpoint, what: &str) {
+    for (name, v) in vars {
+        let got: Vec<f32> = Vec::<f32>::try_from(&v.flatten(0, -1)).unwrap();
+        assert_eq!(
+            &got, &ck.tensors[name].data,
+            "{what}: `{name}` not loaded from --init-generator"
+        );
+    }
+}
+
 #[test]
 fn every_main_module_trains_both_phases_exports_and_runs_everywhere() {
     let (train, _) = photo_folders("main-modules");
@@ -79,14 +90,7 @@ fn every_main_module_trains_both_phases_exports_and_runs_everywhere() {
             Trainer::new(cfg, &gan, tch::Device::Cpu, TrainerOptions::default()).unwrap();
         // G starts from the pretrained weights.
         let init = Checkpoint::load(&pretrained).unwrap();
-        for (name, v) in snapshot(t.generator_vars()) {
-            let want = &init.tensors[&name].data;
-            let got: Vec<f32> = Vec::<f32>::try_from(&v.flatten(0, -1)).unwrap();
-            assert_eq!(
-                &got, want,
-                "{what}: `{name}` not loaded from --init-generator"
-            );
-        }
+        assert_holds(&snapshot(t.generator_vars()), &init, &what);
         let batch = t.batch(0);
         let (lr, hr) = t.batch_tensors(&batch);
         let sr = t.generate(&lr);
@@ -153,10 +157,7 @@ fn real_esrgan_weights_start_a_fine_tune() {
     .unwrap();
     let official = srgan_export::import::load_weights(&weights).unwrap();
     let before = snapshot(t.generator_vars());
-    for (name, v) in &before {
-        let got: Vec<f32> = Vec::<f32>::try_from(&v.flatten(0, -1)).unwrap();
-        assert_eq!(&got, &official.tensors[name].data, "`{name}`");
-    }
+    assert_holds(&before, &official, "anime_6B");
     t.run().unwrap();
     assert!(!changed(&before, &snapshot(t.generator_vars())).is_empty());
     let ck = Checkpoint::load(out.join(files::GENERATOR)).unwrap();
