@@ -37,6 +37,10 @@ pub struct ExportArgs {
     /// (same function; by default it is rearranged to run before the shuffle, ~1.5x faster).
     #[arg(long)]
     pub plain_tail: bool,
+    /// Write PReLU as the `PRelu` operator (same function; by default it is written as
+    /// `x + (1 - a) * Relu(-x)`, which ONNX Runtime and tract run faster).
+    #[arg(long)]
+    pub native_prelu: bool,
     /// Export a generator with random weights instead of a checkpoint (no libtorch needed).
     #[arg(long)]
     pub random_init: bool,
@@ -252,6 +256,7 @@ impl ExportJob {
             opts: ExportOptions {
                 opset: a.opset,
                 subpixel_tail: !a.plain_tail,
+                native_prelu: a.native_prelu,
             },
         })
     }

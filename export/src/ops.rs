@@ -20,6 +20,9 @@ pub struct GraphBuilder {
     pub initializers: Vec<TensorProto>,
     names: BTreeSet<String>,
     node_names: BTreeSet<String>,
+    /// Emit PReLU as the `PRelu` operator ([`prelu`]) instead of its ReLU form
+    /// ([`prelu_via_relu`]). Set from [`crate::ExportOptions::native_prelu`].
+    pub native_prelu: bool,
 }
 
 impl GraphBuilder {
@@ -45,6 +48,11 @@ impl GraphBuilder {
     /// Adds a scalar f32 initializer and returns its name.
     pub fn scalar(&mut self, name: &str, v: f32) -> String {
         self.initializer(name, &Tensor::new(vec![], vec![v]), "")
+    }
+
+    /// Whether a value or initializer is already named `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.names.contains(name)
     }
 
     /// Appends a node whose single output value is named like the node, and returns that name.
@@ -110,6 +118,26 @@ pub fn conv(
 /// `PRelu` with a per-channel slope initializer shaped `[C, 1, 1]`.
 pub fn prelu(g: &mut GraphBuilder, name: &str, x: &str, slope: &str) -> String {
     g.node(name, "PRelu", &[x, slope], vec![])
+}
+
+/// PReLU as `x + (1 - a) * Relu(-x)` (`a` the slope): `Mul(x, -1) -> Relu -> Mul(1 - a) ->
+/// Add(x)`, with `minus_one` and `one_minus_slope` per-channel initializers shaped `[C, 1, 1]`.
+/// The same function (for `x >= 0`: `x`; for `x < 0`: `x - (1 - a) x = a x`, to float
+/// rounding), for any slope. ONNX Runtime runs every op of this form in its blocked NCHWc
+/// layout (the two `Mul`s become depthwise convs, the `Relu` and the `Add` fuse into them), where
+/// `PRelu` has no blocked kernel and costs a layout reorder on each side; tract fuses the chain
+/// into one pass. The output value is named `name`, like [`prelu`]'s.
+pub fn prelu_via_relu(
+    g: &mut GraphBuilder,
+    name: &str,
+    x: &str,
+    minus_one: &str,
+    one_minus_slope: &str,
+) -> String {
+    let n = mul(g, &format!("{name}.neg"), x, minus_one);
+    let r = relu(g, &format!("{name}.relu"), &n);
+    let m = mul(g, &format!("{name}.scale"), &r, one_minus_slope);
+    add(g, name, x, &m)
 }
 
 /// `LeakyRelu` with slope `alpha` for negative inputs.

@@ -1,5 +1,7 @@
 //! The exported graph's structure, pinned: op set, BatchNorm folded, PRelu slopes `[C,1,1]`,
 //! symbolic N/H/W, metadata keys, opset and IR version, names; and the exporter's errors.
+//! Most tests pin the graph with PReLU as the `PRelu` operator ([`model`]); the default ReLU
+//! form is pinned by `prelu_is_written_in_its_relu_form_by_default`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,8 +16,21 @@ use srgan_testkit::{assert_close, Tolerance};
 
 use crate::common::{checkpoint, scratch};
 
+/// The export with PReLU as the `PRelu` operator (`native_prelu`), other options default.
 fn model(ck: &Checkpoint) -> ModelProto {
-    let bytes = export_onnx(ck, &ExportOptions::default()).expect("export");
+    model_with(ck, &native())
+}
+
+/// The default options with `native_prelu`.
+fn native() -> ExportOptions {
+    ExportOptions {
+        native_prelu: true,
+        ..ExportOptions::default()
+    }
+}
+
+fn model_with(ck: &Checkpoint, opts: &ExportOptions) -> ModelProto {
+    let bytes = export_onnx(ck, opts).expect("export");
     ModelProto::decode(bytes.as_slice()).expect("exported bytes decode")
 }
 
@@ -151,6 +166,94 @@ fn op_sets_of_the_community_architectures_are_pinned() {
     }
 }
 
+/// By default each PReLU is `x + (1 - a) * Relu(-x)`: `Mul(x, -1) -> Relu -> Mul(1 - a) ->
+/// Add(x)`, its output named like the `PRelu` it replaces, `1 - a` under
+/// `{prefix}.one_minus_weight` and one `-1` tensor per channel count. (That it is the same
+/// function is checked against PyTorch in `numeric.rs`, where every case but the literal one
+/// uses this form.)
+#[test]
+fn prelu_is_written_in_its_relu_form_by_default() {
+    use srgan_export::{Activation, SrVggConfig};
+    let srresnet = checkpoint(2, 8, 4, [0.0, 1.0], [-1.0, 1.0], 11);
+    let cfg = SrVggConfig {
+        activation: Activation::Prelu,
+        ..SrVggConfig::new(3, 8, 3)
+    };
+    let srvgg = crate::common::community(cfg, [0.0, 1.0], [0.0, 1.0], 12);
+    // (checkpoint, PReLUs as (prefix, checkpoint slope, sub-pixel repeat), other Adds)
+    let srresnet_prelus: Vec<(String, String, usize)> = ["head.prelu", "blocks.0.prelu"]
+        .iter()
+        .chain(&["blocks.1.prelu", "upsample.0.prelu"])
+        .map(|p| (p.to_string(), format!("{p}.weight"), 1))
+        .chain([(
+            "upsample.1.prelu".to_string(),
+            "upsample.1.prelu.weight".to_string(),
+            4,
+        )])
+        .collect();
+    let srvgg_prelus: Vec<(String, String, usize)> = [1, 3, 5, 7]
+        .iter()
+        .map(|k| (format!("body.{k}"), format!("body.{k}.weight"), 1))
+        .collect();
+    for (ck, prelus, other_adds) in [(&srresnet, srresnet_prelus, 3), (&srvgg, srvgg_prelus, 1)] {
+        let m = model_with(ck, &ExportOptions::default());
+        let ops = op_counts(&m);
+        let n = prelus.len();
+        assert_eq!(ops.get("PRelu"), None, "{ops:?}");
+        assert_eq!(ops.get("Relu"), Some(&n), "{ops:?}");
+        assert_eq!(ops.get("Mul"), Some(&(2 * n)), "{ops:?}");
+        assert_eq!(ops.get("Add"), Some(&(n + other_adds)), "{ops:?}");
+        let g = m.graph.as_ref().unwrap();
+        let node = |name: &str| {
+            g.node
+                .iter()
+                .find(|n| n.name == name)
+                .unwrap_or_else(|| panic!("no node `{name}`"))
+        };
+        for (p, slope_name, repeat) in &prelus {
+            let add = node(p);
+            assert_eq!(add.op_type, "Add", "{p}");
+            assert_eq!(
+                add.output,
+                vec![p.clone()],
+                "{p}: output named like the PReLU"
+            );
+            let x = &add.input[0];
+            let scale = node(&format!("{p}.scale"));
+            let relu = node(&format!("{p}.relu"));
+            let neg = node(&format!("{p}.neg"));
+            assert_eq!(add.input[1], scale.output[0], "{p}");
+            assert_eq!(scale.input[0], relu.output[0], "{p}");
+            assert_eq!(relu.input[0], neg.output[0], "{p}");
+            assert_eq!(&neg.input[0], x, "{p}: the same x on both sides");
+            let slope = &ck.tensors[slope_name].data;
+            let want: Vec<f32> = slope
+                .iter()
+                .flat_map(|a| std::iter::repeat_n(1.0 - a, *repeat))
+                .collect();
+            let c = want.len();
+            let one_minus = initializer(&m, &scale.input[1]);
+            assert_eq!(scale.input[1], format!("{p}.one_minus_weight"));
+            assert_eq!(one_minus.dims, vec![c as i64, 1, 1], "{p}");
+            assert_eq!(one_minus.f32_values(), Some(want), "{p}");
+            let minus_one = initializer(&m, &neg.input[1]);
+            assert_eq!(neg.input[1], format!("prelu.minus_one.{c}"));
+            assert_eq!(minus_one.f32_values(), Some(vec![-1.0; c]), "{p}");
+        }
+        // One -1 tensor per channel count, shared.
+        let shared = g
+            .initializer
+            .iter()
+            .filter(|t| t.name.starts_with("prelu.minus_one."))
+            .count();
+        let counts: BTreeSet<usize> = prelus
+            .iter()
+            .map(|(_, s, r)| ck.tensors[s].data.len() * r)
+            .collect();
+        assert_eq!(shared, counts.len());
+    }
+}
+
 #[test]
 fn batch_norm_is_folded_into_the_conv() {
     let ck = checkpoint(2, 4, 4, [0.0, 1.0], [-1.0, 1.0], 3);
@@ -195,7 +298,7 @@ fn batch_norm_is_folded_into_the_conv() {
         &ck,
         &ExportOptions {
             subpixel_tail: false,
-            ..ExportOptions::default()
+            ..native()
         },
     )
     .unwrap();
@@ -265,7 +368,7 @@ fn plain_tail_exports_the_layers_in_training_order() {
     let ck = checkpoint(1, 8, 4, [0.0, 1.0], [-1.0, 1.0], 4);
     let opts = ExportOptions {
         subpixel_tail: false,
-        ..ExportOptions::default()
+        ..native()
     };
     let m = build_model(&ck, &opts).unwrap();
     let tail = last_nodes(&m, 5);

@@ -17,7 +17,8 @@ struct Case {
     name: &'static str,
     ck: Checkpoint,
     shape: [usize; 4],
-    /// Export with the literal tail (`subpixel_tail: false`).
+    /// Export literally: the tail after the shuffle (`subpixel_tail: false`) and PReLU as the
+    /// `PRelu` operator (`native_prelu: true`); else the defaults (both rearranged).
     plain: bool,
 }
 
@@ -50,6 +51,7 @@ fn run_cases(
         torch_checkpoint(case).save(&files.checkpoint).unwrap();
         let opts = ExportOptions {
             subpixel_tail: !case.plain,
+            native_prelu: case.plain,
             ..ExportOptions::default()
         };
         write_onnx(&case.ck, &files.onnx, &opts).unwrap();
