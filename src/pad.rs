@@ -6,14 +6,12 @@
 use std::path::{Path, PathBuf};
 
 use prost::Message;
-use srgan_contract::metadata::keys;
-use srgan_contract::proto::{ModelProto, StringStringEntryProto};
-use srgan_imaging::radius::{measure_effective_radius, EffectiveRadius};
-use srgan_runtimes::ndarray::Array4;
+use srgan_contract::proto::ModelProto;
+use srgan_imaging::radius::{
+    image_input, measure_effective_radius, measure_on_probe, record, EffectiveRadius,
+    PROBE_MAX_RADIUS, PROBE_POINTS,
+};
 use srgan_runtimes::{RuntimeKind, RuntimeOptions};
-
-/// The probe photo: scikit-image's `chelsea` (CC0), 451x300, shipped in `assets/`.
-const PROBE: &[u8] = include_bytes!("../assets/chelsea.png");
 
 /// Measure a model's effective receptive-field radius and write a copy of the model that
 /// carries it, so that tiles are padded with it.
@@ -98,9 +96,6 @@ pub enum PadError {
     File(PathBuf, #[source] srgan_contract::report::BoxError),
 }
 
-/// The largest radius the bundled probe photo allows: `(300 - CORE) / 2`.
-pub const PROBE_MAX_RADIUS: usize = 146;
-
 /// Measures and writes the copy.
 pub fn run(a: &PadArgs) -> Result<Padded, PadError> {
     if !(a.tolerance.is_finite() && a.tolerance >= 0.0 && a.tolerance <= 255.0) {
@@ -129,22 +124,26 @@ pub fn run(a: &PadArgs) -> Result<Padded, PadError> {
         runtime, &a.model, &opts,
     )?);
     let exact = up.info().radius();
-    let probe = match &a.probe {
-        Some(p) => image::open(p).map_err(|e| PadError::Probe(p.clone(), e))?,
-        None => image::load_from_memory(PROBE).expect("the bundled probe photo decodes"),
+    let radius = match &a.probe {
+        Some(p) => {
+            let probe = image::open(p)
+                .map_err(|e| PadError::Probe(p.clone(), e))?
+                .to_rgb8();
+            // The measurement lowers it further to fit the probe image.
+            let max_radius = a
+                .max_radius
+                .unwrap_or_else(|| exact.unwrap_or(PROBE_MAX_RADIUS).min(PROBE_MAX_RADIUS));
+            measure_effective_radius(
+                up.as_mut(),
+                image_input(&probe).view(),
+                max_radius,
+                a.tolerance / 255.0,
+                PROBE_POINTS,
+            )
+        }
+        None => measure_on_probe(up.as_mut(), a.max_radius, a.tolerance),
     }
-    .to_rgb8();
-    let (w, h) = (probe.width() as usize, probe.height() as usize);
-    let x = Array4::from_shape_fn([1, 3, h, w], |(_, c, y, x)| {
-        f32::from(probe.get_pixel(x as u32, y as u32)[c]) / 255.0
-    });
-    // The measurement lowers it further to fit the probe image.
-    let max_radius = a
-        .max_radius
-        .unwrap_or_else(|| exact.unwrap_or(PROBE_MAX_RADIUS).min(PROBE_MAX_RADIUS));
-    let radius =
-        measure_effective_radius(up.as_mut(), x.view(), max_radius, a.tolerance / 255.0, 3)
-            .map_err(PadError::Measure)?;
+    .map_err(PadError::Measure)?;
     write_with_radius(&a.model, &a.output, &radius, a.tolerance, up.name())?;
     Ok(Padded {
         radius,
@@ -164,23 +163,7 @@ fn write_with_radius(
     let file_err = |p: &Path, e: srgan_contract::report::BoxError| PadError::File(p.into(), e);
     let bytes = std::fs::read(model).map_err(|e| file_err(model, e.into()))?;
     let mut m = ModelProto::decode(bytes.as_slice()).map_err(|e| file_err(model, e.into()))?;
-    let set = |m: &mut ModelProto, key: &str, value: String| {
-        m.metadata_props.retain(|p| p.key != key);
-        m.metadata_props.push(StringStringEntryProto {
-            key: key.into(),
-            value,
-        });
-    };
-    set(&mut m, keys::EFFECTIVE_RADIUS, r.radius.to_string());
-    set(
-        &mut m,
-        keys::EFFECTIVE_RADIUS_TOLERANCE,
-        format!(
-            "{tolerance} levels of 255 (srgan-pad, {runtime}, {} probes of a photo, largest \
-             radius tried {})",
-            r.probes, r.max_radius
-        ),
-    );
+    record(&mut m, r, tolerance, &format!("srgan-pad, {runtime}"));
     srgan_contract::files::atomic_write(output, &m.encode_to_vec())
         .map_err(|e| file_err(output, e.into()))
 }

@@ -28,6 +28,7 @@ static IN_FLIGHT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 static SWEPT: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
 /// Registers a temporary file as in flight until dropped.
+#[derive(Debug)]
 struct InFlight(PathBuf);
 
 impl InFlight {
@@ -125,6 +126,57 @@ fn sweep_once(dir: &Path) {
     }
 }
 
+/// `path`'s folder (`.` for a bare name) and file name (`output` when it has none).
+fn folder_and_name(path: &Path) -> (&Path, String) {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    (dir, name)
+}
+
+/// A scratch file: written once, read by the caller, removed when dropped (see
+/// [`scratch_beside`]).
+#[derive(Debug)]
+pub struct ScratchFile {
+    // Declared first: dropped (removed) before the registration ends.
+    file: tempfile::NamedTempFile,
+    _in_flight: InFlight,
+}
+
+impl ScratchFile {
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+}
+
+/// A file holding `bytes` in `beside`'s folder, for a tool to read back (a model that a runtime
+/// opens by path): named like the temporary files of [`atomic_write_with`] with `.scratch`
+/// before the random part, registered as in flight until dropped (so Ctrl-C removes it) and
+/// swept like them after a SIGKILL; removed when dropped.
+pub fn scratch_beside(beside: &Path, bytes: &[u8]) -> std::io::Result<ScratchFile> {
+    let (dir, name) = folder_and_name(beside);
+    sweep_once(dir);
+    let file = tempfile::Builder::new()
+        .prefix(&format!(".{name}.scratch.{}.", std::process::id()))
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    let in_flight = InFlight::new(file.path());
+    let mut w = BufWriter::new(file.as_file());
+    w.write_all(bytes)?;
+    w.flush()?;
+    drop(w);
+    Ok(ScratchFile {
+        file,
+        _in_flight: in_flight,
+    })
+}
+
 /// Why an atomic write failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AtomicWriteError<E: std::error::Error + 'static> {
@@ -173,14 +225,7 @@ where
     if !overwrite && path.exists() {
         return Err(AtomicWriteError::Exists(path.into()));
     }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "output".into());
+    let (dir, name) = folder_and_name(path);
     sweep_once(dir);
     let prefix = format!(".{name}.{}.", std::process::id());
     let mut builder = tempfile::Builder::new();
@@ -228,6 +273,28 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn a_scratch_file_is_in_flight_until_dropped_and_then_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("model.onnx");
+        let s = scratch_beside(&dest, b"bytes").unwrap();
+        assert_eq!(std::fs::read(s.path()).unwrap(), b"bytes");
+        assert_eq!(s.path().parent(), Some(dir.path()));
+        let name = s.path().file_name().unwrap().to_str().unwrap().to_string();
+        // Named like the atomic writes' temporary files: a later process sweeps it.
+        assert_eq!(temp_owner(&name), Some(std::process::id()), "{name}");
+        assert!(IN_FLIGHT
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|p| p.as_path() == s.path()));
+        let path = s.path().to_path_buf();
+        drop(s);
+        assert!(!path.exists());
+        assert!(!IN_FLIGHT.lock().unwrap().contains(&path));
+        assert!(entries(dir.path()).is_empty());
     }
 
     #[test]

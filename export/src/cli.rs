@@ -59,6 +59,35 @@ pub struct ExportArgs {
     /// Also write the random generator's checkpoint here.
     #[arg(long)]
     pub save_checkpoint: Option<PathBuf>,
+    /// Measure the model's effective receptive-field radius by running it on a photo, and store
+    /// it in the metadata, where tiling takes it as its default pad: `auto` when the exact
+    /// radius is above the largest default tile pad (64 LR pixels: RRDBNet), `always`, `never`.
+    #[arg(long, value_enum, default_value_t = MeasureRadius::Auto)]
+    pub measure_radius: MeasureRadius,
+    /// Runtime that runs the measurement. `ort` falls back to tract (slower) when ONNX Runtime
+    /// cannot be loaded.
+    #[arg(long, value_enum, default_value_t = MeasureRuntime::Ort)]
+    pub measure_runtime: MeasureRuntime,
+}
+
+/// When `srgan-export` measures the effective receptive-field radius.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MeasureRadius {
+    /// When the exact radius is above the largest default tile pad.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The runtime of the measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MeasureRuntime {
+    /// ONNX Runtime, falling back to tract when it cannot be loaded.
+    Ort,
+    /// tract.
+    Tract,
 }
 
 /// Errors of [`ExportJob`]: bad arguments, and what goes wrong while exporting.
@@ -97,6 +126,12 @@ pub enum CliError {
         /// The file.
         path: PathBuf,
     },
+    /// An output's folder does not exist.
+    #[error("{}: no such folder for the output", path.display())]
+    NoFolder {
+        /// The folder.
+        path: PathBuf,
+    },
     /// An output exists and `--overwrite` was not given.
     #[error("{} already exists (pass --overwrite to replace it)", path.display())]
     Exists {
@@ -127,6 +162,13 @@ pub enum CliError {
     /// The model could not be written.
     #[error(transparent)]
     Write(ExportError),
+    /// The effective radius could not be measured.
+    #[cfg(feature = "measure")]
+    #[error("measuring the effective receptive-field radius (--measure-radius never skips it)")]
+    Measure(#[source] crate::measure::MeasureError),
+    /// `--measure-radius always` in a build without the `measure` feature.
+    #[error("--measure-radius always: this srgan-export was built without the `measure` feature")]
+    MeasureUnavailable,
 }
 
 /// Where the weights come from.
@@ -154,6 +196,10 @@ pub struct ExportJob {
     pub output: PathBuf,
     /// Export options.
     pub opts: ExportOptions,
+    /// When to measure the effective radius.
+    pub measure: MeasureRadius,
+    /// With which runtime.
+    pub measure_runtime: MeasureRuntime,
 }
 
 /// What [`ExportJob::run`] wrote; its `Display` is the one-line report.
@@ -167,6 +213,8 @@ pub struct Exported {
     pub config: crate::Architecture,
     /// The opset.
     pub opset: i64,
+    /// The effective radius measured and stored, with its runtime.
+    pub effective_radius: Option<(usize, &'static str)>,
 }
 
 impl std::fmt::Display for Exported {
@@ -187,7 +235,15 @@ impl std::fmt::Display for Exported {
             self.summary.ops,
             self.summary.params,
             self.opset
-        )
+        )?;
+        if let Some((r, runtime)) = self.effective_radius {
+            write!(
+                f,
+                ", effective radius {r} LR pixels (exact {}; measured with {runtime})",
+                self.config.receptive_field_radius()
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -245,6 +301,16 @@ impl ExportJob {
             }
             _ => {}
         }
+        for out in &outputs {
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if !dir.is_dir() {
+                    return Err(CliError::NoFolder { path: dir.into() });
+                }
+            }
+        }
+        if a.measure_radius == MeasureRadius::Always && !cfg!(feature = "measure") {
+            return Err(CliError::MeasureUnavailable);
+        }
         if !a.overwrite {
             if let Some(out) = outputs.into_iter().find(|o| o.exists()) {
                 return Err(CliError::Exists { path: out.into() });
@@ -258,6 +324,8 @@ impl ExportJob {
                 subpixel_tail: !a.plain_tail,
                 native_prelu: a.native_prelu,
             },
+            measure: a.measure_radius,
+            measure_runtime: a.measure_runtime,
         })
     }
 
@@ -270,7 +338,7 @@ impl ExportJob {
             Source::Random { config, seed, .. } => Checkpoint::random_init(config, *seed)
                 .map_err(|e| CliError::RandomConfig(Box::new(e)))?,
         };
-        let model = build_model(&ck, &self.opts).map_err(|source| CliError::Export {
+        let mut model = build_model(&ck, &self.opts).map_err(|source| CliError::Export {
             name: self.source_name(),
             source,
         })?;
@@ -280,13 +348,77 @@ impl ExportJob {
         {
             ck.save(path).map_err(|e| CliError::Save(Box::new(e)))?;
         }
+        let effective_radius = self.measure(&mut model, &ck.config)?;
         write_model(&model, &self.output).map_err(CliError::Write)?;
         Ok(Exported {
             summary: summarize(&model),
             output: self.output,
             config: ck.config,
             opset: self.opts.opset,
+            effective_radius,
         })
+    }
+
+    /// Measures and records the effective radius when [`Self::measure`] asks for it.
+    #[cfg(feature = "measure")]
+    fn measure(
+        &self,
+        model: &mut crate::proto::ModelProto,
+        config: &crate::Architecture,
+    ) -> Result<Option<(usize, &'static str)>, CliError> {
+        use crate::measure::{measure_and_record, MeasureError, MAX_DEFAULT_PAD};
+        use srgan_runtimes::RuntimeKind;
+        let exact = config.receptive_field_radius();
+        let wanted = match self.measure {
+            MeasureRadius::Never => false,
+            MeasureRadius::Always => true,
+            MeasureRadius::Auto => exact > MAX_DEFAULT_PAD,
+        };
+        if !wanted {
+            return Ok(None);
+        }
+        let runtime = match self.measure_runtime {
+            MeasureRuntime::Ort => RuntimeKind::Ort,
+            MeasureRuntime::Tract => RuntimeKind::Tract,
+        };
+        let why = if exact > MAX_DEFAULT_PAD {
+            format!(
+                "its exact radius, {exact} LR pixels, is above the largest default tile pad, \
+                 {MAX_DEFAULT_PAD}"
+            )
+        } else {
+            "--measure-radius always".into()
+        };
+        let say = |rt: RuntimeKind| {
+            eprintln!(
+                "srgan-export: measuring the effective receptive-field radius with {rt} on a \
+                 photo ({why}); --measure-radius never skips this"
+            )
+        };
+        say(runtime);
+        let m = match measure_and_record(model, &self.output, runtime, None) {
+            Err(MeasureError::Open { source, .. }) if runtime == RuntimeKind::Ort => {
+                eprintln!(
+                    "srgan-export: warning: ort: {}; measuring with tract instead (slower)",
+                    srgan_contract::report::one_line(&source)
+                );
+                say(RuntimeKind::Tract);
+                measure_and_record(model, &self.output, RuntimeKind::Tract, None)
+            }
+            other => other,
+        }
+        .map_err(CliError::Measure)?;
+        Ok(Some((m.radius.radius, m.runtime)))
+    }
+
+    /// Without the `measure` feature nothing is measured (`always` was refused earlier).
+    #[cfg(not(feature = "measure"))]
+    fn measure(
+        &self,
+        _model: &mut crate::proto::ModelProto,
+        _config: &crate::Architecture,
+    ) -> Result<Option<(usize, &'static str)>, CliError> {
+        Ok(None)
     }
 
     fn source_name(&self) -> String {

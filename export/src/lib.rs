@@ -1,5 +1,5 @@
 //! The SRGAN generator's checkpoint contract ([`checkpoint`]) and its ONNX exporter, written in
-//! plain Rust: no Python, no libtorch, no runtime crate.
+//! plain Rust: no Python, no libtorch (a runtime crate only for the `measure` feature).
 //!
 //! - [`checkpoint`]: the safetensors checkpoint and its architecture ([`GeneratorConfig`]).
 //! - [`cli`]: `srgan-export`'s arguments, their validation and the export job.
@@ -9,6 +9,8 @@
 //! - [`ops`]: one function per exported ONNX operator.
 //! - [`reference`]: a plain-Rust forward pass straight from the checkpoint, for tests.
 //! - [`pth`]: PyTorch `.pth` files (`torch.save`'s zip format) read without libtorch.
+//! - `measure` (feature `measure`, default): the effective receptive-field radius of an exported
+//!   model, measured by running it (ONNX Runtime or tract) for `srgan-export`.
 #![deny(missing_docs)]
 
 pub mod checkpoint;
@@ -16,6 +18,8 @@ pub mod cli;
 pub mod exporter;
 pub mod fold;
 pub mod import;
+#[cfg(feature = "measure")]
+pub mod measure;
 pub mod ops;
 pub mod pth;
 pub use srgan_contract::proto;

@@ -11,10 +11,82 @@
 //! with the reference's. The smallest `d` within the tolerance at every probe point is found
 //! by bisection (context helps monotonically in practice; the result is re-checked).
 
+use srgan_contract::metadata::keys;
+use srgan_contract::proto::{ModelProto, StringStringEntryProto};
 use srgan_runtimes::ndarray::{s, Array4, ArrayView4};
 use srgan_runtimes::Upscaler;
 
 use crate::tiling::TilingError;
+
+/// The bundled probe photo: scikit-image's `chelsea` (CC0), 451x300, in `assets/`.
+const PROBE: &[u8] = include_bytes!("../../assets/chelsea.png");
+
+/// The largest radius the bundled probe photo allows: `(300 - CORE) / 2`.
+pub const PROBE_MAX_RADIUS: usize = 146;
+
+/// Probe points of a measurement on the bundled photo.
+pub const PROBE_POINTS: usize = 3;
+
+/// The default tolerance, in 8-bit levels of the [0, 1] output.
+pub const DEFAULT_TOLERANCE_LEVELS: f32 = 0.25;
+
+/// The bundled probe photo as a model input, `[1, 3, 300, 451]` in [0, 1].
+pub fn probe_photo() -> Array4<f32> {
+    let img = image::load_from_memory(PROBE)
+        .expect("the bundled probe photo decodes")
+        .to_rgb8();
+    image_input(&img)
+}
+
+/// An RGB image as a model input, `[1, 3, H, W]` in [0, 1].
+pub fn image_input(img: &image::RgbImage) -> Array4<f32> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    Array4::from_shape_fn([1, 3, h, w], |(_, c, y, x)| {
+        f32::from(img.get_pixel(x as u32, y as u32)[c]) / 255.0
+    })
+}
+
+/// Measures `up`'s effective radius on the bundled probe photo at [`PROBE_POINTS`] points:
+/// [`measure_effective_radius`] with `max_radius` at most [`PROBE_MAX_RADIUS`] (default: the
+/// model's exact radius, else [`PROBE_MAX_RADIUS`]) and `tolerance_levels` of 255.
+pub fn measure_on_probe(
+    up: &mut dyn Upscaler,
+    max_radius: Option<usize>,
+    tolerance_levels: f32,
+) -> Result<EffectiveRadius, TilingError> {
+    let max_radius = max_radius
+        .unwrap_or_else(|| up.info().radius().unwrap_or(PROBE_MAX_RADIUS))
+        .min(PROBE_MAX_RADIUS);
+    measure_effective_radius(
+        up,
+        probe_photo().view(),
+        max_radius,
+        tolerance_levels / 255.0,
+        PROBE_POINTS,
+    )
+}
+
+/// Sets `srgan.effective_radius` (and `srgan.effective_radius_tolerance`, which says how it
+/// was measured: `tolerance_levels`, `how`, e.g. "srgan-pad, ort") in `m`'s metadata,
+/// replacing earlier values.
+pub fn record(m: &mut ModelProto, r: &EffectiveRadius, tolerance_levels: f32, how: &str) {
+    let mut set = |key: &str, value: String| {
+        m.metadata_props.retain(|p| p.key != key);
+        m.metadata_props.push(StringStringEntryProto {
+            key: key.into(),
+            value,
+        });
+    };
+    set(keys::EFFECTIVE_RADIUS, r.radius.to_string());
+    set(
+        keys::EFFECTIVE_RADIUS_TOLERANCE,
+        format!(
+            "{tolerance_levels} levels of 255 ({how}, {} probes of a photo, largest radius \
+             tried {})",
+            r.probes, r.max_radius
+        ),
+    );
+}
 
 /// Side of the core whose output is compared, in LR pixels.
 pub const CORE: usize = 8;

@@ -166,5 +166,108 @@ fn bad_arguments_are_one_line_errors() {
     assert_one_line_error(&o, "parameters");
     let o = run(&[&dir.join("ck.safetensors"), &"--blocks", &"2", &"-o", &out]);
     assert_one_line_error(&o, "--blocks");
+    // An output folder that does not exist: refused before anything runs.
+    let o = run(&[&"--random-init", &"-o", &dir.join("no/such/m.onnx")]);
+    assert_one_line_error(&o, "no/such: no such folder for the output");
+    let o = run(&[
+        &"--random-init",
+        &"--measure-radius",
+        &"sometimes",
+        &"-o",
+        &out,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("sometimes"), "{}", stderr(&o));
     assert!(files_in(&dir).is_empty());
+}
+
+/// A model whose exact receptive-field radius is above the largest default tile pad (RRDBNet,
+/// 5 blocks: 79) gets its effective radius measured and stored at export, with ONNX Runtime
+/// and with tract (which agree within a pixel); `never` skips it; a model with a small exact
+/// radius is not measured unless `always` is given.
+#[test]
+fn export_measures_the_effective_radius_when_the_exact_one_is_too_large() {
+    use srgan_contract::metadata::{keys, read_model_info};
+    use srgan_export::{Architecture, RrdbConfig, SrVggConfig};
+    let dir = scratch("cli-measure");
+    let arch = RrdbConfig::new(5, 4, 2, 4);
+    let exact = Architecture::from(arch.clone()).receptive_field_radius();
+    assert!(exact > 64, "{exact}");
+    let ck_path = dir.join("rrdb.safetensors");
+    crate::common::community(arch, [0.0, 1.0], [0.0, 1.0], 3)
+        .save(&ck_path)
+        .unwrap();
+    let mut measured = Vec::new();
+    for runtime in ["ort", "tract"] {
+        let out = dir.join(format!("rrdb-{runtime}.onnx"));
+        let o = run(&[&ck_path, &"-o", &out, &"--measure-runtime", &runtime]);
+        let said = String::from_utf8_lossy(&o.stdout).into_owned();
+        let err = stderr(&o);
+        assert!(o.status.success(), "{said}{err}");
+        assert!(
+            err.contains(&format!(
+                "measuring the effective receptive-field radius with {runtime}"
+            )) && err.contains(&format!("exact radius, {exact} LR pixels")),
+            "{err}"
+        );
+        assert!(err.contains("measuring: call 1,"), "progress: {err}");
+        let info = read_model_info(&out).unwrap();
+        let r = info.effective_radius.expect("srgan.effective_radius");
+        assert!(r < exact, "{r}");
+        assert!(
+            said.contains(&format!(
+                "effective radius {r} LR pixels (exact {exact}; measured with {runtime})"
+            )),
+            "{said}"
+        );
+        let how = &info.props[keys::EFFECTIVE_RADIUS_TOLERANCE];
+        assert!(
+            how.contains("0.25 levels") && how.contains(&format!("srgan-export, {runtime}")),
+            "{how}"
+        );
+        measured.push(r);
+        // No scratch copy is left beside the output.
+        assert!(
+            files_in(&dir).iter().all(|f| !f.contains("scratch")),
+            "{:?}",
+            files_in(&dir)
+        );
+    }
+    eprintln!(
+        "effective radius: ort {}, tract {}",
+        measured[0], measured[1]
+    );
+    assert!(
+        measured[0] > 0,
+        "a model with context measures a radius above 0"
+    );
+    assert!(
+        measured[0].abs_diff(measured[1]) <= 1,
+        "ort {} vs tract {}",
+        measured[0],
+        measured[1]
+    );
+    let never = dir.join("never.onnx");
+    let o = run(&[&ck_path, &"-o", &never, &"--measure-radius", &"never"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read_model_info(&never).unwrap().effective_radius, None);
+    assert!(!stderr(&o).contains("measuring"), "{}", stderr(&o));
+
+    // SRVGGNetCompact's exact radius (convs + 2) is small: measured only when asked.
+    let vgg = dir.join("vgg.safetensors");
+    crate::common::community(SrVggConfig::new(3, 8, 2), [0.0, 1.0], [0.0, 1.0], 4)
+        .save(&vgg)
+        .unwrap();
+    let (auto, always) = (dir.join("vgg-auto.onnx"), dir.join("vgg-always.onnx"));
+    let o = run(&[&vgg, &"-o", &auto]);
+    assert!(
+        o.status.success() && stderr(&o).is_empty(),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(read_model_info(&auto).unwrap().effective_radius, None);
+    let o = run(&[&vgg, &"-o", &always, &"--measure-radius", &"always"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = read_model_info(&always).unwrap().effective_radius.unwrap();
+    assert!(r <= 5, "effective {r} above the exact radius 5");
 }
