@@ -7,6 +7,7 @@
 # Real-ESRGAN's weights; then writes .cargo/config.toml so that cargo, build scripts and the
 # binaries they build find libtorch and libonnxruntime without any LD_LIBRARY_PATH; then
 # converts Real-ESRGAN's weights into tests/fixtures/community/ (scripts/community_weights.py).
+# Installs Debian's ffmpeg (srgan-run's video input and output) when `ffmpeg` is not on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -21,6 +22,20 @@ if [[ ! -f $STAMP ]]; then
   "$VENV/bin/python" -m pip install --quiet \
     -r requirements.txt
   touch "$STAMP"
+fi
+
+# ffmpeg for video (srgan-run -i in.mp4): Debian's package, no recommends (no X, no drivers).
+if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  if command -v apt-get >/dev/null; then
+    echo "setup: installing ffmpeg (apt-get)" >&2
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+  else
+    echo "setup: ffmpeg not found and no apt-get: install ffmpeg (srgan-run's video support and its tests need it)" >&2
+    exit 1
+  fi
 fi
 
 SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')

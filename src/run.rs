@@ -7,7 +7,8 @@
 //! - [`plan`]: which output each input gets, and the inputs that cannot run;
 //! - [`console`]: progress, warnings and per-file errors on stderr;
 //! - [`pipeline`]: decode, upscale and encode on three threads (the `Upscaler` is `Send`; it
-//!   stays on the calling thread, the image threads do the I/O).
+//!   stays on the calling thread, the image threads do the I/O);
+//! - [`video`]: the same for the frames of a video, through ffmpeg.
 //!
 //! The `--tile auto` memory model is `srgan_imaging::budget`, next to the tiler; the runtimes
 //! are `srgan_runtimes::RuntimeKind`. A bad file is reported (path and reason, one line) and
@@ -18,12 +19,14 @@ use std::time::Instant;
 
 use srgan_imaging::budget::{resolve_tile_pad, PadSource, Tiling};
 use srgan_runtimes::Upscaler;
+use std::time::Duration;
 
 pub mod args;
 pub(crate) mod console;
 pub mod pipeline;
 pub mod plan;
 pub mod shipped;
+pub mod video;
 
 pub use args::{FormatArg, RunArgs, RunConfig, RunError, TileArg};
 pub use console::Summary;
@@ -122,6 +125,7 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
             create_folders(output, &jobs)?;
             (jobs, bad, 0, true)
         }
+        Target::Video { input, output } => return run_video(cfg, input, output),
     };
 
     // RRDBNet x2 / x1 take multiples of 2 / 4: other sizes are padded by reflection.
@@ -138,24 +142,10 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
     );
     let tiling = tiling(cfg, upscaler.as_ref(), tile_pad)?;
     // Said once, when the first image is actually cut into tiles.
-    match pad_source {
-        PadSource::Exact => {}
-        PadSource::Effective { radius } => console.note_when_tiled(format!(
-            "tiles padded with {tile_pad} LR pixels, {}'s measured effective radius{}",
-            cfg.model.display(),
-            radius.map_or_else(String::new, |r| format!(" (its exact radius is {r})"))
-        )),
-        PadSource::Fallback => console.warn_when_tiled(format!(
-            "{} does not give its receptive-field radius; using --tile-pad {tile_pad} \
-             (tile seams may show: pass --tile-pad, or --tile 0 to run images whole)",
-            cfg.model.display()
-        )),
-        PadSource::Capped { radius } => console.warn_when_tiled(format!(
-            "{}'s receptive-field radius is {radius} LR pixels, too large to pad every tile \
-             with; using --tile-pad {tile_pad} (tile seams may show: pass a larger --tile-pad, \
-             or --tile 0 to run images whole)",
-            cfg.model.display()
-        )),
+    match pad_message(cfg, tile_pad, pad_source) {
+        Some((true, msg)) => console.warn_when_tiled(msg),
+        Some((false, msg)) => console.note_when_tiled(msg),
+        None => {}
     }
     if folder && jobs.is_empty() && early_failures.is_empty() {
         console.warn(&format!(
@@ -203,8 +193,145 @@ pub fn run(cfg: &RunConfig) -> Result<Summary, RunError> {
     Ok(summary)
 }
 
+/// What to say of the tile pad when a first image is tiled: `(is a warning, message)`.
+fn pad_message(cfg: &RunConfig, tile_pad: usize, pad_source: PadSource) -> Option<(bool, String)> {
+    match pad_source {
+        PadSource::Exact => None,
+        PadSource::Effective { radius } => Some((
+            false,
+            format!(
+                "tiles padded with {tile_pad} LR pixels, {}'s measured effective radius{}",
+                cfg.model.display(),
+                radius.map_or_else(String::new, |r| format!(" (its exact radius is {r})"))
+            ),
+        )),
+        PadSource::Fallback => Some((
+            true,
+            format!(
+                "{} does not give its receptive-field radius; using --tile-pad {tile_pad} \
+                 (tile seams may show: pass --tile-pad, or --tile 0 to run images whole)",
+                cfg.model.display()
+            ),
+        )),
+        PadSource::Capped { radius } => Some((
+            true,
+            format!(
+                "{}'s receptive-field radius is {radius} LR pixels, too large to pad every \
+                 tile with; using --tile-pad {tile_pad} (tile seams may show: pass a larger \
+                 --tile-pad, or --tile 0 to run images whole)",
+                cfg.model.display()
+            ),
+        )),
+    }
+}
+
+/// A video run (see [`video`]): one output, written whole or not at all.
+fn run_video(cfg: &RunConfig, input: &Path, output: &Path) -> Result<Summary, RunError> {
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.is_dir() {
+            return Err(RunError::Output {
+                path: output.into(),
+                source: format!("its folder {} does not exist", parent.display()).into(),
+            });
+        }
+    }
+    if same_file(input, output) {
+        return Err(RunError::Output {
+            path: output.into(),
+            source: "is the input video; choose another -o".into(),
+        });
+    }
+    if output.exists() {
+        if cfg.skip_existing {
+            if !cfg.quiet {
+                eprintln!(
+                    "srgan-run: {} exists: skipped (--skip-existing)",
+                    output.display()
+                );
+            }
+            return Ok(Summary {
+                skipped: 1,
+                ..Summary::default()
+            });
+        }
+        if !cfg.overwrite {
+            return Err(RunError::Output {
+                path: output.into(),
+                source: "already exists (pass --overwrite to replace it)".into(),
+            });
+        }
+    }
+    let mut upscaler = srgan_imaging::multiple::PadToMultiple::wrap(open_upscaler(cfg)?);
+    if cfg.tta {
+        upscaler = Box::new(srgan_imaging::tta::Tta::new(upscaler));
+    }
+    let (tile_pad, pad_source) = resolve_tile_pad(cfg.tile_pad, upscaler.info());
+    let tiling = tiling(cfg, upscaler.as_ref(), tile_pad)?;
+    let pad = pad_message(cfg, tile_pad, pad_source);
+    let on_tiled = |tiles: usize, window: (usize, usize)| {
+        if cfg.quiet {
+            return;
+        }
+        match &pad {
+            Some((true, m)) => eprintln!("srgan-run: warning: {m}"),
+            Some((false, m)) => eprintln!("srgan-run: {m}"),
+            None => {}
+        }
+        eprintln!(
+            "srgan-run: {}: {tiles} tiles per frame, windows of at most {}x{} LR pixels",
+            input.display(),
+            window.0,
+            window.1
+        );
+    };
+    let done = video::process(upscaler.as_mut(), input, output, cfg, &tiling, &on_tiled)?;
+    let fps = done.frames as f64 / done.secs.max(1e-9);
+    if cfg.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "input": input, "output": output, "status": "ok",
+                "width": done.size.0, "height": done.size.1, "frames": done.frames,
+                "audio_streams": done.audio_streams, "encoder": done.encoder,
+                "seconds": done.secs,
+            })
+        );
+    }
+    if !cfg.quiet {
+        eprintln!(
+            "srgan-run: wrote {} ({} frames of {}x{}, {} audio stream{} copied, {}; {}, x{}, \
+             {}, {fps:.2} frames/s)",
+            output.display(),
+            done.frames,
+            done.size.0,
+            done.size.1,
+            done.audio_streams,
+            if done.audio_streams == 1 { "" } else { "s" },
+            done.encoder,
+            upscaler.name(),
+            upscaler.scale(),
+            humantime(Duration::from_secs_f64(done.secs)),
+        );
+    }
+    Ok(Summary {
+        ok: 1,
+        ..Summary::default()
+    })
+}
+
+/// `12.3 s` or `2 min 05 s`.
+fn humantime(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 60.0 {
+        format!("{s:.2} s")
+    } else {
+        format!("{} min {:02} s", (s / 60.0) as u64, (s % 60.0) as u64)
+    }
+}
+
 fn cfg_input(target: &Target) -> &Path {
     match target {
+        Target::Video { input, .. } => input,
         Target::File(job) => &job.input,
         Target::Folder { input, .. } => input,
         Target::List { output, .. } => output,

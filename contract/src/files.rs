@@ -153,6 +153,19 @@ impl ScratchFile {
     pub fn path(&self) -> &Path {
         self.file.path()
     }
+
+    /// Renames it onto `dest` (a tool wrote it: e.g. a video encoder); without `overwrite`, an
+    /// existing `dest` is an `AlreadyExists` error and is left untouched (the scratch file is
+    /// then removed).
+    pub fn persist(self, dest: &Path, overwrite: bool) -> std::io::Result<()> {
+        self.file.as_file().sync_all()?;
+        let done = if overwrite {
+            self.file.persist(dest)
+        } else {
+            self.file.persist_noclobber(dest)
+        };
+        done.map(|_| ()).map_err(|e| e.error)
+    }
 }
 
 /// A file holding `bytes` in `beside`'s folder, for a tool to read back (a model that a runtime
@@ -162,10 +175,13 @@ impl ScratchFile {
 pub fn scratch_beside(beside: &Path, bytes: &[u8]) -> std::io::Result<ScratchFile> {
     let (dir, name) = folder_and_name(beside);
     sweep_once(dir);
-    let file = tempfile::Builder::new()
-        .prefix(&format!(".{name}.scratch.{}.", std::process::id()))
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
+    let prefix = format!(".{name}.scratch.{}.", std::process::id());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // 0666 less the umask, as any new file (it may become an output: `persist`).
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let file = builder.tempfile_in(dir)?;
     let in_flight = InFlight::new(file.path());
     let mut w = BufWriter::new(file.as_file());
     w.write_all(bytes)?;
@@ -402,5 +418,18 @@ mod tests {
         atomic_write(&atomic, b"x").unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&atomic), mode(&plain));
+        // A scratch file renamed into place (a video srgan-run's ffmpeg wrote) too.
+        let persisted = dir.path().join("video.mp4");
+        scratch_beside(&persisted, b"x")
+            .unwrap()
+            .persist(&persisted, false)
+            .unwrap();
+        assert_eq!(mode(&persisted), mode(&plain));
+        // Without overwrite an existing file is kept, and the scratch file is gone.
+        let again = scratch_beside(&persisted, b"y").unwrap();
+        let e = again.persist(&persisted, false).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&persisted).unwrap(), b"x");
+        assert_eq!(entries(dir.path()).len(), 3);
     }
 }

@@ -86,9 +86,10 @@ pub enum FormatArg {
                   Ctrl-C or SIGTERM (unfinished outputs removed, finished ones kept)."
 )]
 pub struct RunArgs {
-    /// Input image (PNG, JPEG, WebP, TIFF, BMP, or GIF's first frame), or a folder: its image
-    /// files are upscaled (its
-    /// subfolders too with --recursive).
+    /// Input image (PNG, JPEG, WebP, TIFF, BMP, or GIF's first frame), a video (.mp4 .mkv
+    /// .mov .webm .avi .m4v .ts, through ffmpeg: every frame upscaled, audio and frame rate
+    /// kept; the output's extension picks the container), or a folder: its image files are
+    /// upscaled (its subfolders too with --recursive).
     #[arg(short, long, required_unless_present = "list", conflicts_with = "list")]
     pub input: Option<PathBuf>,
     /// A file that lists the inputs, one path per line (blank lines and lines starting with
@@ -236,6 +237,9 @@ pub enum RunError {
         #[source]
         source: srgan_imaging::budget::BudgetError,
     },
+    /// A video could not be read, upscaled or written.
+    #[error(transparent)]
+    Video(#[from] super::video::VideoError),
     /// The model could not be opened (the tch runtime, which reports through `srgan-models`).
     #[error("{path}: cannot open model")]
     Model {
@@ -419,19 +423,23 @@ impl RunConfig {
                     .as_os_str()
                     .to_string_lossy()
                     .ends_with(std::path::MAIN_SEPARATOR);
-                let job = if args.output.is_dir() || ends_with_sep {
-                    let f = format
-                        .unwrap_or_else(|| with_quality(input_format(&input), args.jpeg_quality));
-                    Job {
-                        output: output_in(&args.output, &input, f),
-                        input,
-                        format: f,
-                    }
+                if super::video::is_video(&input) {
+                    video_target(&args, format, input, ends_with_sep)?
                 } else {
-                    let named = format_of_extension(&args.output);
-                    if named.is_none() {
-                        // Never PNG bytes under another format's name, nor under no name at all.
-                        let why = match (args.output.extension(), format) {
+                    let job = if args.output.is_dir() || ends_with_sep {
+                        let f = format.unwrap_or_else(|| {
+                            with_quality(input_format(&input), args.jpeg_quality)
+                        });
+                        Job {
+                            output: output_in(&args.output, &input, f),
+                            input,
+                            format: f,
+                        }
+                    } else {
+                        let named = format_of_extension(&args.output);
+                        if named.is_none() {
+                            // Never PNG bytes under another format's name, nor under no name at all.
+                            let why = match (args.output.extension(), format) {
                             (Some(ext), _) => Some(format!(
                                 "`.{}` is not an output format: name it .png, .jpg, .webp or .tif",
                                 ext.to_string_lossy()
@@ -442,35 +450,36 @@ impl RunConfig {
                             ),
                             (None, Some(_)) => None,
                         };
-                        if let Some(why) = why {
-                            return Err(RunError::Output {
-                                path: args.output,
-                                source: why.into(),
-                            });
+                            if let Some(why) = why {
+                                return Err(RunError::Output {
+                                    path: args.output,
+                                    source: why.into(),
+                                });
+                            }
                         }
-                    }
-                    let f = match (format, named) {
-                        (Some(f), Some(n)) if f.extension() != n.extension() => {
-                            return Err(RunError::Option {
-                                option: "--format",
-                                reason: format!(
-                                    "{} conflicts with the output file name {}",
-                                    f.extension(),
-                                    args.output.display()
-                                ),
-                            })
+                        let f = match (format, named) {
+                            (Some(f), Some(n)) if f.extension() != n.extension() => {
+                                return Err(RunError::Option {
+                                    option: "--format",
+                                    reason: format!(
+                                        "{} conflicts with the output file name {}",
+                                        f.extension(),
+                                        args.output.display()
+                                    ),
+                                })
+                            }
+                            (Some(f), _) => f,
+                            (None, Some(n)) => with_quality(n, args.jpeg_quality),
+                            (None, None) => with_quality(input_format(&input), args.jpeg_quality),
+                        };
+                        Job {
+                            input,
+                            output: args.output,
+                            format: f,
                         }
-                        (Some(f), _) => f,
-                        (None, Some(n)) => with_quality(n, args.jpeg_quality),
-                        (None, None) => with_quality(input_format(&input), args.jpeg_quality),
                     };
-                    Job {
-                        input,
-                        output: args.output,
-                        format: f,
-                    }
-                };
-                Target::File(job)
+                    Target::File(job)
+                }
             }
         };
         if args.runtime == RuntimeKind::Tch && !cfg!(feature = "tch") {
@@ -517,6 +526,39 @@ impl RunConfig {
             },
         })
     }
+}
+
+/// The target of a video input: the output's container from its extension; a folder output
+/// gets the input's name and container.
+fn video_target(
+    args: &RunArgs,
+    format: Option<OutputFormat>,
+    input: PathBuf,
+    to_folder: bool,
+) -> Result<Target, RunError> {
+    if format.is_some() {
+        return Err(RunError::Option {
+            option: "--format",
+            reason: format!(
+                "{} is a video: --format names an image format (the output's extension picks \
+                 the video container)",
+                input.display()
+            ),
+        });
+    }
+    let output = if args.output.is_dir() || to_folder {
+        args.output
+            .join(input.file_name().expect("a file input has a name"))
+    } else {
+        args.output.clone()
+    };
+    if super::video::muxer(&output).is_none() {
+        return Err(RunError::Output {
+            path: output,
+            source: "not a video file name: name it .mp4, .mkv, .mov, .webm, .avi or .ts".into(),
+        });
+    }
+    Ok(Target::Video { input, output })
 }
 
 #[cfg(test)]

@@ -39,6 +39,13 @@ pub enum Target {
         /// Also the images of the subfolders; the output mirrors the tree.
         recursive: bool,
     },
+    /// One video (see [`super::video`]) into a video file.
+    Video {
+        /// The input video.
+        input: PathBuf,
+        /// The output video (its container from its extension).
+        output: PathBuf,
+    },
     /// The inputs of a `--list` file into `output`.
     List {
         /// The inputs, in the list's order.

@@ -14,3 +14,4 @@ mod images;
 mod parity;
 mod tch_runtime;
 mod tiling;
+mod video;

@@ -1,0 +1,568 @@
+//! Video through `srgan-run`: `srgan-run -i in.mp4 -o out.mp4` pipes the frames through
+//! ffmpeg (found on `PATH`; Debian's `ffmpeg` package, which `scripts/setup.sh` installs).
+//!
+//! - `ffprobe` reads the size, frame rate, frame count, codec and whether there is audio;
+//! - one `ffmpeg` decodes the first video stream to raw RGB frames on a pipe, another encodes
+//!   the upscaled frames from a pipe, with the input's audio streams copied unchanged (into
+//!   WebM, which takes only Opus and Vorbis, others are re-encoded to Opus) and its frame rate
+//!   kept; no frame is written to disk;
+//! - three threads overlap the work (read frames, run the model on this thread, write frames),
+//!   with at most two frames queued on each side, and each frame is tiled like an image, so
+//!   memory stays bounded whatever the length;
+//! - the encoder writes a scratch file beside the output, renamed onto it only when ffmpeg
+//!   succeeded: a failed or interrupted run (Ctrl-C) leaves no partial video.
+//!
+//! The video codec follows the input's where an encoder for it is commonly built in (H.264 ->
+//! libx264, HEVC -> libx265, VP9 -> libvpx-vp9, AV1 -> libaom-av1, else by container: libx264,
+//! or libvpx-vp9 for WebM), at visually lossless settings (CRF 18 for x264/x265, 24 for VP9);
+//! the pixel format is yuv420p (yuv444p when a side is odd).
+
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+
+use image::{DynamicImage, RgbImage};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use srgan_imaging::budget::Tiling;
+use srgan_imaging::pipeline::{resize_image, upscale_image, UpscaleOptions};
+use srgan_imaging::resample::Filter;
+use srgan_runtimes::Upscaler;
+
+use super::{RunConfig, RunError};
+
+/// Input file extensions read as video (any case).
+pub const VIDEO_EXTENSIONS: [&str; 7] = ["mp4", "mkv", "mov", "webm", "avi", "m4v", "ts"];
+
+/// Whether `path` names a video by its extension.
+pub fn is_video(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// ffmpeg's muxer for an output extension.
+pub fn muxer(path: &Path) -> Option<&'static str> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "mp4" | "m4v" => "mp4",
+        "mkv" => "matroska",
+        "mov" => "mov",
+        "webm" => "webm",
+        "avi" => "avi",
+        "ts" => "mpegts",
+        _ => return None,
+    })
+}
+
+/// What ffprobe says of the input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probe {
+    /// Frame width and height.
+    pub width: u32,
+    /// Frame height.
+    pub height: u32,
+    /// Frame rate as ffmpeg writes it (`30000/1001`).
+    pub rate: String,
+    /// Frame count, when the container gives it.
+    pub frames: Option<u64>,
+    /// The video codec's name (`h264`).
+    pub codec: String,
+    /// The codecs of its audio streams (`aac`), in order.
+    pub audio_codecs: Vec<String>,
+}
+
+/// Why a video run failed; each names the file or the tool.
+#[derive(Debug, thiserror::Error)]
+pub enum VideoError {
+    /// ffmpeg or ffprobe is not installed.
+    #[error(
+        "{tool} not found on PATH: srgan-run reads and writes video through ffmpeg; install it \
+         (Debian/Ubuntu: `apt-get install ffmpeg`; macOS: `brew install ffmpeg`)"
+    )]
+    Missing {
+        /// The program.
+        tool: &'static str,
+    },
+    /// ffprobe could not read the input.
+    #[error("{}: ffprobe cannot read it as a video: {reason}", path.display())]
+    Probe {
+        /// The input.
+        path: PathBuf,
+        /// ffprobe's message.
+        reason: String,
+    },
+    /// ffmpeg failed.
+    #[error("{}: ffmpeg {stage} failed: {reason}", path.display())]
+    Ffmpeg {
+        /// The file it was reading or writing.
+        path: PathBuf,
+        /// decoding or encoding.
+        stage: &'static str,
+        /// ffmpeg's last message, or the exit status.
+        reason: String,
+    },
+    /// The model failed on a frame.
+    #[error("{}: frame {frame}", path.display())]
+    Upscale {
+        /// The input.
+        path: PathBuf,
+        /// The frame, from 1.
+        frame: u64,
+        /// Why.
+        #[source]
+        source: srgan_imaging::pipeline::PipelineError,
+    },
+    /// `--max-memory` cannot hold a tile of the frames.
+    #[error("{}: --max-memory", path.display())]
+    Budget {
+        /// The input.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: srgan_imaging::budget::BudgetError,
+    },
+    /// The output is too large.
+    #[error("{}: output frames of {width}x{height} are over --max-output-pixels {limit}", path.display())]
+    TooLarge {
+        /// The input.
+        path: PathBuf,
+        /// Output width.
+        width: u32,
+        /// Output height.
+        height: u32,
+        /// The limit.
+        limit: u64,
+    },
+    /// The scratch output could not be made or renamed.
+    #[error("{}", path.display())]
+    Io {
+        /// The output.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn spawn(tool: &'static str, cmd: &mut Command) -> Result<Child, VideoError> {
+    cmd.spawn().map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => VideoError::Missing { tool },
+        _ => VideoError::Ffmpeg {
+            path: PathBuf::from(tool),
+            stage: "start",
+            reason: e.to_string(),
+        },
+    })
+}
+
+/// The last non-empty line of a tool's stderr, or `fallback`.
+fn last_line(text: &str, fallback: String) -> String {
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map_or(fallback, str::to_string)
+}
+
+/// Reads the input's first video stream and counts its audio streams with ffprobe.
+pub fn probe(path: &Path) -> Result<Probe, VideoError> {
+    let out = spawn(
+        "ffprobe",
+        Command::new("ffprobe")
+            .args(["-v", "error", "-show_entries"])
+            .arg("stream=codec_type,codec_name,width,height,r_frame_rate,nb_frames")
+            .args(["-of", "json"])
+            .arg(path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )?
+    .wait_with_output()
+    .map_err(|e| VideoError::Probe {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
+    let err = |reason: String| VideoError::Probe {
+        path: path.into(),
+        reason,
+    };
+    if !out.status.success() {
+        return Err(err(last_line(
+            &String::from_utf8_lossy(&out.stderr),
+            format!("exit status {}", out.status),
+        )));
+    }
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| err(format!("unreadable ffprobe output: {e}")))?;
+    let streams = json["streams"].as_array().cloned().unwrap_or_default();
+    let video = streams
+        .iter()
+        .find(|s| s["codec_type"] == "video")
+        .ok_or_else(|| err("no video stream".into()))?;
+    let dim = |k: &str| {
+        video[k]
+            .as_u64()
+            .filter(|v| *v > 0 && *v <= u64::from(u32::MAX))
+            .map(|v| v as u32)
+            .ok_or_else(|| err(format!("no {k} for the video stream")))
+    };
+    let rate = video["r_frame_rate"]
+        .as_str()
+        .filter(|r| {
+            r.split_once('/')
+                .and_then(|(n, d)| Some((n.parse::<u64>().ok()?, d.parse::<u64>().ok()?)))
+                .is_some_and(|(n, d)| n > 0 && d > 0)
+        })
+        .ok_or_else(|| err("no frame rate for the video stream".into()))?
+        .to_string();
+    Ok(Probe {
+        width: dim("width")?,
+        height: dim("height")?,
+        rate,
+        frames: video["nb_frames"].as_str().and_then(|n| n.parse().ok()),
+        codec: video["codec_name"].as_str().unwrap_or("").to_string(),
+        audio_codecs: streams
+            .iter()
+            .filter(|s| s["codec_type"] == "audio")
+            .map(|s| s["codec_name"].as_str().unwrap_or("").to_string())
+            .collect(),
+    })
+}
+
+/// The audio arguments: the streams copied unchanged, except into WebM, which takes only Opus
+/// and Vorbis: other codecs are re-encoded to Opus there.
+fn audio_args(codecs: &[String], muxer: &str) -> Vec<&'static str> {
+    let webm_ok = |c: &String| c == "opus" || c == "vorbis";
+    if muxer == "webm" && !codecs.iter().all(webm_ok) {
+        vec!["-c:a", "libopus", "-b:a", "160k"]
+    } else {
+        vec!["-c:a", "copy"]
+    }
+}
+
+/// The encoder arguments for `codec` (the input's) into `muxer`, for frames of `w` x `h`.
+fn encoder_args(codec: &str, muxer: &str, w: u32, h: u32) -> Vec<String> {
+    let pick = match (codec, muxer) {
+        (_, "webm") => "vp9",
+        ("hevc", _) => "hevc",
+        ("vp9", "matroska") => "vp9",
+        ("av1", "matroska" | "mp4") => "av1",
+        _ => "h264",
+    };
+    let mut a: Vec<String> = match pick {
+        "vp9" => vec![
+            "-c:v",
+            "libvpx-vp9",
+            "-crf",
+            "24",
+            "-b:v",
+            "0",
+            "-row-mt",
+            "1",
+        ],
+        "hevc" => vec!["-c:v", "libx265", "-crf", "18", "-preset", "medium"],
+        "av1" => vec![
+            "-c:v",
+            "libaom-av1",
+            "-crf",
+            "24",
+            "-b:v",
+            "0",
+            "-cpu-used",
+            "6",
+        ],
+        _ => vec!["-c:v", "libx264", "-crf", "18", "-preset", "medium"],
+    }
+    .into_iter()
+    .map(String::from)
+    .collect();
+    let pix = if (w | h) & 1 == 0 {
+        "yuv420p"
+    } else {
+        "yuv444p"
+    };
+    a.extend(["-pix_fmt".into(), pix.into()]);
+    a
+}
+
+/// Reads a child's stderr to its end on a thread (so the child never blocks on a full pipe).
+fn drain(stderr: Option<ChildStderr>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(mut e) = stderr {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    })
+}
+
+/// What [`process`] wrote.
+#[derive(Debug, Clone)]
+pub struct VideoDone {
+    /// Frames written.
+    pub frames: u64,
+    /// Output frame size.
+    pub size: (u32, u32),
+    /// Audio streams copied.
+    pub audio_streams: usize,
+    /// The encoder used.
+    pub encoder: String,
+    /// Seconds from the first frame read to the file in place.
+    pub secs: f64,
+}
+
+/// Upscales every frame of `input` into `output` (see the module docs).
+pub(crate) fn process(
+    upscaler: &mut dyn Upscaler,
+    input: &Path,
+    output: &Path,
+    cfg: &RunConfig,
+    tiling: &Tiling,
+    on_tiled: &dyn Fn(usize, (usize, usize)),
+) -> Result<VideoDone, RunError> {
+    let p = probe(input)?;
+    let scale = upscaler.scale() as u32;
+    let (mw, mh) = (p.width * scale, p.height * scale);
+    let (ow, oh) = cfg
+        .out_size
+        .map_or((mw, mh), |s| s.for_input(p.width, p.height));
+    if u64::from(ow) * u64::from(oh) > cfg.max_output_pixels {
+        return Err(VideoError::TooLarge {
+            path: input.into(),
+            width: ow,
+            height: oh,
+            limit: cfg.max_output_pixels,
+        }
+        .into());
+    }
+    let muxer = muxer(output).expect("the output's extension was checked");
+    let io = |source| VideoError::Io {
+        path: output.into(),
+        source,
+    };
+    let scratch = srgan_contract::files::scratch_beside(output, b"").map_err(io)?;
+    let encoder = encoder_args(&p.codec, muxer, ow, oh);
+
+    let mut dec = spawn(
+        "ffmpeg",
+        Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-i"])
+            .arg(input)
+            .args(["-map", "0:v:0", "-fps_mode", "passthrough"])
+            .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )?;
+    let dec_err = drain(dec.stderr.take());
+    let mut enc = match spawn(
+        "ffmpeg",
+        Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-y"])
+            .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s"])
+            .arg(format!("{ow}x{oh}"))
+            .args(["-framerate", &p.rate, "-i", "pipe:0", "-i"])
+            .arg(input)
+            .args(["-map", "0:v:0", "-map", "1:a?"])
+            .args(audio_args(&p.audio_codecs, muxer))
+            .args(&encoder)
+            .args(["-r", &p.rate, "-f", muxer])
+            .arg(scratch.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = dec.kill();
+            let _ = dec.wait();
+            return Err(e.into());
+        }
+    };
+    let enc_err = drain(enc.stderr.take());
+    let frame_bytes = p.width as usize * p.height as usize * 3;
+    let bar = progress(cfg, p.frames);
+    let start = Instant::now();
+
+    let (dec_out, enc_in) = (dec.stdout.take(), enc.stdin.take());
+    let (tx_frames, rx_frames) = sync_channel::<RgbImage>(2);
+    let (tx_out, rx_out) = sync_channel::<RgbImage>(2);
+    let (width, height) = (p.width, p.height);
+    type Outcome = (u64, Option<std::io::Error>, Option<std::io::Error>);
+    let result: Result<Outcome, VideoError> = std::thread::scope(|s| {
+        let reader = s.spawn(move || -> std::io::Result<u64> {
+            let mut r = BufReader::with_capacity(frame_bytes.min(1 << 24), dec_out.unwrap());
+            let mut n = 0;
+            loop {
+                let mut buf = vec![0u8; frame_bytes];
+                match r.read_exact(&mut buf) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(n),
+                    Err(e) => return Err(e),
+                }
+                n += 1;
+                let frame = RgbImage::from_raw(width, height, buf).expect("frame_bytes");
+                if tx_frames.send(frame).is_err() {
+                    return Ok(n);
+                }
+            }
+        });
+        let writer = s.spawn(move || -> std::io::Result<()> {
+            let mut w = BufWriter::new(enc_in.unwrap());
+            for frame in rx_out {
+                w.write_all(frame.as_raw())?;
+            }
+            w.flush()
+        });
+        let mut done = 0u64;
+        let mut told = false;
+        let mut failure = None;
+        for frame in rx_frames {
+            let img = DynamicImage::ImageRgb8(frame);
+            let t = match tiling.for_image(&img) {
+                Ok(t) => t,
+                Err(source) => {
+                    failure = Some(VideoError::Budget {
+                        path: input.into(),
+                        source,
+                    });
+                    break;
+                }
+            };
+            if !told {
+                let tiles = srgan_imaging::tiling::plan_tiles(height as usize, width as usize, t);
+                if tiles.len() > 1 {
+                    let window = tiles.iter().fold((0, 0), |(a, b), t| {
+                        (a.max(t.win_y.1 - t.win_y.0), b.max(t.win_x.1 - t.win_x.0))
+                    });
+                    on_tiled(tiles.len(), window);
+                }
+                told = true;
+            }
+            let opts = UpscaleOptions {
+                tiling: t,
+                max_output_pixels: cfg.max_output_pixels,
+                ..UpscaleOptions::default()
+            };
+            let out = upscale_image(upscaler, img, &opts).and_then(|o| {
+                if (o.width(), o.height()) != (ow, oh) {
+                    resize_image(&o, ow, oh, Filter::Bicubic)
+                } else {
+                    Ok(o)
+                }
+            });
+            match out {
+                Ok(o) => {
+                    done += 1;
+                    bar.inc(1);
+                    if tx_out.send(o.to_rgb8()).is_err() {
+                        break;
+                    }
+                }
+                Err(source) => {
+                    failure = Some(VideoError::Upscale {
+                        path: input.into(),
+                        frame: done + 1,
+                        source,
+                    });
+                    break;
+                }
+            }
+        }
+        drop(tx_out);
+        let read = reader.join().expect("the frame reader does not panic");
+        let wrote = writer.join().expect("the frame writer does not panic");
+        match failure {
+            Some(f) => Err(f),
+            None => Ok((done, read.err(), wrote.err())),
+        }
+    })
+    .inspect_err(|_| {
+        let _ = dec.kill();
+        let _ = enc.kill();
+    });
+    bar.finish_and_clear();
+    let dec_status = dec.wait().map_err(io)?;
+    let enc_status = enc.wait().map_err(io)?;
+    let dec_text = dec_err.join().unwrap_or_default();
+    let enc_text = enc_err.join().unwrap_or_default();
+    let (frames, read_err, write_err) = result?;
+    // ffmpeg's own message says more than a broken pipe: its status is checked first.
+    if !dec_status.success() || read_err.is_some() {
+        return Err(VideoError::Ffmpeg {
+            path: input.into(),
+            stage: "decoding",
+            reason: last_line(
+                &dec_text,
+                read_err.map_or_else(|| format!("exit status {dec_status}"), |e| e.to_string()),
+            ),
+        }
+        .into());
+    }
+    if !enc_status.success() || write_err.is_some() {
+        return Err(VideoError::Ffmpeg {
+            path: output.into(),
+            stage: "encoding",
+            reason: last_line(
+                &enc_text,
+                write_err.map_or_else(|| format!("exit status {enc_status}"), |e| e.to_string()),
+            ),
+        }
+        .into());
+    }
+    if frames == 0 {
+        return Err(VideoError::Ffmpeg {
+            path: input.into(),
+            stage: "decoding",
+            reason: "no frames".into(),
+        }
+        .into());
+    }
+    scratch
+        .persist(output, cfg.overwrite)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => VideoError::Io {
+                path: output.into(),
+                source: std::io::Error::new(
+                    e.kind(),
+                    "already exists: another run wrote it meanwhile (pass --overwrite to \
+                     replace it)",
+                ),
+            },
+            _ => VideoError::Io {
+                path: output.into(),
+                source: e,
+            },
+        })?;
+    Ok(VideoDone {
+        frames,
+        size: (ow, oh),
+        audio_streams: p.audio_codecs.len(),
+        encoder: encoder[1].clone(),
+        secs: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// A frame counter with rate and ETA on a terminal (hidden with -q, --json or no terminal).
+fn progress(cfg: &RunConfig, frames: Option<u64>) -> ProgressBar {
+    if cfg.quiet || cfg.json {
+        return ProgressBar::hidden();
+    }
+    let bar = match frames {
+        Some(n) => ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr()),
+        None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+    };
+    let style = if frames.is_some() {
+        "srgan-run: {pos}/{len} frames [{bar:30}] {per_sec}, ETA {eta}"
+    } else {
+        "srgan-run: {pos} frames, {per_sec}"
+    };
+    bar.set_style(
+        ProgressStyle::with_template(style)
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
