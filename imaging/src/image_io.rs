@@ -261,7 +261,7 @@ pub struct Decoded {
     pub image: DynamicImage,
     /// The format found in the content (PNG or JPEG).
     pub format: ImageFormat,
-    /// For an animated PNG, its number of frames: only the first (the default image) is
+    /// For an animated PNG or GIF, its number of frames: only the first (the default image) is
     /// decoded.
     pub frames: Option<u32>,
     /// What the file says besides its pixels, to be carried to the output.
@@ -324,9 +324,11 @@ pub fn decode_bytes(
         });
     }
     let mut decoded = decode_from(Cursor::new(bytes), path, limits)?;
-    if decoded.format == ImageFormat::Png {
-        decoded.frames = apng_frames(bytes);
-    }
+    decoded.frames = match decoded.format {
+        ImageFormat::Png => apng_frames(bytes),
+        ImageFormat::Gif => gif_frames(bytes).filter(|n| *n > 1),
+        _ => None,
+    };
     Ok(decoded)
 }
 
@@ -346,6 +348,47 @@ fn apng_frames(png: &[u8]) -> Option<u32> {
         at = at.checked_add(12)?.checked_add(len)?;
     }
     None
+}
+
+/// The number of images in a GIF (its image descriptors), found by walking its blocks without
+/// decoding any; `None` when the structure cannot be followed.
+fn gif_frames(gif: &[u8]) -> Option<u32> {
+    if gif.len() < 13 || !(gif.starts_with(b"GIF87a") || gif.starts_with(b"GIF89a")) {
+        return None;
+    }
+    let table = |packed: u8| {
+        if packed & 0x80 != 0 {
+            3usize << ((packed & 7) + 1)
+        } else {
+            0
+        }
+    };
+    // Skips data sub-blocks (a size byte, then that many bytes) up to the 0 terminator.
+    let sub_blocks = |mut at: usize| -> Option<usize> {
+        loop {
+            let n = usize::from(*gif.get(at)?);
+            at += 1;
+            if n == 0 {
+                return Some(at);
+            }
+            at = at.checked_add(n)?;
+        }
+    };
+    let mut at = 13 + table(gif[10]);
+    let mut frames = 0u32;
+    loop {
+        match *gif.get(at)? {
+            0x2C => {
+                let packed = *gif.get(at + 9)?;
+                frames += 1;
+                // Descriptor, local colour table, LZW minimum code size, then the data.
+                at = sub_blocks(at + 10 + table(packed) + 1)?;
+            }
+            0x21 => at = sub_blocks(at + 2)?,
+            0x3B => return Some(frames),
+            _ => return (frames > 0).then_some(frames),
+        }
+    }
 }
 
 /// Whether `ff xx` starts a marker inside entropy-coded data (not a stuffed byte, a restart
@@ -785,6 +828,73 @@ mod tests {
         let back = decode_bytes(&png, Path::new("o.png"), &DecodeLimits::default()).unwrap();
         assert_eq!(back.meta, d.meta);
         assert_eq!((back.image.width(), back.image.height()), (10, 12));
+    }
+
+    #[test]
+    fn an_animated_gif_says_how_many_frames_it_has() {
+        use image::codecs::gif::GifEncoder;
+        use image::{Delay, Frame};
+        let gif = |n: usize| {
+            let mut bytes = Vec::new();
+            {
+                let mut enc = GifEncoder::new(&mut bytes);
+                let frames = (0..n).map(|k| {
+                    let img =
+                        srgan_testkit::fixtures::rgba8(20, 16, |x, _| (x * 12 + k as u32) as u8);
+                    Frame::from_parts(img.to_rgba8(), 0, 0, Delay::from_numer_denom_ms(100, 1))
+                });
+                enc.encode_frames(frames).unwrap();
+            }
+            bytes
+        };
+        for (n, want) in [(3, Some(3)), (1, None)] {
+            let d = decode_bytes(&gif(n), Path::new("a.gif"), &DecodeLimits::default()).unwrap();
+            assert_eq!(d.frames, want, "{n} frames");
+            assert_eq!((d.image.width(), d.image.height()), (20, 16));
+        }
+        // A cut-off file: the walk stops where the data stops, without panicking.
+        let g = gif(3);
+        for cut in [0, 5, 13, 40, g.len() / 2] {
+            let _ = gif_frames(&g[..cut]);
+        }
+    }
+
+    #[test]
+    fn webp_keeps_the_profile_and_exif_and_tiff_the_pixels() {
+        let icc: Vec<u8> = (0..=255u8).cycle().take(500).collect();
+        let mut exif = srgan_testkit::fixtures::exif_orientation(6);
+        let _ = image::metadata::Orientation::remove_from_exif_chunk(&mut exif);
+        let meta = ImageMeta {
+            icc: Some(icc.clone()),
+            exif: Some(exif),
+        };
+        let img = srgan_testkit::fixtures::rgb8(12, 10);
+        let mut webp = Vec::new();
+        encode_image_with(
+            &img,
+            OutputFormat::WebP,
+            &meta,
+            Cursor::new(&mut webp),
+            Path::new("o.webp"),
+        )
+        .unwrap();
+        let back = decode_bytes(&webp, Path::new("o.webp"), &DecodeLimits::default()).unwrap();
+        assert_eq!(back.meta, meta, "WebP ICCP and EXIF chunks");
+        assert_eq!(back.image.to_rgb8(), img.to_rgb8(), "lossless");
+        let mut tiff = Vec::new();
+        encode_image_with(
+            &img,
+            OutputFormat::Tiff,
+            &meta,
+            Cursor::new(&mut tiff),
+            Path::new("o.tif"),
+        )
+        .unwrap();
+        let back = decode_bytes(&tiff, Path::new("o.tif"), &DecodeLimits::default()).unwrap();
+        assert_eq!(back.image.to_rgb8(), img.to_rgb8());
+        // image's TIFF encoder takes no ICC profile or EXIF block (`set_icc_profile` is
+        // unsupported there): a TIFF output carries the pixels only (README).
+        assert_eq!(back.meta, ImageMeta::default());
     }
 
     #[test]

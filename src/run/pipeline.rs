@@ -51,9 +51,12 @@ pub(crate) fn process(
                     Ok(d) => {
                         if let Some(n) = d.frames.filter(|n| *n > 1) {
                             console.warn(&format!(
-                                "{}: an animated PNG of {n} frames: only its first frame is \
-                                 upscaled",
-                                job.input.display()
+                                "{}: an animated {} of {n} frames: only its first frame is \
+                                 upscaled (for every frame, make it a video: ffmpeg -i {} \
+                                 clip.mp4, then srgan-run -i clip.mp4)",
+                                job.input.display(),
+                                format!("{:?}", d.format).to_uppercase(),
+                                job.input.display(),
                             ));
                         }
                         if decoded_tx.send((job, d.image, d.meta, started)).is_err() {

@@ -902,3 +902,52 @@ fn community_srvgg_model_runs_on_both_runtimes() {
     let d = common::max_level_diff(&tract, &tiled);
     assert!(d <= 1, "tiled vs whole: {d} levels");
 }
+
+/// Inputs people have that are not plain RGB: a CMYK JPEG and a palette PNG work (the same
+/// output as their RGB conversion by Pillow, an independent decoder), and an animated GIF is
+/// upscaled as its first frame with a warning that names its frame count.
+#[test]
+fn cmyk_palette_and_animated_inputs() {
+    let dir = TempDir::new("cli-cmyk");
+    let model = common::tiny_model(&dir);
+    srgan_testkit::python::run_code(
+        "import sys\nimport numpy as np\nfrom PIL import Image\n\
+         d = sys.argv[1]\n\
+         a = (np.add.outer(np.arange(24), np.arange(32))[..., None] * np.array([3, 5, 7]) % 256)\n\
+         im = Image.fromarray(a.astype('uint8'), 'RGB')\n\
+         im.convert('CMYK').save(d + '/cmyk.jpg', quality=95)\n\
+         Image.open(d + '/cmyk.jpg').convert('RGB').save(d + '/cmyk_rgb.png')\n\
+         p = im.convert('P', palette=Image.ADAPTIVE, colors=16)\n\
+         p.save(d + '/pal.png'); p.convert('RGB').save(d + '/pal_rgb.png')\n\
+         assert Image.open(d + '/cmyk.jpg').mode == 'CMYK' and Image.open(d + '/pal.png').mode == 'P'\n\
+         im.save(d + '/anim.gif', save_all=True, append_images=[im.transpose(0), im.transpose(1)], duration=100)\n\
+         im.save(d + '/first.png')\n",
+        &[dir.path()],
+    );
+    let run = |input: &str, out: &str| {
+        let (i, o) = (dir.join(input), dir.join(out));
+        let r = common::srgan_run(["-m", s(&model), "-i", s(&i), "-o", s(&o)], &[]);
+        assert_eq!(r.status.code(), Some(0), "{input}: {}", common::stderr(&r));
+        (common::load(&o).to_rgb8(), common::stderr(&r))
+    };
+    for (input, pillow) in [("cmyk.jpg", "cmyk_rgb.png"), ("pal.png", "pal_rgb.png")] {
+        let (got, _) = run(input, &format!("{input}.png"));
+        let (want, _) = run(pillow, &format!("{pillow}.out.png"));
+        assert_eq!(got.dimensions(), (128, 96), "{input}");
+        let worst = got
+            .as_raw()
+            .iter()
+            .zip(want.as_raw())
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap();
+        // Palette: the same colours exactly; CMYK: Pillow and our decoder round apart by 1.
+        assert!(worst <= 1, "{input}: {worst} levels from Pillow's RGB");
+    }
+    let (got, said) = run("anim.gif", "anim.png");
+    assert!(
+        said.contains("an animated GIF of 3 frames: only its first frame is upscaled"),
+        "{said}"
+    );
+    assert_eq!(got, run("first.png", "first_x4.png").0);
+}

@@ -554,3 +554,68 @@ fn a_killed_recursive_run_resumes_with_skip_existing() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
 }
+
+/// Two srgan-run processes on one input folder and one output folder at once, both with
+/// `--skip-existing` (the way people start a second worker): both succeed, every output is
+/// written once and complete (byte-identical to a lone run's), each input is either written
+/// or skipped by each process, and no temporary file is left.
+#[test]
+fn two_runs_into_one_folder_never_mix_or_half_write_a_file() {
+    let dir = TempDir::new("fault-two-runs");
+    let (input, out) = slow_folder(&dir);
+    let start = |out: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_srgan-run"))
+            .args(["-m", s(&shipped_model()), "-i", s(&input), "-o", s(out)])
+            .args(["--threads", "1", "--skip-existing", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start srgan-run")
+    };
+    let (a, b) = (start(&out), start(&out));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    for o in [&a, &b] {
+        assert_eq!(o.status.code(), Some(0), "{}", common::stderr(o));
+    }
+    // Each input: "ok" in one process and "ok" or "skipped" in the other (both may write it
+    // when they reach it together: the second rename then finds it and counts it skipped).
+    let statuses = |o: &Output| -> Vec<(String, String)> {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["input"].as_str().unwrap().to_string(),
+                    v["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let (sa, sb) = (statuses(&a), statuses(&b));
+    assert_eq!(sa.len(), 6, "{sa:?}");
+    assert_eq!(sb.len(), 6, "{sb:?}");
+    let written = sa.iter().chain(&sb).filter(|(_, st)| st == "ok").count();
+    assert!(
+        written >= 6,
+        "every input written at least once: {sa:?} {sb:?}"
+    );
+    assert!(
+        sa.iter()
+            .chain(&sb)
+            .all(|(_, st)| st == "ok" || st == "skipped"),
+        "{sa:?} {sb:?}"
+    );
+    // The outputs are exactly a lone run's, and nothing else is in the folder.
+    let lone = dir.join("lone");
+    let o = start(&lone).wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    assert_eq!(common::names(&out), common::names(&lone));
+    for name in common::names(&lone) {
+        assert_eq!(
+            std::fs::read(out.join(&name)).unwrap(),
+            std::fs::read(lone.join(&name)).unwrap(),
+            "{name}"
+        );
+    }
+    assert!(temp_files(&out).is_empty(), "{:?}", temp_files(&out));
+}
