@@ -132,6 +132,9 @@ pub enum PipelineError {
     /// Inference failed.
     #[error(transparent)]
     Tiling(#[from] TilingError),
+    /// `--max-memory` cannot hold a tile of a later model pass's input.
+    #[error(transparent)]
+    Budget(#[from] crate::budget::BudgetError),
 }
 
 /// Options of [`upscale_image`]. Each field documents its default.

@@ -131,6 +131,12 @@ pub struct RunArgs {
     /// times this. Default: the model's scale.
     #[arg(short = 's', long, value_parser = parse_outscale, conflicts_with_all = ["width", "height"])]
     pub outscale: Option<f64>,
+    /// Model passes for an output scale above the model's (e.g. --outscale 8 with an x4
+    /// model): `1` runs the model once and resamples; `2` runs it again on its own output
+    /// (x16), then resamples down; `auto` (default) picks what the held-out photos measured
+    /// better (MODEL_CARD.md), one pass when a second would exceed --max-output-pixels.
+    #[arg(long, default_value = "auto", value_parser = parse_passes)]
+    pub passes: Passes,
     /// Output width in pixels, the height following the aspect ratio (resampled as --outscale).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65535), conflicts_with = "height")]
     pub width: Option<u32>,
@@ -284,6 +290,60 @@ pub struct RunConfig {
     pub max_output_pixels: u64,
     /// `--outscale`, `--width` or `--height`; `None`: the model's scale.
     pub out_size: Option<OutSize>,
+    /// `--passes`.
+    pub passes: Passes,
+}
+
+/// `--passes`: how many times the model runs when the output scale is above its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Passes {
+    /// As measured better (see [`AUTO_SECOND_PASS`]).
+    Auto,
+    /// Exactly this many (1 or 2).
+    Fixed(u8),
+}
+
+/// Whether `--passes auto` runs a second pass for an output scale above the model's: what
+/// `scripts/outscale_passes.py` measured on the held-out photos (MODEL_CARD.md).
+pub const AUTO_SECOND_PASS: bool = false;
+
+fn parse_passes(s: &str) -> Result<Passes, String> {
+    match s {
+        "auto" => Ok(Passes::Auto),
+        "1" => Ok(Passes::Fixed(1)),
+        "2" => Ok(Passes::Fixed(2)),
+        _ => Err(format!("`{s}`: expected auto, 1 or 2")),
+    }
+}
+
+impl Passes {
+    /// The passes for an input of `w` x `h` whose output is `asked` (None: the model's
+    /// scale), with a model of `scale`: `auto` runs two when the output is larger than one
+    /// pass gives, [`AUTO_SECOND_PASS`] says so, and the second pass's output fits
+    /// `max_output_pixels`.
+    pub fn for_image(
+        self,
+        scale: usize,
+        (w, h): (u32, u32),
+        asked: Option<(u32, u32)>,
+        max_output_pixels: u64,
+    ) -> usize {
+        match self {
+            Passes::Fixed(n) => usize::from(n),
+            Passes::Auto => {
+                let s = scale as u64;
+                let (w, h) = (u64::from(w), u64::from(h));
+                let beyond =
+                    asked.is_some_and(|(ow, oh)| u64::from(ow) > w * s || u64::from(oh) > h * s);
+                let fits = (w * s * s).saturating_mul(h * s * s) <= max_output_pixels;
+                if AUTO_SECOND_PASS && beyond && fits {
+                    2
+                } else {
+                    1
+                }
+            }
+        }
+    }
 }
 
 /// `--outscale`: a finite factor in (0, 16].
@@ -518,6 +578,7 @@ impl RunConfig {
                 ..DecodeLimits::default()
             },
             max_output_pixels: args.max_output_pixels,
+            passes: args.passes,
             out_size: match (args.outscale, args.width, args.height) {
                 (Some(s), _, _) => Some(OutSize::Scale(s)),
                 (_, Some(w), _) => Some(OutSize::Width(w)),

@@ -8,7 +8,7 @@ use std::time::Instant;
 use image::DynamicImage;
 use srgan_imaging::budget::Tiling;
 use srgan_imaging::image_io::{read_image, write_image_atomic_with, ImageError, ImageMeta};
-use srgan_imaging::pipeline::{resize_image, upscale_image, UpscaleOptions};
+use srgan_imaging::pipeline::{resize_image, upscale_image, PipelineError, UpscaleOptions};
 use srgan_imaging::resample::Filter;
 use srgan_imaging::tiling::plan_tiles;
 use srgan_runtimes::Upscaler;
@@ -97,7 +97,7 @@ pub(crate) fn process(
                     continue;
                 }
             }
-            let tiling = match tiling.for_image(&image) {
+            let first = match tiling.for_image(&image) {
                 Ok(t) => t,
                 Err(source) => {
                     console.fail(FileError::Budget {
@@ -108,11 +108,17 @@ pub(crate) fn process(
                 }
             };
             let opts = UpscaleOptions {
-                tiling,
+                tiling: first,
                 max_output_pixels: cfg.max_output_pixels,
                 ..UpscaleOptions::default()
             };
             let (h, w) = (image.height() as usize, image.width() as usize);
+            let passes = cfg.passes.for_image(
+                upscaler.scale(),
+                (image.width(), image.height()),
+                asked,
+                cfg.max_output_pixels,
+            );
             let tiles = plan_tiles(h, w, opts.tiling);
             if tiles.len() > 1 {
                 let window = tiles.iter().fold((0, 0), |(a, b), t| {
@@ -120,13 +126,7 @@ pub(crate) fn process(
                 });
                 console.tiled(job, tiles.len(), window);
             }
-            let resized = |out: DynamicImage| match asked {
-                Some((w, h)) if (w, h) != (out.width(), out.height()) => {
-                    resize_image(&out, w, h, Filter::Bicubic)
-                }
-                _ => Ok(out),
-            };
-            match upscale_image(upscaler, image, &opts).and_then(resized) {
+            match upscale_passes(upscaler, image, &opts, tiling, passes, asked) {
                 Ok(out) => {
                     if upscaled_tx.send((job, out, meta, started)).is_err() {
                         break;
@@ -141,4 +141,28 @@ pub(crate) fn process(
         }
         drop(upscaled_tx);
     });
+}
+
+/// `image` through the model `passes` times (each pass tiled by `tiling` like an image of its
+/// size; the first with `opts`), then resampled to `asked` (bicubic, antialiased when
+/// shrinking) when that differs.
+pub(crate) fn upscale_passes(
+    upscaler: &mut dyn Upscaler,
+    image: DynamicImage,
+    opts: &UpscaleOptions,
+    tiling: &Tiling,
+    passes: usize,
+    asked: Option<(u32, u32)>,
+) -> Result<DynamicImage, PipelineError> {
+    let mut out = upscale_image(upscaler, image, opts)?;
+    for _ in 1..passes {
+        let t = tiling.for_image(&out)?;
+        out = upscale_image(upscaler, out, &UpscaleOptions { tiling: t, ..*opts })?;
+    }
+    match asked {
+        Some((w, h)) if (w, h) != (out.width(), out.height()) => {
+            resize_image(&out, w, h, Filter::Bicubic)
+        }
+        _ => Ok(out),
+    }
 }

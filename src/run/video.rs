@@ -26,8 +26,7 @@ use std::time::Instant;
 use image::{DynamicImage, RgbImage};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use srgan_imaging::budget::Tiling;
-use srgan_imaging::pipeline::{resize_image, upscale_image, UpscaleOptions};
-use srgan_imaging::resample::Filter;
+use srgan_imaging::pipeline::UpscaleOptions;
 use srgan_runtimes::Upscaler;
 
 use super::{RunConfig, RunError};
@@ -338,6 +337,12 @@ pub(crate) fn process(
         .into());
     }
     let muxer = muxer(output).expect("the output's extension was checked");
+    let passes = cfg.passes.for_image(
+        upscaler.scale(),
+        (p.width, p.height),
+        cfg.out_size.map(|_| (ow, oh)),
+        cfg.max_output_pixels,
+    );
     let io = |source| VideoError::Io {
         path: output.into(),
         source,
@@ -446,13 +451,14 @@ pub(crate) fn process(
                 max_output_pixels: cfg.max_output_pixels,
                 ..UpscaleOptions::default()
             };
-            let out = upscale_image(upscaler, img, &opts).and_then(|o| {
-                if (o.width(), o.height()) != (ow, oh) {
-                    resize_image(&o, ow, oh, Filter::Bicubic)
-                } else {
-                    Ok(o)
-                }
-            });
+            let out = super::pipeline::upscale_passes(
+                upscaler,
+                img,
+                &opts,
+                tiling,
+                passes,
+                Some((ow, oh)),
+            );
             match out {
                 Ok(o) => {
                     done += 1;

@@ -951,3 +951,56 @@ fn cmyk_palette_and_animated_inputs() {
     );
     assert_eq!(got, run("first.png", "first_x4.png").0);
 }
+
+/// `--passes`: above the model's scale, `2` runs the model on its own output (the result is
+/// the model applied twice, then resampled), `1` runs it once; `auto` is one pass (what the
+/// held-out photos measured better, MODEL_CARD.md); anything else is a one-line error.
+#[test]
+fn passes_above_the_models_scale() {
+    let dir = TempDir::new("cli-passes");
+    let model = common::tiny_model(&dir);
+    let input = dir.join("in.png");
+    common::save(&common::rgb8(12, 10), &input);
+    let run = |out: &str, extra: &[&str]| {
+        let o = dir.join(out);
+        let mut a = vec!["-m", s(&model), "-i", s(&input), "-o", s(&o)];
+        a.extend_from_slice(extra);
+        let r = common::srgan_run(&a, &[]);
+        (r, o)
+    };
+    let ok = |out: &str, extra: &[&str]| {
+        let (r, o) = run(out, extra);
+        assert_eq!(
+            r.status.code(),
+            Some(0),
+            "{extra:?}: {}",
+            common::stderr(&r)
+        );
+        common::load(&o).to_rgb8()
+    };
+    let one = ok("one.png", &["--outscale", "8", "--passes", "1"]);
+    let two = ok("two.png", &["--outscale", "8", "--passes", "2"]);
+    let auto = ok("auto.png", &["--outscale", "8"]);
+    assert_eq!(one.dimensions(), (96, 80));
+    assert_eq!(two.dimensions(), (96, 80));
+    assert_eq!(auto, one, "auto is one pass");
+    assert_ne!(two, one);
+    // Two passes at x16 are exactly the model applied to its own x4 output.
+    let x4 = ok("x4.png", &[]);
+    let twice = {
+        let i2 = dir.join("x4.png");
+        let o2 = dir.join("x4x4.png");
+        let r = common::srgan_run(["-m", s(&model), "-i", s(&i2), "-o", s(&o2)], &[]);
+        assert_eq!(r.status.code(), Some(0), "{}", common::stderr(&r));
+        common::load(&o2).to_rgb8()
+    };
+    assert_eq!(x4.dimensions(), (48, 40));
+    assert_eq!(ok("x16.png", &["--outscale", "16", "--passes", "2"]), twice);
+    let (r, _) = run("bad.png", &["--outscale", "8", "--passes", "3"]);
+    assert_eq!(r.status.code(), Some(2), "{}", common::stderr(&r));
+    assert!(
+        common::stderr(&r).contains("expected auto, 1 or 2"),
+        "{}",
+        common::stderr(&r)
+    );
+}
