@@ -41,6 +41,8 @@ pub mod keys {
     pub const TRAINING_HR_RANGE: &str = "srgan.training_hr_range";
     /// The [`crate::Architecture`] as JSON (see [`crate::Architecture::to_json`]).
     pub const ARCHITECTURE: &str = "srgan.architecture";
+    /// The graph's arithmetic precision, `"fp16"`; absent for fp32 (the default).
+    pub const PRECISION: &str = "srgan.precision";
     /// `"srgan-export <version>"`.
     pub const PRODUCER: &str = "srgan.producer";
     /// Where the weights came from, e.g. `"random-init seed=7"` (checkpoints and models).

@@ -41,6 +41,10 @@ pub struct ExportArgs {
     /// `x + (1 - a) * Relu(-x)`, which ONNX Runtime and tract run faster).
     #[arg(long)]
     pub native_prelu: bool,
+    /// Arithmetic precision: fp32 (default), or fp16 (f16 weights and activations, f32 input
+    /// and output; for CUDA / TensorRT).
+    #[arg(long, value_enum, default_value_t = crate::precision::Precision::Fp32)]
+    pub precision: crate::precision::Precision,
     /// Export a generator with random weights instead of a checkpoint (no libtorch needed).
     #[arg(long)]
     pub random_init: bool,
@@ -215,6 +219,8 @@ pub struct Exported {
     pub opset: i64,
     /// The effective radius measured and stored, with its runtime.
     pub effective_radius: Option<(usize, &'static str)>,
+    /// The precision.
+    pub precision: crate::precision::Precision,
 }
 
 impl std::fmt::Display for Exported {
@@ -236,6 +242,9 @@ impl std::fmt::Display for Exported {
             self.summary.params,
             self.opset
         )?;
+        if self.precision != crate::precision::Precision::Fp32 {
+            write!(f, ", {}", self.precision.name())?;
+        }
         if let Some((r, runtime)) = self.effective_radius {
             write!(
                 f,
@@ -323,6 +332,7 @@ impl ExportJob {
                 opset: a.opset,
                 subpixel_tail: !a.plain_tail,
                 native_prelu: a.native_prelu,
+                precision: a.precision,
             },
             measure: a.measure_radius,
             measure_runtime: a.measure_runtime,
@@ -356,6 +366,7 @@ impl ExportJob {
             config: ck.config,
             opset: self.opts.opset,
             effective_radius,
+            precision: self.opts.precision,
         })
     }
 

@@ -63,6 +63,8 @@ pub struct ExportOptions {
     /// ([`ops::prelu_via_relu`]), the same function, which ONNX Runtime runs without layout
     /// reorders and tract fuses (1.3-1.4x faster on SRVGGNetCompact, BENCHMARKS.md).
     pub native_prelu: bool,
+    /// Arithmetic precision of the graph ([`crate::precision`]). Default: fp32.
+    pub precision: crate::precision::Precision,
 }
 
 impl Default for ExportOptions {
@@ -71,6 +73,7 @@ impl Default for ExportOptions {
             opset: DEFAULT_OPSET,
             subpixel_tail: true,
             native_prelu: false,
+            precision: crate::precision::Precision::Fp32,
         }
     }
 }
@@ -248,7 +251,7 @@ pub fn build_model(ck: &Checkpoint, opts: &ExportOptions) -> Result<ModelProto, 
         )],
         ..Default::default()
     };
-    Ok(ModelProto {
+    let mut model = ModelProto {
         ir_version: ir_version_for_opset(opts.opset),
         opset_import: vec![OperatorSetIdProto {
             domain: String::new(),
@@ -260,7 +263,11 @@ pub fn build_model(ck: &Checkpoint, opts: &ExportOptions) -> Result<ModelProto, 
         graph: Some(graph),
         metadata_props: metadata_props(ck)?,
         ..Default::default()
-    })
+    };
+    if opts.precision == crate::precision::Precision::Fp16 {
+        crate::precision::to_fp16(&mut model);
+    }
+    Ok(model)
 }
 
 /// Exports a checkpoint to ONNX bytes.

@@ -21,6 +21,7 @@ pub mod import;
 #[cfg(feature = "measure")]
 pub mod measure;
 pub mod ops;
+pub mod precision;
 pub mod pth;
 pub use srgan_contract::proto;
 pub mod reference;

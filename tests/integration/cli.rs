@@ -1004,3 +1004,56 @@ fn passes_above_the_models_scale() {
         common::stderr(&r)
     );
 }
+
+/// An fp16 export (`--precision fp16`) runs unchanged through srgan-run on ort (f16
+/// arithmetic) and on tract (computed in f32 with the f16 weights): within a level of the
+/// fp32 model's output and of each other.
+#[test]
+fn fp16_models_run_on_both_runtimes() {
+    use srgan_export::precision::Precision;
+    let dir = TempDir::new("cli-fp16");
+    let ck = srgan_export::Checkpoint::random_init(common::tiny_config(), 9).unwrap();
+    let (m32, m16) = (dir.join("m32.onnx"), dir.join("m16.onnx"));
+    srgan_export::write_onnx(&ck, &m32, &srgan_export::ExportOptions::default()).unwrap();
+    let fp16 = srgan_export::ExportOptions {
+        precision: Precision::Fp16,
+        ..srgan_export::ExportOptions::default()
+    };
+    srgan_export::write_onnx(&ck, &m16, &fp16).unwrap();
+    let input = dir.join("in.png");
+    common::save(&common::rgb8(40, 30), &input);
+    let run = |model: &Path, rt: &str| {
+        let out = dir.join(format!(
+            "{}-{rt}.png",
+            model.file_stem().unwrap().to_str().unwrap()
+        ));
+        let r = common::srgan_run(
+            [
+                "-m",
+                s(model),
+                "--runtime",
+                rt,
+                "-i",
+                s(&input),
+                "-o",
+                s(&out),
+            ],
+            &[],
+        );
+        assert_eq!(r.status.code(), Some(0), "{rt}: {}", common::stderr(&r));
+        common::load(&out).to_rgb8()
+    };
+    let worst = |a: &image::RgbImage, b: &image::RgbImage| {
+        a.as_raw()
+            .iter()
+            .zip(b.as_raw())
+            .map(|(x, y)| x.abs_diff(*y))
+            .max()
+            .unwrap()
+    };
+    let f32_ort = run(&m32, "ort");
+    let (ort16, tract16) = (run(&m16, "ort"), run(&m16, "tract"));
+    assert!(worst(&ort16, &f32_ort) <= 1, "ort fp16 vs fp32");
+    assert!(worst(&tract16, &f32_ort) <= 1, "tract fp16 vs fp32");
+    assert!(worst(&tract16, &ort16) <= 1, "tract vs ort on fp16");
+}

@@ -11,4 +11,5 @@ mod common;
 mod fold;
 mod graph;
 mod numeric;
+mod precision;
 mod pth;
