@@ -249,6 +249,12 @@ fn run_video(cfg: &RunConfig, input: &Path, output: &Path) -> Result<Summary, Ru
                     output.display()
                 );
             }
+            if cfg.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"input": input, "output": output, "status": "skipped"})
+                );
+            }
             return Ok(Summary {
                 skipped: 1,
                 ..Summary::default()
@@ -284,7 +290,32 @@ fn run_video(cfg: &RunConfig, input: &Path, output: &Path) -> Result<Summary, Ru
             window.1
         );
     };
-    let done = video::process(upscaler.as_mut(), input, output, cfg, &tiling, &on_tiled)?;
+    let done = match video::process(upscaler.as_mut(), input, output, cfg, &tiling, &on_tiled) {
+        Ok(d) => d,
+        Err(e) => {
+            if cfg.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "input": input, "output": output, "status": "failed",
+                        "error": srgan_contract::report::one_line(&e),
+                    })
+                );
+            }
+            return Err(e);
+        }
+    };
+    if let Some(n) = done.expected_frames {
+        if !cfg.quiet {
+            eprintln!(
+                "srgan-run: warning: {}: read {} of the {n} frames its container lists (a \
+                 cut-off file?); the output holds those {}",
+                input.display(),
+                done.frames,
+                done.frames
+            );
+        }
+    }
     let fps = done.frames as f64 / done.secs.max(1e-9);
     if cfg.json {
         println!(
@@ -299,14 +330,15 @@ fn run_video(cfg: &RunConfig, input: &Path, output: &Path) -> Result<Summary, Ru
     }
     if !cfg.quiet {
         eprintln!(
-            "srgan-run: wrote {} ({} frames of {}x{}, {} audio stream{} copied, {}; {}, x{}, \
-             {}, {fps:.2} frames/s)",
+            "srgan-run: wrote {} ({} frames of {}x{}, {} audio stream{} {}, {}; {}, x{}, {}, \
+             {fps:.2} frames/s)",
             output.display(),
             done.frames,
             done.size.0,
             done.size.1,
             done.audio_streams,
             if done.audio_streams == 1 { "" } else { "s" },
+            done.audio,
             done.encoder,
             upscaler.name(),
             upscaler.scale(),

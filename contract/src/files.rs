@@ -63,11 +63,49 @@ fn remove_in_flight_where(keep: impl Fn(&Path) -> bool) -> usize {
         .count()
 }
 
-/// Installs a SIGINT/SIGTERM handler that removes the temporary files in flight
-/// ([`remove_in_flight`]), says so on stderr as `tool`, and exits with
-/// [`crate::exit::INTERRUPTED`]. Outputs already written stay; none is ever half-written.
+/// Child processes that write in-flight files (a video encoder): killed by the interrupt
+/// handler before it removes the files, so that none re-creates one after.
+static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Registers a child process (by id) to be killed on interrupt until the guard is dropped.
+#[derive(Debug)]
+pub struct ChildGuard(u32);
+
+/// Registers `pid` (see [`ChildGuard`]).
+pub fn register_child(pid: u32) -> ChildGuard {
+    CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+    ChildGuard(pid)
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let mut v = CHILDREN.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = v.iter().position(|p| *p == self.0) {
+            v.swap_remove(i);
+        }
+    }
+}
+
+/// Kills the registered children (SIGKILL through `kill`) and waits for `kill` to return.
+fn kill_children() {
+    let pids: Vec<u32> = CHILDREN.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if pids.is_empty() {
+        return;
+    }
+    let _ = std::process::Command::new("kill")
+        .arg("-9")
+        .args(pids.iter().map(u32::to_string))
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
+/// Installs a SIGINT/SIGTERM handler that kills the registered child processes
+/// ([`register_child`]), removes the temporary files in flight ([`remove_in_flight`]), says
+/// so on stderr as `tool`, and exits with [`crate::exit::INTERRUPTED`]. Outputs already
+/// written stay; none is ever half-written.
 pub fn exit_on_interrupt(tool: &'static str) -> Result<(), ctrlc::Error> {
     ctrlc::set_handler(move || {
+        kill_children();
         let n = remove_in_flight();
         eprintln!("{tool}: interrupted; {n} unfinished output(s) removed, finished ones kept");
         std::process::exit(i32::from(crate::exit::INTERRUPTED));

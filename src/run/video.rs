@@ -12,10 +12,10 @@
 //! - the encoder writes a scratch file beside the output, renamed onto it only when ffmpeg
 //!   succeeded: a failed or interrupted run (Ctrl-C) leaves no partial video.
 //!
-//! The video codec follows the input's where an encoder for it is commonly built in (H.264 ->
-//! libx264, HEVC -> libx265, VP9 -> libvpx-vp9, AV1 -> libaom-av1, else by container: libx264,
-//! or libvpx-vp9 for WebM), at visually lossless settings (CRF 18 for x264/x265, 24 for VP9);
-//! the pixel format is yuv420p (yuv444p when a side is odd).
+//! The video codec follows the input's where the container holds it (see `encoder_args`),
+//! at visually lossless settings (CRF 18 for x264/x265, 24 for VP9 and AV1); the pixel format
+//! is yuv420p (yuv444p when a side is odd). The written file is checked to hold every frame
+//! before it is renamed into place (ffmpeg can exit 0 after failing to finish it).
 
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -66,6 +66,8 @@ pub struct Probe {
     pub rate: String,
     /// Frame count, when the container gives it.
     pub frames: Option<u64>,
+    /// Whether the average frame rate differs from the stream rate (variable frame rate).
+    pub variable_rate: bool,
     /// The video codec's name (`h264`).
     pub codec: String,
     /// The codecs of its audio streams (`aac`), in order.
@@ -171,9 +173,12 @@ pub fn probe(path: &Path) -> Result<Probe, VideoError> {
         "ffprobe",
         Command::new("ffprobe")
             .args(["-v", "error", "-show_entries"])
-            .arg("stream=codec_type,codec_name,width,height,r_frame_rate,nb_frames")
+            .arg(
+                "stream=codec_type,codec_name,width,height,r_frame_rate,avg_frame_rate,nb_frames:\
+                 stream_tags=rotate:stream_side_data=rotation",
+            )
             .args(["-of", "json"])
-            .arg(path)
+            .arg(ffmpeg_path(path))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()),
@@ -216,9 +221,37 @@ pub fn probe(path: &Path) -> Result<Probe, VideoError> {
         })
         .ok_or_else(|| err("no frame rate for the video stream".into()))?
         .to_string();
+    // ffmpeg rotates frames upright on decoding (display matrix or `rotate` tag): a quarter
+    // turn swaps the frame's sides.
+    let rotation = video["side_data_list"]
+        .as_array()
+        .and_then(|l| l.iter().find_map(|d| d["rotation"].as_i64()))
+        .or_else(|| {
+            video["tags"]["rotate"]
+                .as_str()
+                .and_then(|r| r.parse().ok())
+        })
+        .unwrap_or(0);
+    let (w, h) = (dim("width")?, dim("height")?);
+    let (width, height) = if rotation.rem_euclid(180) == 90 {
+        (h, w)
+    } else {
+        (w, h)
+    };
+    let avg = video["avg_frame_rate"].as_str().unwrap_or("");
+    let ratio = |r: &str| {
+        r.split_once('/')
+            .and_then(|(n, d)| Some(n.parse::<f64>().ok()? / d.parse::<f64>().ok()?))
+            .filter(|v| v.is_finite() && *v > 0.0)
+    };
+    let variable_rate = match (ratio(&rate), ratio(avg)) {
+        (Some(r), Some(a)) => (r - a).abs() > 1e-3 * r,
+        _ => false,
+    };
     Ok(Probe {
-        width: dim("width")?,
-        height: dim("height")?,
+        width,
+        height,
+        variable_rate,
         rate,
         frames: video["nb_frames"].as_str().and_then(|n| n.parse().ok()),
         codec: video["codec_name"].as_str().unwrap_or("").to_string(),
@@ -230,23 +263,45 @@ pub fn probe(path: &Path) -> Result<Probe, VideoError> {
     })
 }
 
-/// The audio arguments: the streams copied unchanged, except into WebM, which takes only Opus
-/// and Vorbis: other codecs are re-encoded to Opus there.
-fn audio_args(codecs: &[String], muxer: &str) -> Vec<&'static str> {
-    let webm_ok = |c: &String| c == "opus" || c == "vorbis";
-    if muxer == "webm" && !codecs.iter().all(webm_ok) {
-        vec!["-c:a", "libopus", "-b:a", "160k"]
-    } else {
-        vec!["-c:a", "copy"]
+/// The audio arguments and what they do: the streams copied unchanged where the container
+/// holds their codec (Matroska holds any), else re-encoded to the container's usual codec:
+/// Opus into WebM, PCM into AVI, AAC into MP4, MOV and MPEG-TS.
+fn audio_args(codecs: &[String], muxer: &str) -> (Vec<&'static str>, &'static str) {
+    let holds = |c: &str| match muxer {
+        "matroska" => true,
+        "webm" => matches!(c, "opus" | "vorbis"),
+        "mp4" | "mov" => matches!(c, "aac" | "mp3" | "ac3" | "eac3" | "alac" | "opus"),
+        "mpegts" => matches!(c, "aac" | "mp2" | "mp3" | "ac3" | "eac3"),
+        "avi" => matches!(c, "mp3" | "ac3" | "pcm_s16le" | "pcm_u8" | "mp2"),
+        _ => false,
+    };
+    if codecs.iter().all(|c| holds(c)) {
+        return (vec!["-c:a", "copy"], "copied");
     }
+    match muxer {
+        "webm" => (
+            vec!["-c:a", "libopus", "-b:a", "160k"],
+            "re-encoded to Opus",
+        ),
+        "avi" => (vec!["-c:a", "pcm_s16le"], "re-encoded to PCM"),
+        _ => (vec!["-c:a", "aac", "-b:a", "192k"], "re-encoded to AAC"),
+    }
+}
+
+/// `path` as ffmpeg should read it: absolute, so that a name with a `:` is not taken for a
+/// protocol nor one starting with `-` for an option.
+fn ffmpeg_path(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.into())
 }
 
 /// The encoder arguments for `codec` (the input's) into `muxer`, for frames of `w` x `h`.
 fn encoder_args(codec: &str, muxer: &str, w: u32, h: u32) -> Vec<String> {
+    // The input's codec where the container holds it well; H.264 elsewhere (AVI and MPEG-TS
+    // too), VP9 into WebM.
     let pick = match (codec, muxer) {
         (_, "webm") => "vp9",
-        ("hevc", _) => "hevc",
-        ("vp9", "matroska") => "vp9",
+        ("hevc", "mp4" | "mov" | "matroska") => "hevc",
+        ("vp9", "matroska" | "mp4") => "vp9",
         ("av1", "matroska" | "mp4") => "av1",
         _ => "h264",
     };
@@ -286,6 +341,34 @@ fn encoder_args(codec: &str, muxer: &str, w: u32, h: u32) -> Vec<String> {
     a
 }
 
+/// The video packets (frames) in a file written by `muxer`, counted by ffprobe without
+/// decoding.
+fn count_video_packets(path: &Path, muxer: &str) -> Option<u64> {
+    let demuxer = match muxer {
+        "mp4" => "mov",
+        "webm" => "matroska",
+        other => other,
+    };
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-f", demuxer])
+        .args(["-select_streams", "v:0", "-count_packets"])
+        .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+        .arg(ffmpeg_path(path))
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    // MPEG-TS lists the stream once per program too: the first number is the count.
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// Reads a child's stderr to its end on a thread (so the child never blocks on a full pipe).
 fn drain(stderr: Option<ChildStderr>) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
@@ -304,8 +387,13 @@ pub struct VideoDone {
     pub frames: u64,
     /// Output frame size.
     pub size: (u32, u32),
-    /// Audio streams copied.
+    /// Audio streams.
     pub audio_streams: usize,
+    /// What was done to them: `copied`, or `re-encoded to AAC` (etc.).
+    pub audio: &'static str,
+    /// The frame count the input's container gives, when more than were read (a cut-off
+    /// file).
+    pub expected_frames: Option<u64>,
     /// The encoder used.
     pub encoder: String,
     /// Seconds from the first frame read to the file in place.
@@ -349,18 +437,28 @@ pub(crate) fn process(
     };
     let scratch = srgan_contract::files::scratch_beside(output, b"").map_err(io)?;
     let encoder = encoder_args(&p.codec, muxer, ow, oh);
+    let audio = audio_args(&p.audio_codecs, muxer);
 
     let mut dec = spawn(
         "ffmpeg",
         Command::new("ffmpeg")
             .args(["-nostdin", "-v", "error", "-i"])
-            .arg(input)
-            .args(["-map", "0:v:0", "-fps_mode", "passthrough"])
+            .arg(ffmpeg_path(input))
+            // A variable-rate input is made constant-rate at its stream rate, so that it keeps
+            // its timing (and its sync with the audio) by repeated frames; a constant-rate one
+            // passes frame for frame.
+            .args(["-map", "0:v:0"])
+            .args(if p.variable_rate {
+                vec!["-fps_mode", "cfr", "-r", p.rate.as_str()]
+            } else {
+                vec!["-fps_mode", "passthrough"]
+            })
             .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()),
     )?;
+    let _dec_guard = srgan_contract::files::register_child(dec.id());
     let dec_err = drain(dec.stderr.take());
     let mut enc = match spawn(
         "ffmpeg",
@@ -369,12 +467,12 @@ pub(crate) fn process(
             .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s"])
             .arg(format!("{ow}x{oh}"))
             .args(["-framerate", &p.rate, "-i", "pipe:0", "-i"])
-            .arg(input)
+            .arg(ffmpeg_path(input))
             .args(["-map", "0:v:0", "-map", "1:a?"])
-            .args(audio_args(&p.audio_codecs, muxer))
+            .args(&audio.0)
             .args(&encoder)
             .args(["-r", &p.rate, "-f", muxer])
-            .arg(scratch.path())
+            .arg(ffmpeg_path(scratch.path()))
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped()),
@@ -386,6 +484,7 @@ pub(crate) fn process(
             return Err(e.into());
         }
     };
+    let _enc_guard = srgan_contract::files::register_child(enc.id());
     let enc_err = drain(enc.stderr.take());
     let frame_bytes = p.width as usize * p.height as usize * 3;
     let bar = progress(cfg, p.frames);
@@ -526,6 +625,23 @@ pub(crate) fn process(
         }
         .into());
     }
+    // ffmpeg can exit 0 with a file it could not finish (a full disk fails the trailer): the
+    // written file must hold every frame.
+    let held = count_video_packets(scratch.path(), muxer);
+    if held != Some(frames) {
+        return Err(VideoError::Ffmpeg {
+            path: output.into(),
+            stage: "encoding",
+            reason: last_line(
+                &enc_text,
+                format!(
+                    "the written file holds {} of the {frames} frames",
+                    held.map_or_else(|| "none (unreadable)".to_string(), |n| n.to_string())
+                ),
+            ),
+        }
+        .into());
+    }
     scratch
         .persist(output, cfg.overwrite)
         .map_err(|e| match e.kind() {
@@ -546,6 +662,8 @@ pub(crate) fn process(
         frames,
         size: (ow, oh),
         audio_streams: p.audio_codecs.len(),
+        audio: audio.1,
+        expected_frames: p.frames.filter(|n| *n > frames),
         encoder: encoder[1].clone(),
         secs: start.elapsed().as_secs_f64(),
     })

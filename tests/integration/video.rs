@@ -262,3 +262,53 @@ fn video_errors_are_one_line_and_leave_nothing() {
         .collect();
     assert!(names.is_empty(), "{names:?}");
 }
+
+/// A phone video's rotation (display matrix) comes out upright with its sides swapped; AVI
+/// and MPEG-TS outputs decode with every frame, their audio copied where the container holds
+/// it (AAC into MPEG-TS) and re-encoded where not (AAC into AVI: PCM), and the message says
+/// which; `--json` reports a failure as a JSON line too.
+#[test]
+fn rotation_containers_and_json_failures() {
+    let dir = TempDir::new("video-rot");
+    let model = common::tiny_model(&dir);
+    let input = dir.join("in.mp4");
+    make_video(&input, 40, 24, 6, true);
+    let rotated = dir.join("rot.mp4");
+    ffmpeg(&[
+        "-i",
+        input.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-metadata:s:v:0",
+        "rotate=90",
+        rotated.to_str().unwrap(),
+    ]);
+    let out = dir.join("rot_x4.mp4");
+    let o = upscale(&rotated, &out, &model, &[], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        probe(&out),
+        (96, 160, 6, "10/1".into(), 1),
+        "upright, sides swapped"
+    );
+    for (name, audio) in [("out.avi", "re-encoded to PCM"), ("out.ts", "copied")] {
+        let out = dir.join(name);
+        let o = upscale(&input, &out, &model, &[], &[]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("1 audio stream {audio}")),
+            "{}",
+            stderr(&o)
+        );
+        let (w, h, frames, _, streams) = probe(&out);
+        assert_eq!((w, h, frames, streams), (160, 96, 6, 1), "{name}");
+    }
+    let fake = dir.join("fake.mp4");
+    std::fs::write(&fake, b"not a video").unwrap();
+    let o = upscale(&fake, &dir.join("f.mp4"), &model, &["--json"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let line = String::from_utf8_lossy(&o.stdout);
+    let v: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
+    assert_eq!(v["status"], "failed");
+    assert!(v["error"].as_str().unwrap().contains("ffprobe"), "{v}");
+}
