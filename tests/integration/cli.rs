@@ -934,13 +934,7 @@ fn cmyk_palette_and_animated_inputs() {
         let (got, _) = run(input, &format!("{input}.png"));
         let (want, _) = run(pillow, &format!("{pillow}.out.png"));
         assert_eq!(got.dimensions(), (128, 96), "{input}");
-        let worst = got
-            .as_raw()
-            .iter()
-            .zip(want.as_raw())
-            .map(|(a, b)| a.abs_diff(*b))
-            .max()
-            .unwrap();
+        let worst = common::max_levels(&got, &want);
         // Palette: the same colours exactly; CMYK: Pillow and our decoder round apart by 1.
         assert!(worst <= 1, "{input}: {worst} levels from Pillow's RGB");
     }
@@ -1043,14 +1037,7 @@ fn fp16_models_run_on_both_runtimes() {
         assert_eq!(r.status.code(), Some(0), "{rt}: {}", common::stderr(&r));
         common::load(&out).to_rgb8()
     };
-    let worst = |a: &image::RgbImage, b: &image::RgbImage| {
-        a.as_raw()
-            .iter()
-            .zip(b.as_raw())
-            .map(|(x, y)| x.abs_diff(*y))
-            .max()
-            .unwrap()
-    };
+    let worst = common::max_levels;
     let f32_ort = run(&m32, "ort");
     let (ort16, tract16) = (run(&m16, "ort"), run(&m16, "tract"));
     assert!(worst(&ort16, &f32_ort) <= 1, "ort fp16 vs fp32");

@@ -81,6 +81,17 @@ pub fn assert_one_line_error(out: &Output, code: i32, mentions: &[&str]) {
     }
 }
 
+/// The largest difference, in levels, between two RGB8 images of one size.
+pub fn max_levels(a: &image::RgbImage, b: &image::RgbImage) -> u8 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    a.as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| x.abs_diff(*y))
+        .max()
+        .unwrap_or(0)
+}
+
 /// Names in a folder, sorted.
 pub fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)

@@ -305,14 +305,7 @@ fn srgan_run_ok(
 }
 
 /// The largest difference between two 8-bit RGB images, in levels.
-fn max_levels(a: &image::RgbImage, b: &image::RgbImage) -> u8 {
-    a.as_raw()
-        .iter()
-        .zip(b.as_raw())
-        .map(|(x, y)| x.abs_diff(*y))
-        .max()
-        .unwrap()
-}
+use crate::common::max_levels;
 
 /// A model whose exact receptive field is too large to pad every tile with (RRDBNet: 349 for
 /// 23 blocks; 79 for this 5-block one) tiles with the capped pad and says once that seams may
