@@ -20,7 +20,7 @@ use srgan_runtimes::ndarray::Array4;
 use srgan_runtimes::{open, RuntimeOptions};
 use srgan_testkit::{assert_close_array, Tolerance};
 
-use crate::common::TempDir;
+use crate::common::{max_levels, TempDir};
 
 fn fixture(name: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -303,9 +303,6 @@ fn srgan_run_ok(
     assert!(out.status.success(), "{err}");
     err
 }
-
-/// The largest difference between two 8-bit RGB images, in levels.
-use crate::common::max_levels;
 
 /// A model whose exact receptive field is too large to pad every tile with (RRDBNet: 349 for
 /// 23 blocks; 79 for this 5-block one) tiles with the capped pad and says once that seams may
