@@ -72,6 +72,8 @@ pub struct Probe {
     pub codec: String,
     /// The codecs of its audio streams (`aac`), in order.
     pub audio_codecs: Vec<String>,
+    /// Seconds by which the video starts after the earliest audio or video stream.
+    pub video_delay: f64,
 }
 
 /// Why a video run failed; each names the file or the tool.
@@ -174,7 +176,8 @@ pub fn probe(path: &Path) -> Result<Probe, VideoError> {
         Command::new("ffprobe")
             .args(["-v", "error", "-show_entries"])
             .arg(
-                "stream=codec_type,codec_name,width,height,r_frame_rate,avg_frame_rate,nb_frames:\
+                "stream=codec_type,codec_name,width,height,r_frame_rate,avg_frame_rate,nb_frames,\
+                 start_time:\
                  stream_tags=rotate:stream_side_data=rotation",
             )
             .args(["-of", "json"])
@@ -260,6 +263,25 @@ pub fn probe(path: &Path) -> Result<Probe, VideoError> {
             .filter(|s| s["codec_type"] == "audio")
             .map(|s| s["codec_name"].as_str().unwrap_or("").to_string())
             .collect(),
+        video_delay: {
+            // How much later than the file's first stream the video starts: the decoded frames
+            // start at 0, so the encoder shifts them by this to keep the audio in sync.
+            let start = |s: &serde_json::Value| {
+                s["start_time"]
+                    .as_str()
+                    .and_then(|t| t.parse::<f64>().ok())
+                    .filter(|t| t.is_finite())
+            };
+            let first = streams
+                .iter()
+                .filter(|s| matches!(s["codec_type"].as_str(), Some("video" | "audio")))
+                .filter_map(start)
+                .fold(f64::INFINITY, f64::min);
+            start(video)
+                .map(|v| v - first)
+                .filter(|d| d.is_finite() && *d > 0.0005)
+                .unwrap_or(0.0)
+        },
     })
 }
 
@@ -466,12 +488,14 @@ pub(crate) fn process(
             .args(["-nostdin", "-v", "error", "-y"])
             .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s"])
             .arg(format!("{ow}x{oh}"))
+            .args(["-itsoffset", &format!("{:.6}", p.video_delay)])
             .args(["-framerate", &p.rate, "-i", "pipe:0", "-i"])
             .arg(ffmpeg_path(input))
             .args(["-map", "0:v:0", "-map", "1:a?"])
             .args(&audio.0)
             .args(&encoder)
-            .args(["-r", &p.rate, "-f", muxer])
+            // Frames keep the pipe's timestamps (with the offset): no duplicates to fill the gap.
+            .args(["-fps_mode", "passthrough", "-f", muxer])
             .arg(ffmpeg_path(scratch.path()))
             .stdin(Stdio::piped())
             .stdout(Stdio::null())

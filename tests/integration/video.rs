@@ -312,3 +312,61 @@ fn rotation_containers_and_json_failures() {
     assert_eq!(v["status"], "failed");
     assert!(v["error"].as_str().unwrap().contains("ffprobe"), "{v}");
 }
+
+/// A video that starts later than its audio (here 1 s) keeps that offset, so the sound stays in
+/// sync with the picture.
+#[test]
+fn a_video_starting_after_its_audio_keeps_the_offset() {
+    let dir = TempDir::new("video-offset");
+    let model = common::tiny_model(&dir);
+    let (video, audio, input) = (dir.join("v.mp4"), dir.join("a.m4a"), dir.join("in.mp4"));
+    make_video(&video, 32, 24, 10, false);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=16000:duration=2",
+        "-c:a",
+        "aac",
+        audio.to_str().unwrap(),
+    ]);
+    ffmpeg(&[
+        "-itsoffset",
+        "1",
+        "-i",
+        video.to_str().unwrap(),
+        "-i",
+        audio.to_str().unwrap(),
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-c",
+        "copy",
+        input.to_str().unwrap(),
+    ]);
+    let start = |path: &Path, kind: &str| -> f64 {
+        let out = Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", kind, "-show_entries"])
+            .args(["stream=start_time", "-of", "csv=p=0"])
+            .arg(path)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let delay_in = start(&input, "v:0") - start(&input, "a:0");
+    assert!((delay_in - 1.0).abs() < 0.05, "input delay {delay_in}");
+    let output = dir.join("out.mp4");
+    let o = upscale(&input, &output, &model, &[], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let delay_out = start(&output, "v:0") - start(&output, "a:0");
+    assert!(
+        (delay_out - delay_in).abs() < 0.05,
+        "video starts {delay_out:.3} s after the audio, was {delay_in:.3} s"
+    );
+}
