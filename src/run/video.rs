@@ -363,6 +363,28 @@ fn encoder_args(codec: &str, muxer: &str, w: u32, h: u32) -> Vec<String> {
     a
 }
 
+/// `Ok` when an ffmpeg run on `path` exited 0 and its pipe broke nowhere; else its error,
+/// with ffmpeg's last message (`text`) when it said one.
+fn ffmpeg_outcome(
+    path: &Path,
+    stage: &'static str,
+    status: std::process::ExitStatus,
+    text: &str,
+    pipe_err: Option<std::io::Error>,
+) -> Result<(), VideoError> {
+    if status.success() && pipe_err.is_none() {
+        return Ok(());
+    }
+    Err(VideoError::Ffmpeg {
+        path: path.into(),
+        stage,
+        reason: last_line(
+            text,
+            pipe_err.map_or_else(|| format!("exit status {status}"), |e| e.to_string()),
+        ),
+    })
+}
+
 /// The video packets (frames) in a file written by `muxer`, counted by ffprobe without
 /// decoding.
 fn count_video_packets(path: &Path, muxer: &str) -> Option<u64> {
@@ -619,28 +641,8 @@ pub(crate) fn process(
     let enc_text = enc_err.join().unwrap_or_default();
     let (frames, read_err, write_err) = result?;
     // ffmpeg's own message says more than a broken pipe: its status is checked first.
-    if !dec_status.success() || read_err.is_some() {
-        return Err(VideoError::Ffmpeg {
-            path: input.into(),
-            stage: "decoding",
-            reason: last_line(
-                &dec_text,
-                read_err.map_or_else(|| format!("exit status {dec_status}"), |e| e.to_string()),
-            ),
-        }
-        .into());
-    }
-    if !enc_status.success() || write_err.is_some() {
-        return Err(VideoError::Ffmpeg {
-            path: output.into(),
-            stage: "encoding",
-            reason: last_line(
-                &enc_text,
-                write_err.map_or_else(|| format!("exit status {enc_status}"), |e| e.to_string()),
-            ),
-        }
-        .into());
-    }
+    ffmpeg_outcome(input, "decoding", dec_status, &dec_text, read_err)?;
+    ffmpeg_outcome(output, "encoding", enc_status, &enc_text, write_err)?;
     if frames == 0 {
         return Err(VideoError::Ffmpeg {
             path: input.into(),

@@ -63,6 +63,26 @@ where
     cmd.output().expect("spawn srgan-run")
 }
 
+/// `srgan-run -i input -o output -m model extra...`, with `env` set.
+pub fn upscale(
+    input: &Path,
+    output: &Path,
+    model: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
+    let mut args = vec![
+        "-i",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+        "-m",
+        model.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    srgan_run(args, env)
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -287,18 +287,9 @@ fn srgan_run_ok(
     runtime: &str,
     extra: &[&str],
 ) -> String {
-    let mut args = vec![
-        "-i",
-        input.to_str().unwrap(),
-        "-o",
-        output.to_str().unwrap(),
-        "-m",
-        model.to_str().unwrap(),
-        "--runtime",
-        runtime,
-    ];
+    let mut args = vec!["--runtime", runtime];
     args.extend_from_slice(extra);
-    let out = crate::common::srgan_run(args, &[]);
+    let out = crate::common::upscale(input, output, model, &args, &[]);
     let err = crate::common::stderr(&out);
     assert!(out.status.success(), "{err}");
     err

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{self, srgan_run, stderr, TempDir};
+use crate::common::{self, stderr, upscale, TempDir};
 
 fn ffmpeg(args: &[&str]) {
     let out = Command::new("ffmpeg")
@@ -18,26 +18,6 @@ fn ffmpeg(args: &[&str]) {
         "ffmpeg {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// `srgan-run -i input -o output -m model extra...`, with `env` set.
-fn upscale(
-    input: &Path,
-    output: &Path,
-    model: &Path,
-    extra: &[&str],
-    env: &[(&str, &str)],
-) -> std::process::Output {
-    let mut args = vec![
-        "-i",
-        input.to_str().unwrap(),
-        "-o",
-        output.to_str().unwrap(),
-        "-m",
-        model.to_str().unwrap(),
-    ];
-    args.extend(extra);
-    srgan_run(args, env)
 }
 
 /// (width, height, frames counted by decoding, frame rate, audio streams) of a video.
