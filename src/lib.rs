@@ -8,6 +8,8 @@
 //!   by the evaluation protocol of `srgan_imaging::eval`.
 //! - [`figure`]: `srgan-figure`, side-by-side crops of bicubic, models and ground truth.
 //! - [`compare`]: `srgan-compare`, how far apart two images are.
+//! - [`session`]: a model opened once for programs that embed srgan (the Python package),
+//!   upscaling as `srgan-run` does.
 //!
 //! The image work itself (I/O, tiling, conversion, metrics) lives in the `srgan-imaging`
 //! crate, re-exported here as [`imaging`]; the runtimes behind the `Upscaler` trait live in
@@ -19,6 +21,7 @@ pub mod eval;
 pub mod figure;
 pub mod pad;
 pub mod run;
+pub mod session;
 
 pub use srgan_imaging as imaging;
 pub use srgan_runtimes as runtimes;

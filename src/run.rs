@@ -37,41 +37,53 @@ use plan::same_file;
 
 /// Opens the model on the configured runtime and device.
 pub fn open_upscaler(cfg: &RunConfig) -> Result<Box<dyn Upscaler>, RunError> {
-    match cfg.runtime {
+    open_model(cfg.runtime, &cfg.model, &cfg.runtime_options)
+}
+
+/// Opens `model` on `runtime` (tch only with the `tch` feature).
+pub fn open_model(
+    runtime: srgan_runtimes::RuntimeKind,
+    model: &Path,
+    options: &srgan_runtimes::RuntimeOptions,
+) -> Result<Box<dyn Upscaler>, RunError> {
+    match runtime {
         #[cfg(feature = "tch")]
         srgan_runtimes::RuntimeKind::Tch => {
             let up =
-                srgan_models::TchUpscaler::open(&cfg.model, &cfg.runtime_options).map_err(|e| {
-                    RunError::Model {
-                        path: cfg.model.clone(),
-                        source: e.into(),
-                    }
+                srgan_models::TchUpscaler::open(model, options).map_err(|e| RunError::Model {
+                    path: model.into(),
+                    source: e.into(),
                 })?;
             Ok(Box::new(up))
         }
-        kind => Ok(srgan_runtimes::open(
-            kind,
-            &cfg.model,
-            &cfg.runtime_options,
-        )?),
+        kind => Ok(srgan_runtimes::open(kind, model, options)?),
+    }
+}
+
+/// The tiling of `--tile` / `--max-memory` for the opened `model`.
+pub fn tiling_for(
+    tile: TileArg,
+    max_memory_mib: u64,
+    model: &Path,
+    upscaler: &dyn Upscaler,
+    tile_pad: usize,
+) -> Result<Tiling, RunError> {
+    match tile {
+        TileArg::Side(n) => Ok(Tiling::fixed(n, tile_pad)),
+        TileArg::Auto => {
+            Tiling::budget(max_memory_mib, tile_pad, upscaler.info(), upscaler.scale()).map_err(
+                |source| RunError::Budget {
+                    model: model.into(),
+                    source,
+                },
+            )
+        }
     }
 }
 
 /// The tiling of `--tile` / `--max-memory` for the opened model.
 fn tiling(cfg: &RunConfig, upscaler: &dyn Upscaler, tile_pad: usize) -> Result<Tiling, RunError> {
-    match cfg.tile {
-        TileArg::Side(n) => Ok(Tiling::fixed(n, tile_pad)),
-        TileArg::Auto => Tiling::budget(
-            cfg.max_memory_mib,
-            tile_pad,
-            upscaler.info(),
-            upscaler.scale(),
-        )
-        .map_err(|source| RunError::Budget {
-            model: cfg.model.clone(),
-            source,
-        }),
-    }
+    tiling_for(cfg.tile, cfg.max_memory_mib, &cfg.model, upscaler, tile_pad)
 }
 
 /// Runs the configuration: opens the model, then processes the file or folder. `Err` only

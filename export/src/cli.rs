@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::exporter::{check_exportable, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET};
+use crate::triton::{InstanceKind, ModelConfig, TritonError, TritonOptions, DEFAULT_MAX_BATCH};
 use crate::{
     build_model, summarize, write_model, Checkpoint, CheckpointError, ExportError, ExportOptions,
     GeneratorConfig, ModelSummary,
@@ -15,18 +16,22 @@ use crate::{
 #[command(
     name = "srgan-export",
     version,
-    after_help = "Exit status: 0 when the model (and any --save-checkpoint) was written, 2 on a \
-                  usage error, an unreadable or unexportable checkpoint, or an I/O error \
-                  (nothing is written then), 130 on Ctrl-C or SIGTERM (nothing half-written)."
+    after_help = "Exit status: 0 when the model (-o, the --triton-repo entry, or both, and any \
+                  --save-checkpoint) was written, 2 on a usage error, an unreadable or \
+                  unexportable checkpoint, or an I/O error (nothing is written then), 130 on \
+                  Ctrl-C or SIGTERM (nothing half-written).\n\n\
+                  Triton: `--triton-repo DIR` writes DIR/NAME/1/model.onnx and \
+                  DIR/NAME/config.pbtxt; serve it with `tritonserver --model-repository DIR`."
 )]
 pub struct ExportArgs {
     /// Weights to export: an srgan checkpoint (.safetensors), or community weights (.pth,
     /// .pt or .safetensors; RRDBNet or SRVGGNetCompact in BasicSR / Real-ESRGAN names, e.g.
     /// RealESRGAN_x4plus.pth), whose architecture is detected.
     pub checkpoint: Option<PathBuf>,
-    /// Output ONNX file.
+    /// Output ONNX file. Optional when --triton-repo is given; with both, the same model is
+    /// written to each.
     #[arg(short, long)]
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
     /// ONNX opset (13..=21).
     #[arg(long, default_value_t = DEFAULT_OPSET)]
     pub opset: i64,
@@ -72,6 +77,39 @@ pub struct ExportArgs {
     /// cannot be loaded.
     #[arg(long, value_enum, default_value_t = MeasureRuntime::Ort)]
     pub measure_runtime: MeasureRuntime,
+    /// Also (or, without -o, only) write a Triton Inference Server model repository entry in
+    /// the existing folder DIR: DIR/NAME/1/model.onnx (the same model as -o) and
+    /// DIR/NAME/config.pbtxt (platform onnxruntime_onnx, the graph's inputs and outputs,
+    /// dynamic batching). An existing DIR/NAME is replaced, as a whole, only with --overwrite.
+    #[arg(long, value_name = "DIR")]
+    pub triton_repo: Option<PathBuf>,
+    /// The Triton model name: ASCII letters, digits, '_', '-' and '.' [default: the file stem
+    /// of -o, else of the checkpoint, else `srgan`, other characters replaced by '_'].
+    #[arg(long, value_name = "NAME")]
+    pub triton_name: Option<String>,
+    /// Triton's max_batch_size: requests for images of the same size are batched, up to N;
+    /// 0 turns batching off [default: 8].
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(0..=i64::from(i32::MAX))
+    )]
+    pub triton_max_batch: Option<u32>,
+    /// Where Triton runs the model: gpu (KIND_GPU, instances on each GPU) or cpu (KIND_CPU)
+    /// [default: gpu].
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub triton_instance: Option<InstanceKind>,
+    /// Model instances per GPU (or on the CPU) [default: 1].
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=1024)
+    )]
+    pub triton_instance_count: Option<u32>,
+    /// Add ONNX Runtime's TensorRT accelerator (precision_mode FP32) to an fp32 model too; an
+    /// fp16 model on gpu instances always gets it (precision_mode FP16).
+    #[arg(long)]
+    pub triton_tensorrt: bool,
 }
 
 /// When `srgan-export` measures the effective receptive-field radius.
@@ -118,6 +156,37 @@ pub enum CliError {
     /// Neither a checkpoint nor `--random-init`.
     #[error("no checkpoint given (or pass --random-init)")]
     NoSource,
+    /// Neither `-o` nor `--triton-repo`.
+    #[error("no output given: pass -o FILE, --triton-repo DIR, or both")]
+    NoOutput,
+    /// A Triton flag without `--triton-repo`.
+    #[error("{flag} only applies with --triton-repo")]
+    TritonOnly {
+        /// The flag.
+        flag: &'static str,
+    },
+    /// An invalid `--triton-name`.
+    #[error("--triton-name")]
+    TritonName(#[source] TritonError),
+    /// `--triton-tensorrt` with CPU instances.
+    #[error("--triton-tensorrt needs gpu instances, not --triton-instance cpu")]
+    TensorRtOnCpu,
+    /// An input or output inside the Triton model folder that would be replaced.
+    #[error(
+        "{} is inside the Triton model folder {}, which this export replaces; choose another \
+         path or --triton-name",
+        path.display(),
+        dir.display()
+    )]
+    InsideTritonModel {
+        /// The file.
+        path: PathBuf,
+        /// The model folder.
+        dir: PathBuf,
+    },
+    /// The Triton repository entry could not be described or written.
+    #[error(transparent)]
+    Triton(TritonError),
     /// `--save-checkpoint` names the output.
     #[error("--save-checkpoint and --output are the same file: {}", path.display())]
     SameOutputs {
@@ -191,13 +260,26 @@ pub enum Source {
     },
 }
 
+/// The Triton repository entry of an [`ExportJob`].
+#[derive(Debug, Clone)]
+pub struct TritonJob {
+    /// The repository folder (exists).
+    pub repo: PathBuf,
+    /// The configuration's options, the model name included.
+    pub opts: TritonOptions,
+    /// Whether an existing model folder may be replaced.
+    pub overwrite: bool,
+}
+
 /// A validated export job.
 #[derive(Debug, Clone)]
 pub struct ExportJob {
     /// Where the weights come from.
     pub source: Source,
-    /// The ONNX file to write.
-    pub output: PathBuf,
+    /// The ONNX file to write, if any.
+    pub output: Option<PathBuf>,
+    /// The Triton repository entry to write, if any.
+    pub triton: Option<TritonJob>,
     /// Export options.
     pub opts: ExportOptions,
     /// When to measure the effective radius.
@@ -209,8 +291,10 @@ pub struct ExportJob {
 /// What [`ExportJob::run`] wrote; its `Display` is the one-line report.
 #[derive(Debug, Clone)]
 pub struct Exported {
-    /// The ONNX file.
-    pub output: PathBuf,
+    /// The ONNX file, if one was asked for.
+    pub output: Option<PathBuf>,
+    /// The Triton repository entry, if one was asked for.
+    pub triton: Option<crate::triton::Written>,
     /// Its node and weight counts.
     pub summary: ModelSummary,
     /// The generator's architecture.
@@ -234,10 +318,25 @@ impl std::fmt::Display for Exported {
             }
             other => other.describe(),
         };
+        let mut wrote: Vec<String> = self
+            .output
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        if let Some(t) = &self.triton {
+            wrote.push(format!(
+                "Triton model {} ({} and {})",
+                t.dir.display(),
+                crate::triton::CONFIG_FILE,
+                Path::new(crate::triton::VERSION)
+                    .join(crate::triton::MODEL_FILE)
+                    .display()
+            ));
+        }
         write!(
             f,
             "wrote {}: {} ops, {} weights, {arch}, opset {}",
-            self.output.display(),
+            wrote.join(" and "),
             self.summary.ops,
             self.summary.params,
             self.opset
@@ -258,7 +357,7 @@ impl std::fmt::Display for Exported {
 
 impl ExportJob {
     /// Checks the arguments: one source, flags that fit it, outputs that may be written.
-    pub fn from_args(a: ExportArgs) -> Result<Self, CliError> {
+    pub fn from_args(mut a: ExportArgs) -> Result<Self, CliError> {
         if !(MIN_OPSET..=MAX_OPSET).contains(&a.opset) {
             return Err(CliError::Opset { opset: a.opset });
         }
@@ -269,7 +368,7 @@ impl ExportJob {
             ("--seed", a.seed.is_some()),
             ("--save-checkpoint", a.save_checkpoint.is_some()),
         ];
-        let source = match (a.checkpoint, a.random_init) {
+        let source = match (a.checkpoint.take(), a.random_init) {
             (Some(p), false) => {
                 if let Some((flag, _)) = random_only.iter().find(|(_, set)| *set) {
                     return Err(CliError::RandomOnly { flag });
@@ -289,26 +388,43 @@ impl ExportJob {
                 Source::Random {
                     config,
                     seed: a.seed.unwrap_or(0),
-                    save: a.save_checkpoint,
+                    save: a.save_checkpoint.take(),
                 }
             }
             (Some(checkpoint), true) => return Err(CliError::BothSources { checkpoint }),
             (None, false) => return Err(CliError::NoSource),
         };
-        let mut outputs = vec![a.output.as_path()];
-        match &source {
-            Source::Random { save: Some(s), .. } => {
-                if same_file(s, &a.output) {
+        let triton_only = [
+            ("--triton-name", a.triton_name.is_some()),
+            ("--triton-max-batch", a.triton_max_batch.is_some()),
+            ("--triton-instance", a.triton_instance.is_some()),
+            ("--triton-instance-count", a.triton_instance_count.is_some()),
+            ("--triton-tensorrt", a.triton_tensorrt),
+        ];
+        if a.triton_repo.is_none() {
+            if let Some((flag, _)) = triton_only.iter().find(|(_, set)| *set) {
+                return Err(CliError::TritonOnly { flag });
+            }
+            if a.output.is_none() {
+                return Err(CliError::NoOutput);
+            }
+        }
+        let mut outputs: Vec<&Path> = a.output.iter().map(PathBuf::as_path).collect();
+        if let Some(output) = &a.output {
+            match &source {
+                Source::Random { save: Some(s), .. } if same_file(s, output) => {
                     return Err(CliError::SameOutputs { path: s.clone() });
                 }
-                outputs.push(s);
+                Source::File(input) if same_file(input, output) => {
+                    return Err(CliError::OutputIsInput {
+                        path: output.clone(),
+                    });
+                }
+                _ => {}
             }
-            Source::File(input) if same_file(input, &a.output) => {
-                return Err(CliError::OutputIsInput {
-                    path: a.output.clone(),
-                });
-            }
-            _ => {}
+        }
+        if let Source::Random { save: Some(s), .. } = &source {
+            outputs.push(s);
         }
         for out in &outputs {
             if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -320,6 +436,10 @@ impl ExportJob {
         if a.measure_radius == MeasureRadius::Always && !cfg!(feature = "measure") {
             return Err(CliError::MeasureUnavailable);
         }
+        let triton = match &a.triton_repo {
+            Some(repo) => Some(triton_job(&a, repo, &source, &outputs)?),
+            None => None,
+        };
         if !a.overwrite {
             if let Some(out) = outputs.into_iter().find(|o| o.exists()) {
                 return Err(CliError::Exists { path: out.into() });
@@ -328,6 +448,7 @@ impl ExportJob {
         Ok(Self {
             source,
             output: a.output,
+            triton,
             opts: ExportOptions {
                 opset: a.opset,
                 subpixel_tail: !a.plain_tail,
@@ -359,10 +480,27 @@ impl ExportJob {
             ck.save(path).map_err(|e| CliError::Save(Box::new(e)))?;
         }
         let effective_radius = self.measure(&mut model, &ck.config)?;
-        write_model(&model, &self.output).map_err(CliError::Write)?;
+        let triton_config = match &self.triton {
+            Some(t) => Some(
+                ModelConfig::for_model(&model, self.opts.precision, &t.opts)
+                    .map_err(CliError::Triton)?,
+            ),
+            None => None,
+        };
+        if let Some(output) = &self.output {
+            write_model(&model, output).map_err(CliError::Write)?;
+        }
+        let triton = match (&self.triton, triton_config) {
+            (Some(t), Some(config)) => Some(
+                crate::triton::write_repository(&t.repo, &config, &model, t.overwrite)
+                    .map_err(CliError::Triton)?,
+            ),
+            _ => None,
+        };
         Ok(Exported {
             summary: summarize(&model),
             output: self.output,
+            triton,
             config: ck.config,
             opset: self.opts.opset,
             effective_radius,
@@ -407,14 +545,15 @@ impl ExportJob {
             )
         };
         say(runtime);
-        let m = match measure_and_record(model, &self.output, runtime, None) {
+        let dest = self.scratch_dest();
+        let m = match measure_and_record(model, &dest, runtime, None) {
             Err(MeasureError::Open { source, .. }) if runtime == RuntimeKind::Ort => {
                 eprintln!(
                     "srgan-export: warning: ort: {}; measuring with tract instead (slower)",
                     srgan_contract::report::one_line(&source)
                 );
                 say(RuntimeKind::Tract);
-                measure_and_record(model, &self.output, RuntimeKind::Tract, None)
+                measure_and_record(model, &dest, RuntimeKind::Tract, None)
             }
             other => other,
         }
@@ -432,12 +571,100 @@ impl ExportJob {
         Ok(None)
     }
 
+    /// A path whose folder takes the measurement's scratch copy of the model: beside the
+    /// output, else in the Triton repository (hidden, removed after).
+    #[cfg(feature = "measure")]
+    fn scratch_dest(&self) -> PathBuf {
+        match (&self.output, &self.triton) {
+            (Some(o), _) => o.clone(),
+            (None, Some(t)) => t.repo.join(format!("{}.onnx", t.opts.name)),
+            (None, None) => PathBuf::from("model.onnx"),
+        }
+    }
+
     fn source_name(&self) -> String {
         match &self.source {
             Source::File(p) => p.display().to_string(),
             Source::Random { seed, .. } => format!("random generator (seed {seed})"),
         }
     }
+}
+
+/// Checks the Triton flags: the repository exists, the model name is valid, the model folder
+/// may be written and replaces none of the other inputs and outputs.
+fn triton_job(
+    a: &ExportArgs,
+    repo: &Path,
+    source: &Source,
+    outputs: &[&Path],
+) -> Result<TritonJob, CliError> {
+    if !repo.is_dir() {
+        return Err(CliError::Triton(TritonError::NoRepo { path: repo.into() }));
+    }
+    let name = match &a.triton_name {
+        Some(n) => {
+            crate::triton::validate_name(n).map_err(CliError::TritonName)?;
+            n.clone()
+        }
+        None => {
+            let stem = a.output.as_deref().or(match source {
+                Source::File(p) => Some(p.as_path()),
+                Source::Random { .. } => None,
+            });
+            let stem = stem.and_then(Path::file_stem).map(|s| s.to_string_lossy());
+            crate::triton::sanitize_name(stem.as_deref().unwrap_or(""))
+        }
+    };
+    let instance = a.triton_instance.unwrap_or_default();
+    if a.triton_tensorrt && instance == InstanceKind::Cpu {
+        return Err(CliError::TensorRtOnCpu);
+    }
+    let dir = crate::triton::model_dir(repo, &name);
+    let inputs: Vec<&Path> = match source {
+        Source::File(p) => vec![p.as_path()],
+        Source::Random { .. } => vec![],
+    };
+    if let Some(p) = outputs.iter().chain(&inputs).find(|p| inside(p, &dir)) {
+        return Err(CliError::InsideTritonModel {
+            path: p.to_path_buf(),
+            dir,
+        });
+    }
+    if !a.overwrite && std::fs::symlink_metadata(&dir).is_ok() {
+        return Err(CliError::Exists { path: dir });
+    }
+    Ok(TritonJob {
+        repo: repo.into(),
+        opts: TritonOptions {
+            name,
+            max_batch: a.triton_max_batch.unwrap_or(DEFAULT_MAX_BATCH),
+            instance,
+            count: a.triton_instance_count.unwrap_or(1),
+            tensorrt: a.triton_tensorrt,
+        },
+        overwrite: a.overwrite,
+    })
+}
+
+/// A path with its existing part resolved (links, `..`): the path itself, else its folder
+/// joined with its name, else as spelled.
+fn resolve(p: &Path) -> PathBuf {
+    if let Ok(c) = p.canonicalize() {
+        return c;
+    }
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match (dir.canonicalize(), p.file_name()) {
+        (Ok(d), Some(n)) => d.join(n),
+        _ => p.into(),
+    }
+}
+
+/// Whether `path` is `dir` or inside it.
+fn inside(path: &Path, dir: &Path) -> bool {
+    resolve(path).starts_with(resolve(dir))
 }
 
 /// Whether two paths name the same existing file (or are spelled the same).

@@ -9,6 +9,8 @@
 //! - [`ops`]: one function per exported ONNX operator.
 //! - [`reference`]: a plain-Rust forward pass straight from the checkpoint, for tests.
 //! - [`pth`]: PyTorch `.pth` files (`torch.save`'s zip format) read without libtorch.
+//! - [`triton`]: a Triton Inference Server model repository entry (`config.pbtxt` and
+//!   `1/model.onnx`) for an exported graph.
 //! - `measure` (feature `measure`, default): the effective receptive-field radius of an exported
 //!   model, measured by running it (ONNX Runtime or tract) for `srgan-export`.
 #![deny(missing_docs)]
@@ -25,6 +27,7 @@ pub mod precision;
 pub mod pth;
 pub use srgan_contract::proto;
 pub mod reference;
+pub mod triton;
 
 pub use checkpoint::{atomic_write, Checkpoint, CheckpointError, GeneratorConfig, Tensor};
 pub use exporter::{

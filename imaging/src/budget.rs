@@ -207,15 +207,28 @@ impl Tiling {
     /// (rather than a run in the smallest tiles that is many times slower and over the
     /// budget all the same).
     pub fn for_image(&self, image: &DynamicImage) -> Result<TileConfig, BudgetError> {
+        let scale = match *self {
+            Self::Fixed(_) => 1,
+            Self::Budget { scale, .. } => scale,
+        };
+        self.for_size(
+            image.width(),
+            image.height(),
+            image_memory_bytes(image, scale),
+        )
+    }
+
+    /// [`Tiling::for_image`] for an image of `width` x `height` whose own buffers (decoded,
+    /// tensor, output: [`image_memory_bytes`]) take `own` bytes.
+    pub fn for_size(&self, width: u32, height: u32, own: u64) -> Result<TileConfig, BudgetError> {
         match *self {
             Self::Fixed(c) => Ok(c),
             Self::Budget {
                 tile_pad,
                 max_memory,
                 window_bytes_per_pixel,
-                scale,
+                ..
             } => {
-                let own = image_memory_bytes(image, scale);
                 let left = max_memory.saturating_sub(BASE_MEMORY_BYTES.saturating_add(own));
                 // Checked when the budget was made: the smallest window fits in usize.
                 let smallest = (MIN_CORE + 2 * tile_pad).pow(2);
@@ -225,8 +238,8 @@ impl Tiling {
                         .saturating_add(own)
                         .saturating_add((smallest as u64).saturating_mul(window_bytes_per_pixel));
                     return Err(BudgetError::ImageTooLarge {
-                        width: image.width(),
-                        height: image.height(),
+                        width,
+                        height,
                         own_mib: own.div_ceil(1 << 20),
                         need_mib: need.div_ceil(1 << 20),
                         max_memory_mib: max_memory >> 20,

@@ -13,3 +13,4 @@ mod graph;
 mod numeric;
 mod precision;
 mod pth;
+mod triton;
