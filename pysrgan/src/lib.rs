@@ -44,14 +44,28 @@ fn file_err(e: Box<FileError>) -> PyErr {
     let FileError::Image(ImageError::OutputExists { path }) = e.as_ref() else {
         return core_err(e.as_ref());
     };
-    let msg = format!(
-        "{}: output exists (pass overwrite=True to replace it)",
-        path.display()
-    );
+    exists_err(path)
+}
+
+/// `srgan.OutputExistsError` for `path`.
+fn exists_err(path: &std::path::Path) -> PyErr {
+    registered_err(
+        "OutputExistsError",
+        format!(
+            "{}: output exists (pass overwrite=True to replace it)",
+            path.display()
+        ),
+    )
+}
+
+/// An exception of a class that python/srgan/__init__.py defines (with two bases, which
+/// `create_exception!` cannot) and registers on this module at import; `SrganError` if it
+/// is not there.
+fn registered_err(class: &str, msg: String) -> PyErr {
     Python::attach(|py| {
         let cls = py
             .import("srgan._srgan")
-            .and_then(|m| m.getattr("OutputExistsError"))
+            .and_then(|m| m.getattr(class))
             .and_then(|c| Ok(c.cast_into::<pyo3::types::PyType>()?));
         match cls {
             Ok(cls) => PyErr::from_type(cls, msg),
@@ -60,8 +74,28 @@ fn file_err(e: Box<FileError>) -> PyErr {
     })
 }
 
+/// An image that cannot be used is `srgan.InputError` (also a `ValueError`): the caller's
+/// input is at fault, as a server's 4xx; one over a limit (the decoder's, the output's,
+/// the memory budget's) is its subclass `srgan.TooLargeError`. A failure of the model or
+/// the runtime stays `SrganError`.
 fn memory_err(e: MemoryImageError) -> PyErr {
-    core_err(&e)
+    use srgan_imaging::pipeline::PipelineError as P;
+    let class = match &e {
+        MemoryImageError::Image(ImageError::TooLarge { .. }) | MemoryImageError::Budget { .. } => {
+            Some("TooLargeError")
+        }
+        MemoryImageError::Image(_) => Some("InputError"),
+        MemoryImageError::Upscale { source, .. } => match source.as_ref() {
+            P::OutputTooManyPixels { .. } | P::OutputTooLarge { .. } | P::Budget(_) => {
+                Some("TooLargeError")
+            }
+            _ => None,
+        },
+    };
+    match class {
+        Some(c) => registered_err(c, one_line(&e)),
+        None => core_err(&e),
+    }
 }
 
 /// `png`, `jpg`/`jpeg`, `webp`, `tif`/`tiff` (any case, with or without the dot).
@@ -218,7 +252,8 @@ impl Upscaler {
 impl Upscaler {
     #[new]
     #[pyo3(signature = (model=None, runtime="ort", device="cpu", tile=None, threads=None,
-                        max_memory_mib=None, tile_pad=None, jpeg_quality=None, ort_library=None))]
+                        max_memory_mib=None, tile_pad=None, jpeg_quality=None,
+                        max_output_pixels=None, ort_library=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -230,6 +265,7 @@ impl Upscaler {
         max_memory_mib: Option<u64>,
         tile_pad: Option<usize>,
         jpeg_quality: Option<u8>,
+        max_output_pixels: Option<u64>,
         ort_library: Option<PathBuf>,
     ) -> PyResult<Self> {
         let runtime: RuntimeKind = runtime
@@ -260,6 +296,15 @@ impl Upscaler {
         }
         if let Some(m) = max_memory_mib {
             options.max_memory_mib = m;
+        }
+        match max_output_pixels {
+            Some(0) => {
+                return Err(PyValueError::new_err(
+                    "max_output_pixels 0: expected at least 1",
+                ))
+            }
+            Some(n) => options.max_output_pixels = n,
+            None => {}
         }
         if let Some(q) = jpeg_quality {
             if !(1..=100).contains(&q) {
@@ -462,10 +507,30 @@ fn output_path(
     Ok(srgan::session::output_path(&input, &out_dir, format, head))
 }
 
+/// Writes `data` to `path` as srgan-run writes its outputs: a temporary file beside it
+/// (`.NAME.PID.XXXXXX.tmp`), synced and renamed into place; an existing `path` is
+/// `OutputExistsError` unless `overwrite` (checked again at the rename, so two writers never
+/// replace each other's file).
+#[pyfunction]
+#[pyo3(signature = (path, data, overwrite=false))]
+fn write_atomic(py: Python<'_>, path: PathBuf, data: &[u8], overwrite: bool) -> PyResult<()> {
+    use srgan_contract::files::{atomic_write_with, AtomicWriteError};
+    let data = data.to_vec();
+    let written =
+        py.detach(|| atomic_write_with(&path, overwrite, |w| std::io::Write::write_all(w, &data)));
+    match written {
+        Ok(()) => Ok(()),
+        Err(AtomicWriteError::Exists(p)) => Err(exists_err(&p)),
+        Err(e) => Err(core_err(&e)),
+    }
+}
+
 #[pymodule]
 fn _srgan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Upscaler>()?;
     m.add_function(wrap_pyfunction!(output_path, m)?)?;
+    m.add_function(wrap_pyfunction!(write_atomic, m)?)?;
+    m.add("image_extensions", srgan::run::IMAGE_EXTENSIONS.to_vec())?;
     m.add("SrganError", m.py().get_type::<SrganError>())?;
     m.add(
         "available_runtimes",

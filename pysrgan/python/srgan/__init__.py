@@ -37,19 +37,41 @@ if not os.environ.get("ORT_DYLIB_PATH"):
         os.environ["ORT_DYLIB_PATH"] = _lib
 
 from . import _srgan  # noqa: E402
-from ._srgan import SrganError, Upscaler, available_runtimes, output_path  # noqa: E402
+from ._srgan import (  # noqa: E402
+    SrganError,
+    Upscaler,
+    available_runtimes,
+    image_extensions,
+    output_path,
+    write_atomic,
+)
 
 
 class OutputExistsError(SrganError, FileExistsError):
     """The output file exists and overwrite was not asked for."""
 
 
+class InputError(SrganError, ValueError):
+    """An image that cannot be used: it does not decode, or it or its output is over a
+    limit (a server answers it with a 4xx)."""
+
+
+class TooLargeError(InputError):
+    """An image over a limit: the decoder's, max_output_pixels, or the memory budget."""
+
+
 _srgan.OutputExistsError = OutputExistsError
+_srgan.InputError = InputError
+_srgan.TooLargeError = TooLargeError
 
 __all__ = [
+    "InputError",
     "OutputExistsError",
     "SrganError",
+    "TooLargeError",
     "Upscaler",
     "available_runtimes",
+    "image_extensions",
     "output_path",
+    "write_atomic",
 ]

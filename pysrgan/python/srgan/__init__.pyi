@@ -12,11 +12,20 @@ _Pixels = Union[npt.NDArray[np.uint8], npt.NDArray[np.uint16], npt.NDArray[np.fl
 available_runtimes: list[str]
 """The runtimes this build can open: ["ort", "tract"]."""
 
+image_extensions: list[str]
+"""The extensions a folder run takes as images: png, jpg, jpeg, webp, tif, tiff, bmp, gif."""
+
 class SrganError(Exception):
     """A model, image or file that srgan cannot use; the message (one line) names it."""
 
 class OutputExistsError(SrganError, FileExistsError):
     """The output file exists and overwrite was not asked for."""
+
+class InputError(SrganError, ValueError):
+    """An image that does not decode, or that is (or whose output is) over a limit."""
+
+class TooLargeError(InputError):
+    """An image over a limit: the decoder's, max_output_pixels, or the memory budget."""
 
 class Upscaler:
     """A super-resolution model opened once on a runtime.
@@ -40,6 +49,7 @@ class Upscaler:
         max_memory_mib: Optional[int] = None,
         tile_pad: Optional[int] = None,
         jpeg_quality: Optional[int] = None,
+        max_output_pixels: Optional[int] = None,
         ort_library: Optional[_Path] = None,
     ) -> None: ...
     @property
@@ -70,3 +80,7 @@ def output_path(
     head: Optional[bytes] = None,
 ) -> str:
     """Where a folder run (`srgan-run -i DIR -o out_dir`) writes the output of input."""
+
+def write_atomic(path: _Path, data: bytes, overwrite: bool = False) -> None:
+    """Writes data as srgan-run writes outputs: a temporary file beside path, synced and
+    renamed into place. Raises OutputExistsError when path exists and not overwrite."""

@@ -1,0 +1,262 @@
+"""Batch upscaling on Ray Data: a folder (local, or any URI a pyarrow filesystem reads:
+s3://, gs://, hdfs://, ...) through an actor pool of `srgan.Upscaler`s.
+
+    python -m srgan.batch -i photos/ -o out/ -m model.onnx [--address auto]
+
+- Each actor loads the model once (`map_batches` over a pool of `UpscaleActor`s), then takes
+  batches of encoded images: decoding, tiling, the model and encoding are srgan-run's Rust
+  code, so every output is byte-identical to `srgan-run -i photos/ -o out/`'s.
+- Outputs have srgan-run's names (`srgan.output_path`) and are written as it writes them:
+  to a temporary name, then moved into place, never replacing an existing file. Inputs
+  whose output exists are skipped before anything is read, as `srgan-run --skip-existing`
+  does, so a job that was stopped resumes where it stopped.
+- A bad image is that image's failure, reported with its path; the others go on.
+- Nothing here is specific to one machine: with `--address auto` (or RAY_ADDRESS) the same
+  job runs on every node of a cluster, reading and writing through the URI's filesystem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import posixpath
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pyarrow.fs as pafs
+
+import srgan
+
+
+@dataclass
+class BatchSummary:
+    """What a job did: outputs written, skipped (their output existed) and failed."""
+
+    ok: int = 0
+    skipped: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        return (
+            f"srgan.batch: {self.ok} ok, {self.skipped} skipped (output exists), "
+            f"{len(self.failed)} failed ({self.seconds:.2f} s)"
+        )
+
+
+def _filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
+    """The filesystem of a URI or local path, and the path within it."""
+    if "://" in uri:
+        return pafs.FileSystem.from_uri(uri)
+    return pafs.LocalFileSystem(), os.path.abspath(uri)
+
+
+def _is_local(fs: pafs.FileSystem) -> bool:
+    return isinstance(fs, pafs.LocalFileSystem)
+
+
+def plan(
+    input: str, output: str, format: Optional[str] = None
+) -> tuple[pafs.FileSystem, pafs.FileSystem, list[tuple[str, str]], int]:
+    """The (input path, output path) pairs of a job whose outputs do not exist yet, sorted,
+    and how many were skipped because they do. The output folder is created."""
+    in_fs, in_root = _filesystem(input)
+    out_fs, out_root = _filesystem(output)
+    info = in_fs.get_file_info(in_root)
+    if info.type != pafs.FileType.Directory:
+        raise srgan.SrganError(f"{input}: not a folder")
+    out_fs.create_dir(out_root, recursive=True)
+    exts = set(srgan.image_extensions)
+    names = sorted(
+        f.path
+        for f in in_fs.get_file_info(pafs.FileSelector(in_root, recursive=False))
+        if f.type == pafs.FileType.File
+        and not f.base_name.startswith(".")
+        and posixpath.splitext(f.base_name)[1][1:].lower() in exts
+    )
+    pairs = []
+    for src in names:
+        base = posixpath.basename(src)
+        # srgan-run's rule: the stem and the extension of the input's format.
+        named = os.path.basename(srgan.output_path(base, ".", format=format))
+        pairs.append((src, posixpath.join(out_root, named)))
+    claimed: dict[str, str] = {}
+    for src, dst in pairs:
+        if dst in claimed:
+            raise srgan.SrganError(f"{src}: its output {dst} is also the output of {claimed[dst]}")
+        claimed[dst] = src
+    infos = out_fs.get_file_info([dst for _, dst in pairs]) if pairs else []
+    todo = [(s, d) for (s, d), i in zip(pairs, infos) if i.type == pafs.FileType.NotFound]
+    return in_fs, out_fs, todo, len(pairs) - len(todo)
+
+
+class UpscaleActor:
+    """One model per actor (loaded once), upscaling batches of rows {src, dst}."""
+
+    def __init__(
+        self,
+        model: Optional[str],
+        runtime: str,
+        threads: int,
+        tile: Any,
+        output: str,
+        format: Optional[str],
+        max_memory_mib: Optional[int] = None,
+    ) -> None:
+        self.upscaler = srgan.Upscaler(
+            model, runtime=runtime, threads=threads, tile=tile, max_memory_mib=max_memory_mib
+        )
+        self.in_fs: Optional[pafs.FileSystem] = None
+        self.out_fs, _ = _filesystem(output)
+        self.format = format
+
+    def _write(self, dst: str, data: bytes) -> None:
+        if _is_local(self.out_fs):
+            # srgan-run's own atomic write: never replaces a file another writer finished.
+            srgan.write_atomic(dst, data)
+            return
+        # Object stores publish an object whole when its stream closes; the name is taken
+        # only if still free.
+        if self.out_fs.get_file_info(dst).type != pafs.FileType.NotFound:
+            raise srgan.OutputExistsError(f"{dst}: output exists")
+        tmp = posixpath.join(
+            posixpath.dirname(dst), f".{posixpath.basename(dst)}.{uuid.uuid4().hex}.tmp"
+        )
+        with self.out_fs.open_output_stream(tmp) as f:
+            f.write(data)
+        self.out_fs.move(tmp, dst)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        status, errors = [], []
+        for src, dst, data, read_error in zip(
+            batch["src"], batch["dst"], batch["bytes"], batch["read_error"]
+        ):
+            if read_error:
+                status.append("failed")
+                errors.append(f"{src}: {read_error}")
+                continue
+            try:
+                out = self.upscaler.upscale_bytes(bytes(data), format=self.format, name=src)
+                self._write(dst, out)
+                status.append("ok")
+                errors.append("")
+            except FileExistsError:
+                # Another run (or a retried task) wrote it meanwhile.
+                status.append("skipped")
+                errors.append("")
+            except srgan.SrganError as e:
+                status.append("failed")
+                errors.append(str(e))
+        return {"src": list(batch["src"]), "status": status, "error": errors}
+
+
+def _read(row: dict[str, Any], input: str) -> dict[str, Any]:
+    fs, _ = _filesystem(input)
+    try:
+        with fs.open_input_file(row["src"]) as f:
+            data = f.read()
+        return {"src": row["src"], "dst": row["dst"], "bytes": data, "read_error": ""}
+    except OSError as e:
+        return {"src": row["src"], "dst": row["dst"], "bytes": b"", "read_error": str(e)}
+
+
+def upscale_folder(
+    input: str,
+    output: str,
+    model: Optional[str] = None,
+    runtime: str = "ort",
+    threads: int = 1,
+    actors: int = 2,
+    batch_size: int = 4,
+    tile: Any = "auto",
+    format: Optional[str] = None,
+    max_memory_mib: Optional[int] = None,
+    progress: bool = False,
+) -> BatchSummary:
+    """Upscales the images of `input` into `output` on the Ray cluster this process is
+    connected to (`ray.init` first; a local one is started otherwise)."""
+    import ray
+
+    start = time.perf_counter()
+    if not ray.is_initialized():
+        ray.init()
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = progress
+    in_fs, _, todo, skipped = plan(input, output, format)
+    summary = BatchSummary(skipped=skipped)
+    if todo:
+        ds = ray.data.from_items([{"src": s, "dst": d} for s, d in todo])
+        # Reading is I/O: plain tasks, so the actors only upscale.
+        ds = ds.map(_read, fn_kwargs={"input": input})
+        results = ds.map_batches(
+            UpscaleActor,
+            fn_constructor_kwargs={
+                "model": None if model is None else str(model),
+                "runtime": runtime,
+                "threads": threads,
+                "tile": tile,
+                "output": output,
+                "format": format,
+                "max_memory_mib": max_memory_mib,
+            },
+            batch_size=batch_size,
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            num_cpus=threads,
+            batch_format="numpy",
+        )
+        for row in results.iter_rows():
+            if row["status"] == "ok":
+                summary.ok += 1
+            elif row["status"] == "skipped":
+                summary.skipped += 1
+            else:
+                summary.failed.append((row["src"], row["error"]))
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m srgan.batch",
+        description="Upscale a folder (or a pyarrow filesystem URI) on a Ray cluster.",
+    )
+    p.add_argument("-i", "--input", required=True, help="folder or URI of the images")
+    p.add_argument("-o", "--output", required=True, help="folder or URI of the outputs")
+    p.add_argument("-m", "--model", help="an .onnx file or a shipped model's name")
+    p.add_argument("--runtime", default="ort", choices=["ort", "tract"])
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads per actor")
+    p.add_argument("--actors", type=int, default=2, help="actors (model copies) in the pool")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--tile", default="auto")
+    p.add_argument("--format", choices=["png", "jpg", "webp", "tif"])
+    p.add_argument("--max-memory", type=int, help="MiB per actor for tile=auto")
+    p.add_argument("--address", help="the Ray cluster (default: RAY_ADDRESS, else a local one)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    a = p.parse_args(argv)
+    import ray
+
+    ray.init(address=a.address, log_to_driver=False)
+    tile = int(a.tile) if a.tile.isdigit() else a.tile
+    try:
+        s = upscale_folder(
+            a.input, a.output, a.model, a.runtime, a.threads, a.actors, a.batch_size, tile,
+            a.format, a.max_memory, progress=not a.json,
+        )
+    except srgan.SrganError as e:
+        print(f"srgan.batch: {e}", file=sys.stderr)
+        return 2
+    for src, err in s.failed:
+        print(f"error: {err}", file=sys.stderr)
+    print(s.line(), file=sys.stderr)
+    if a.json:
+        print(json.dumps({"ok": s.ok, "skipped": s.skipped, "failed": len(s.failed),
+                          "seconds": round(s.seconds, 3)}))
+    return 1 if s.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
