@@ -158,3 +158,15 @@ def test_serve_burst_bad_requests_and_recovery(cluster, model, photos, reference
     p, status, body, _ = post(inputs[0])
     assert status == 200 and body == (references / "png" / f"{p.stem}.png").read_bytes()
     serve.delete("srgan")
+
+
+def test_batch_refuses_a_reservation_ray_data_would_never_start(cluster, tmp_path, model, photos):
+    from srgan.batch import upscale_folder
+
+    # One actor reserving both CPUs of the cluster: Ray Data 2.60 waits forever for it.
+    with pytest.raises(srgan.SrganError, match="cpus_per_actor 2"):
+        upscale_folder(str(photos), str(tmp_path / "out"), model=str(model), actors=1,
+                       threads=2, cpus_per_actor=2)
+    # Two threads on a one-CPU reservation run.
+    s = upscale_folder(str(photos), str(tmp_path / "out"), model=str(model), actors=1, threads=2)
+    assert s.ok == 6 and not s.failed
