@@ -41,8 +41,11 @@ pub mod keys {
     pub const TRAINING_HR_RANGE: &str = "srgan.training_hr_range";
     /// The [`crate::Architecture`] as JSON (see [`crate::Architecture::to_json`]).
     pub const ARCHITECTURE: &str = "srgan.architecture";
-    /// The graph's arithmetic precision, `"fp16"`; absent for fp32 (the default).
+    /// The graph's arithmetic precision, `"fp16"` or `"int8"`; absent for fp32 (the default).
     pub const PRECISION: &str = "srgan.precision";
+    /// For an int8 graph: how its activations were calibrated (method, crops, folder) and
+    /// how close it came to the fp32 graph on them.
+    pub const INT8_CALIBRATION: &str = "srgan.int8_calibration";
     /// `"srgan-export <version>"`.
     pub const PRODUCER: &str = "srgan.producer";
     /// Where the weights came from, e.g. `"random-init seed=7"` (checkpoints and models).

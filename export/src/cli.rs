@@ -46,10 +46,31 @@ pub struct ExportArgs {
     /// `x + (1 - a) * Relu(-x)`, which ONNX Runtime and tract run faster).
     #[arg(long)]
     pub native_prelu: bool,
-    /// Arithmetic precision: fp32 (default), or fp16 (f16 weights and activations, f32 input
-    /// and output; for CUDA / TensorRT).
+    /// Arithmetic precision: fp32 (default); fp16 (f16 weights and activations, f32 input
+    /// and output; for CUDA / TensorRT); int8 (QDQ: per-channel int8 weights, uint8
+    /// activations calibrated on --calibration photos; for CPUs).
     #[arg(long, value_enum, default_value_t = crate::precision::Precision::Fp32)]
     pub precision: crate::precision::Precision,
+    /// int8: a folder of photos to calibrate the activation ranges on (each shrunk by the
+    /// model's scale and cut into 64x64 LR crops, at most 32 in all). Keep it disjoint from
+    /// the photos the model is evaluated on.
+    #[arg(long, value_name = "DIR")]
+    pub calibration: Option<PathBuf>,
+    /// int8: how each activation's range is taken from the calibration values.
+    #[arg(long, value_enum, default_value_t = crate::quantize::CalibrationMethod::Percentile)]
+    pub calibration_method: crate::quantize::CalibrationMethod,
+    /// int8, percentile method: the upper percentile kept (the lower is 100 minus it), in
+    /// (50, 100].
+    #[arg(long, default_value_t = crate::quantize::DEFAULT_PERCENTILE)]
+    pub calibration_percentile: f64,
+    /// int8: quantise the last convolution too (by default it stays fp32: ONNX Runtime's
+    /// int8 kernels are slow on its few output channels, and it sets the output's precision).
+    #[arg(long)]
+    pub int8_quantize_tail: bool,
+    /// int8: refuse to write a model whose outputs are further than this from the fp32
+    /// model's on the calibration crops (PSNR, dB).
+    #[arg(long, default_value_t = crate::quantize::DEFAULT_MIN_PSNR_DB)]
+    pub int8_min_psnr: f64,
     /// Export a generator with random weights instead of a checkpoint (no libtorch needed).
     #[arg(long)]
     pub random_init: bool,
@@ -242,6 +263,69 @@ pub enum CliError {
     /// `--measure-radius always` in a build without the `measure` feature.
     #[error("--measure-radius always: this srgan-export was built without the `measure` feature")]
     MeasureUnavailable,
+    /// An int8 option without `--precision int8`.
+    #[error("{flag} is an option of --precision int8")]
+    Int8Only {
+        /// The flag.
+        flag: &'static str,
+    },
+    /// An int8 option with a bad value, or int8 without what it needs.
+    #[error("{flag}: {reason}")]
+    Int8Option {
+        /// The flag.
+        flag: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Calibration failed.
+    #[cfg(feature = "measure")]
+    #[error(transparent)]
+    Calibrate(Box<crate::calibrate::CalibrateError>),
+    /// The graph could not be quantised.
+    #[error("quantising to int8")]
+    Quantize(#[source] crate::quantize::QuantizeError),
+    /// Quantisation moves the outputs too far from fp32's: nothing is written.
+    #[error(
+        "int8 would be {psnr_db:.1} dB from the fp32 model on the calibration crops (worst \
+         {max_levels:.1} levels), under --int8-min-psnr {min_psnr_db}: not written (try \
+         --calibration-method minmax, more varied calibration photos, or fp32)"
+    )]
+    Int8TooFar {
+        /// PSNR of int8 against fp32.
+        psnr_db: f64,
+        /// Largest difference, 8-bit levels.
+        max_levels: f64,
+        /// The threshold.
+        min_psnr_db: f64,
+    },
+}
+
+/// What `--precision int8` needs: the calibration photos and how to use them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Int8Job {
+    /// The calibration photos.
+    pub calibration: PathBuf,
+    /// Percentile or min/max.
+    pub method: crate::quantize::CalibrationMethod,
+    /// The upper percentile.
+    pub percentile: f64,
+    /// Quantise the last convolution too.
+    pub quantize_tail: bool,
+    /// The least PSNR against fp32 on the crops.
+    pub min_psnr_db: f64,
+}
+
+/// How the int8 model came out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Int8Report {
+    /// Convolutions quantised.
+    pub convs: usize,
+    /// Calibration crops.
+    pub crops: usize,
+    /// PSNR of int8 against fp32 on them, dB.
+    pub psnr_db: f64,
+    /// Largest difference on them, 8-bit levels.
+    pub max_levels: f64,
 }
 
 /// Where the weights come from.
@@ -286,6 +370,8 @@ pub struct ExportJob {
     pub measure: MeasureRadius,
     /// With which runtime.
     pub measure_runtime: MeasureRuntime,
+    /// `--precision int8`'s calibration.
+    pub int8: Option<Int8Job>,
 }
 
 /// What [`ExportJob::run`] wrote; its `Display` is the one-line report.
@@ -305,6 +391,8 @@ pub struct Exported {
     pub effective_radius: Option<(usize, &'static str)>,
     /// The precision.
     pub precision: crate::precision::Precision,
+    /// For int8: how it came out.
+    pub int8: Option<Int8Report>,
 }
 
 impl std::fmt::Display for Exported {
@@ -343,6 +431,14 @@ impl std::fmt::Display for Exported {
         )?;
         if self.precision != crate::precision::Precision::Fp32 {
             write!(f, ", {}", self.precision.name())?;
+        }
+        if let Some(r) = self.int8 {
+            write!(
+                f,
+                " ({} convolutions quantised; {:.1} dB from fp32 on {} calibration crops, worst \
+                 {:.1} levels)",
+                r.convs, r.psnr_db, r.crops, r.max_levels
+            )?;
         }
         if let Some((r, runtime)) = self.effective_radius {
             write!(
@@ -436,6 +532,7 @@ impl ExportJob {
         if a.measure_radius == MeasureRadius::Always && !cfg!(feature = "measure") {
             return Err(CliError::MeasureUnavailable);
         }
+        let int8 = int8_job(&a)?;
         let triton = match &a.triton_repo {
             Some(repo) => Some(triton_job(&a, repo, &source, &outputs)?),
             None => None,
@@ -457,6 +554,7 @@ impl ExportJob {
             },
             measure: a.measure_radius,
             measure_runtime: a.measure_runtime,
+            int8,
         })
     }
 
@@ -469,7 +567,20 @@ impl ExportJob {
             Source::Random { config, seed, .. } => Checkpoint::random_init(config, *seed)
                 .map_err(|e| CliError::RandomConfig(Box::new(e)))?,
         };
-        let mut model = build_model(&ck, &self.opts).map_err(|source| CliError::Export {
+        // int8 starts from the fp32 graph, calibrated and quantised below.
+        // Between DequantizeLinear and QuantizeLinear PReLU runs in f32 either way; there the
+        // PRelu operator beats its ReLU form (BENCHMARKS.md, "int8").
+        let int8 = self.opts.precision == crate::precision::Precision::Int8;
+        let build = ExportOptions {
+            precision: if int8 {
+                crate::precision::Precision::Fp32
+            } else {
+                self.opts.precision
+            },
+            native_prelu: self.opts.native_prelu || int8,
+            ..self.opts
+        };
+        let mut model = build_model(&ck, &build).map_err(|source| CliError::Export {
             name: self.source_name(),
             source,
         })?;
@@ -480,6 +591,7 @@ impl ExportJob {
             ck.save(path).map_err(|e| CliError::Save(Box::new(e)))?;
         }
         let effective_radius = self.measure(&mut model, &ck.config)?;
+        let int8 = self.quantize(&mut model, &ck.config)?;
         let triton_config = match &self.triton {
             Some(t) => Some(
                 ModelConfig::for_model(&model, self.opts.precision, &t.opts)
@@ -505,7 +617,107 @@ impl ExportJob {
             opset: self.opts.opset,
             effective_radius,
             precision: self.opts.precision,
+            int8,
         })
+    }
+
+    /// `--precision int8`: calibrates the fp32 `model` on the photos, rewrites it into QDQ
+    /// form, and checks it against fp32 on the same crops.
+    #[cfg(feature = "measure")]
+    fn quantize(
+        &self,
+        model: &mut crate::proto::ModelProto,
+        config: &crate::Architecture,
+    ) -> Result<Option<Int8Report>, CliError> {
+        use crate::calibrate;
+        use crate::quantize::{activation_tensors, to_qdq, QdqOptions};
+        let Some(q) = &self.int8 else {
+            return Ok(None);
+        };
+        let crops = calibrate::crops(&q.calibration, config.scale())
+            .map_err(|e| CliError::Calibrate(Box::new(e)))?;
+        let mut qopts = QdqOptions::default();
+        if !q.quantize_tail {
+            let last = model
+                .graph
+                .as_ref()
+                .and_then(|g| g.node.iter().rev().find(|n| n.op_type == "Conv"))
+                .map(|n| n.name.clone());
+            qopts.keep_fp32.extend(last);
+        }
+        let tensors = activation_tensors(model, &qopts);
+        eprintln!(
+            "srgan-export: calibrating int8 ({}) on {} crops of {}x{} LR pixels from {}",
+            q.method.describe(q.percentile),
+            crops.len(),
+            calibrate::CROP,
+            calibrate::CROP,
+            q.calibration.display()
+        );
+        let rt = srgan_runtimes::RuntimeOptions::default();
+        let ranges = calibrate::ranges(model, &tensors, &crops, q.method, q.percentile, &rt)
+            .map_err(|e| CliError::Calibrate(Box::new(e)))?;
+        let fp32 = model.clone();
+        let convs = to_qdq(model, &ranges, &qopts).map_err(CliError::Quantize)?;
+        let a = calibrate::agreement(&fp32, model, &crops, &rt)
+            .map_err(|e| CliError::Calibrate(Box::new(e)))?;
+        if a.psnr_db < q.min_psnr_db {
+            return Err(CliError::Int8TooFar {
+                psnr_db: a.psnr_db,
+                max_levels: a.max_levels,
+                min_psnr_db: q.min_psnr_db,
+            });
+        }
+        let folder = q
+            .calibration
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| q.calibration.display().to_string());
+        let note =
+            format!(
+            "{}; {} crops of {}x{} LR pixels from {folder}/; {:.2} dB from fp32 on them (worst \
+             {:.1} levels); {convs} convolutions int8{}",
+            q.method.describe(q.percentile),
+            crops.len(),
+            calibrate::CROP,
+            calibrate::CROP,
+            a.psnr_db,
+            a.max_levels,
+            if q.quantize_tail { "" } else { ", the last one fp32" }
+        );
+        use srgan_contract::metadata::keys;
+        model
+            .metadata_props
+            .retain(|p| p.key != keys::PRECISION && p.key != keys::INT8_CALIBRATION);
+        for (key, value) in [
+            (
+                keys::PRECISION,
+                crate::precision::Precision::Int8.name().to_string(),
+            ),
+            (keys::INT8_CALIBRATION, note),
+        ] {
+            model
+                .metadata_props
+                .push(crate::proto::StringStringEntryProto {
+                    key: key.into(),
+                    value,
+                });
+        }
+        Ok(Some(Int8Report {
+            convs,
+            crops: crops.len(),
+            psnr_db: a.psnr_db,
+            max_levels: a.max_levels,
+        }))
+    }
+
+    #[cfg(not(feature = "measure"))]
+    fn quantize(
+        &self,
+        _model: &mut crate::proto::ModelProto,
+        _config: &crate::Architecture,
+    ) -> Result<Option<Int8Report>, CliError> {
+        Ok(None)
     }
 
     /// Measures and records the effective radius when [`Self::measure`] asks for it.
@@ -588,6 +800,74 @@ impl ExportJob {
             Source::Random { seed, .. } => format!("random generator (seed {seed})"),
         }
     }
+}
+
+/// The int8 part of the arguments: `--calibration` and its options only with `--precision
+/// int8`, which needs them and the `measure` feature.
+fn int8_job(a: &ExportArgs) -> Result<Option<Int8Job>, CliError> {
+    use crate::precision::Precision;
+    use crate::quantize::{CalibrationMethod, DEFAULT_MIN_PSNR_DB, DEFAULT_PERCENTILE};
+    if a.precision != Precision::Int8 {
+        let set = [
+            ("--calibration", a.calibration.is_some()),
+            (
+                "--calibration-method",
+                a.calibration_method != CalibrationMethod::Percentile,
+            ),
+            (
+                "--calibration-percentile",
+                a.calibration_percentile != DEFAULT_PERCENTILE,
+            ),
+            ("--int8-quantize-tail", a.int8_quantize_tail),
+            ("--int8-min-psnr", a.int8_min_psnr != DEFAULT_MIN_PSNR_DB),
+        ];
+        return match set.iter().find(|(_, s)| *s) {
+            Some((flag, _)) => Err(CliError::Int8Only { flag }),
+            None => Ok(None),
+        };
+    }
+    if !cfg!(feature = "measure") {
+        return Err(CliError::Int8Option {
+            flag: "--precision int8",
+            reason: "this srgan-export was built without the `measure` feature, which runs \
+                     the calibration"
+                .into(),
+        });
+    }
+    let Some(dir) = &a.calibration else {
+        return Err(CliError::Int8Option {
+            flag: "--precision int8",
+            reason: "needs --calibration DIR, a folder of photos to measure the activation \
+                     ranges on"
+                .into(),
+        });
+    };
+    if !dir.is_dir() {
+        return Err(CliError::Int8Option {
+            flag: "--calibration",
+            reason: format!("{}: not a folder", dir.display()),
+        });
+    }
+    let p = a.calibration_percentile;
+    if !(p > 50.0 && p <= 100.0) {
+        return Err(CliError::Int8Option {
+            flag: "--calibration-percentile",
+            reason: format!("{p}: expected a percentile in (50, 100]"),
+        });
+    }
+    if !a.int8_min_psnr.is_finite() || a.int8_min_psnr < 0.0 {
+        return Err(CliError::Int8Option {
+            flag: "--int8-min-psnr",
+            reason: format!("{}: expected a PSNR in dB, 0 or more", a.int8_min_psnr),
+        });
+    }
+    Ok(Some(Int8Job {
+        calibration: dir.clone(),
+        method: a.calibration_method,
+        percentile: p,
+        quantize_tail: a.int8_quantize_tail,
+        min_psnr_db: a.int8_min_psnr,
+    }))
 }
 
 /// Checks the Triton flags: the repository exists, the model name is valid, the model folder

@@ -136,6 +136,13 @@ pub enum ExportError {
         /// The most that fit.
         max_params: usize,
     },
+    /// int8 needs calibration photos, which only the command line (feature `measure`) runs.
+    #[error(
+        "int8 needs calibration: build the fp32 graph, then quantise it with \
+         srgan_export::calibrate and srgan_export::quantize (srgan-export --precision int8 \
+         --calibration DIR)"
+    )]
+    Int8NeedsCalibration,
     /// The model could not be written.
     #[error("writing the model failed")]
     Write {
@@ -179,6 +186,9 @@ pub fn ir_version_for_opset(opset: i64) -> i64 {
 
 /// Builds the ONNX model of a generator checkpoint.
 pub fn build_model(ck: &Checkpoint, opts: &ExportOptions) -> Result<ModelProto, ExportError> {
+    if opts.precision == crate::precision::Precision::Int8 {
+        return Err(ExportError::Int8NeedsCalibration);
+    }
     if !(MIN_OPSET..=MAX_OPSET).contains(&opts.opset) {
         return Err(ExportError::UnsupportedOpset {
             opset: opts.opset,

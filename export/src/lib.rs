@@ -15,6 +15,8 @@
 //!   model, measured by running it (ONNX Runtime or tract) for `srgan-export`.
 #![deny(missing_docs)]
 
+#[cfg(feature = "measure")]
+pub mod calibrate;
 pub mod checkpoint;
 pub mod cli;
 pub mod exporter;
@@ -25,6 +27,7 @@ pub mod measure;
 pub mod ops;
 pub mod precision;
 pub mod pth;
+pub mod quantize;
 pub use srgan_contract::proto;
 pub mod reference;
 pub mod triton;

@@ -8,6 +8,9 @@
 //!   (CUDA, TensorRT), where f16 arithmetic is fast; ONNX Runtime's CPU provider and tract run
 //!   it too. The metadata key `srgan.precision` records the choice.
 //!
+//! - `int8`: QDQ form with calibrated activation ranges ([`crate::quantize`],
+//!   [`crate::calibrate`]); `srgan-export --precision int8 --calibration DIR`.
+//!
 //! Nothing changes precision unless asked: the default stays fp32.
 
 use half::f16;
@@ -26,6 +29,9 @@ pub enum Precision {
     Fp32,
     /// 16-bit float weights and activations, f32 input and output.
     Fp16,
+    /// int8 weights (per channel) and uint8 activations in QDQ form, f32 input and output;
+    /// for CPUs. Needs calibration photos ([`crate::quantize`]).
+    Int8,
 }
 
 impl Precision {
@@ -34,6 +40,7 @@ impl Precision {
         match self {
             Precision::Fp32 => "fp32",
             Precision::Fp16 => "fp16",
+            Precision::Int8 => "int8",
         }
     }
 }

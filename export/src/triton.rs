@@ -371,6 +371,8 @@ impl ModelConfig {
             let mode = match self.precision {
                 Precision::Fp16 => "FP16",
                 Precision::Fp32 => "FP32",
+                // TensorRT builds its own int8 engine from the QDQ graph.
+                Precision::Int8 => "INT8",
             };
             s += &format!(
                 "optimization {{\n  execution_accelerators {{\n    \

@@ -300,3 +300,55 @@ impl Upscaler for OrtUpscaler {
         Ok(out)
     }
 }
+
+/// Runs the model `bytes` once on the CPU (ONNX Runtime, all optimisations, `opts`' threads
+/// and library) with `input` as its only input, and returns every graph output as an f32
+/// array, in the graph's order. For tools that read intermediate tensors (the int8 export's
+/// calibration adds them as outputs); `name` names the model in errors.
+pub fn run_all_outputs(
+    bytes: &[u8],
+    name: &Path,
+    input: ArrayView4<'_, f32>,
+    opts: &RuntimeOptions,
+) -> Result<Vec<(String, ndarray::ArrayD<f32>)>> {
+    let env = environment(opts)?;
+    let load = |e: ort::Error| RuntimeError::ModelLoad {
+        path: name.into(),
+        source: e.into(),
+    };
+    let mut session = Session::builder(env)
+        .map_err(load)?
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(|e| load(e.into()))?
+        .with_intra_threads(opts.resolved_threads())
+        .map_err(|e| load(e.into()))?
+        .commit_from_memory(bytes)
+        .map_err(load)?;
+    let input_name = session
+        .inputs()
+        .first()
+        .map(|i| i.name().to_string())
+        .ok_or_else(|| RuntimeError::InvalidModel {
+            path: name.into(),
+            reason: "it has no input".into(),
+        })?;
+    let shape = input.shape().to_vec();
+    let fail = |source: BoxError| RuntimeError::Inference {
+        runtime: RUNTIME,
+        shape: shape.clone(),
+        source,
+    };
+    let contiguous = input.as_standard_layout();
+    let tensor = TensorRef::from_array_view(contiguous.view()).map_err(|e| fail(e.into()))?;
+    let outputs = session
+        .run(ort::inputs![input_name.as_str() => tensor])
+        .map_err(|e| fail(e.into()))?;
+    let mut all = Vec::with_capacity(outputs.len());
+    for (out_name, value) in &outputs {
+        let view = value
+            .try_extract_array::<f32>()
+            .map_err(|e| fail(format!("output `{out_name}`: {e}").into()))?;
+        all.push((out_name.to_string(), view.to_owned()));
+    }
+    Ok(all)
+}

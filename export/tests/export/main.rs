@@ -10,6 +10,7 @@ mod cli;
 mod common;
 mod fold;
 mod graph;
+mod int8;
 mod numeric;
 mod precision;
 mod pth;
