@@ -164,6 +164,26 @@ impl Session {
         &self.options
     }
 
+    /// The error for an image whose header declares a size whose output is over the limit,
+    /// found before anything is decoded (a small compressed file may declare a huge image).
+    /// `None` when it fits, or when the header cannot be read (decoding then says why).
+    fn declared_too_large<R: std::io::BufRead + std::io::Seek>(
+        &self,
+        reader: image::ImageReader<R>,
+    ) -> Option<PipelineError> {
+        let (w, h) = reader.with_guessed_format().ok()?.into_dimensions().ok()?;
+        let s = self.scale() as u64;
+        let (ow, oh) = (u64::from(w) * s, u64::from(h) * s);
+        let limit = self.options.max_output_pixels;
+        (ow.saturating_mul(oh) > limit).then(|| PipelineError::OutputTooManyPixels {
+            scale: s as usize,
+            width: ow,
+            height: oh,
+            mpx: ow.saturating_mul(oh) / 1_000_000,
+            limit_mpx: limit / 1_000_000,
+        })
+    }
+
     /// Upscales a decoded image as `srgan-run` does: tiled under the budget, colour type,
     /// alpha and bit depth kept. `name` only names the image in errors.
     pub fn upscale_image(
@@ -275,6 +295,13 @@ impl Session {
         name: &str,
         format: Option<OutputFormat>,
     ) -> Result<(Vec<u8>, OutputFormat), MemoryImageError> {
+        if let Some(e) = self.declared_too_large(image::ImageReader::new(Cursor::new(bytes))) {
+            return Err(MemoryImageError::Upscale {
+                name: name.into(),
+                model: self.model.clone(),
+                source: Box::new(e),
+            });
+        }
         let decoded = decode_bytes(bytes, Path::new(name), &self.options.limits)?;
         let format = format.unwrap_or_else(|| {
             with_quality(
@@ -316,6 +343,17 @@ impl Session {
             return Err(Box::new(
                 ImageError::OutputExists { path: dst.into() }.into(),
             ));
+        }
+        if let Some(e) = std::fs::File::open(src)
+            .ok()
+            .map(std::io::BufReader::new)
+            .and_then(|f| self.declared_too_large(image::ImageReader::new(f)))
+        {
+            return Err(Box::new(FileError::Upscale {
+                path: src.into(),
+                model: self.model.clone(),
+                source: e,
+            }));
         }
         let decoded =
             read_image(src, &self.options.limits).map_err(|e| Box::new(FileError::from(e)))?;

@@ -279,6 +279,16 @@ where
     if !overwrite && path.exists() {
         return Err(AtomicWriteError::Exists(path.into()));
     }
+    // A device, a FIFO, a socket or a folder is never replaced by a file, even with
+    // `overwrite` (a symbolic link is: the link is replaced, not what it points to).
+    if let Ok(m) = std::fs::symlink_metadata(path) {
+        if !m.is_file() && !m.file_type().is_symlink() {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file; refusing to replace it",
+            )));
+        }
+    }
     let (dir, name) = folder_and_name(path);
     sweep_once(dir);
     let prefix = format!(".{name}.{}.", std::process::id());

@@ -41,10 +41,44 @@ fn core_err(e: &(dyn std::error::Error + 'static)) -> PyErr {
 /// subclass of both `SrganError` and `FileExistsError`, and registered here at import); any
 /// other failure `SrganError`.
 fn file_err(e: Box<FileError>) -> PyErr {
-    let FileError::Image(ImageError::OutputExists { path }) = e.as_ref() else {
-        return core_err(e.as_ref());
+    let class = match e.as_ref() {
+        FileError::Image(ImageError::OutputExists { path }) => return exists_err(path),
+        FileError::Image(i) => image_class(i),
+        FileError::Budget { .. } | FileError::OutSize { .. } => Some("TooLargeError"),
+        FileError::Upscale { source, .. } => pipeline_class(source),
+        FileError::OutputIsInput { .. } | FileError::DuplicateOutput { .. } => None,
     };
-    exists_err(path)
+    match class {
+        Some(c) => registered_err(c, one_line(e.as_ref())),
+        None => core_err(e.as_ref()),
+    }
+}
+
+/// The class of an image error: the input's fault (`InputError`, over a limit
+/// `TooLargeError`), or not (`None`: reading or writing files, encoding).
+fn image_class(e: &ImageError) -> Option<&'static str> {
+    match e {
+        ImageError::TooLarge { .. } => Some("TooLargeError"),
+        ImageError::NotAnImage { .. }
+        | ImageError::UnsupportedFormat { .. }
+        | ImageError::Truncated { .. }
+        | ImageError::Corrupt { .. }
+        | ImageError::ZeroSize { .. }
+        | ImageError::UnsupportedColour { .. } => Some("InputError"),
+        _ => None,
+    }
+}
+
+/// The class of a pipeline error (see [`image_class`]).
+fn pipeline_class(e: &srgan_imaging::pipeline::PipelineError) -> Option<&'static str> {
+    use srgan_imaging::pipeline::PipelineError as P;
+    match e {
+        P::OutputTooManyPixels { .. } | P::OutputTooLarge { .. } | P::Budget(_) => {
+            Some("TooLargeError")
+        }
+        P::UnsupportedColour { .. } => Some("InputError"),
+        _ => None,
+    }
 }
 
 /// `srgan.OutputExistsError` for `path`.
@@ -79,23 +113,34 @@ fn registered_err(class: &str, msg: String) -> PyErr {
 /// the memory budget's) is its subclass `srgan.TooLargeError`. A failure of the model or
 /// the runtime stays `SrganError`.
 fn memory_err(e: MemoryImageError) -> PyErr {
-    use srgan_imaging::pipeline::PipelineError as P;
     let class = match &e {
-        MemoryImageError::Image(ImageError::TooLarge { .. }) | MemoryImageError::Budget { .. } => {
-            Some("TooLargeError")
-        }
-        MemoryImageError::Image(_) => Some("InputError"),
-        MemoryImageError::Upscale { source, .. } => match source.as_ref() {
-            P::OutputTooManyPixels { .. } | P::OutputTooLarge { .. } | P::Budget(_) => {
-                Some("TooLargeError")
-            }
-            _ => None,
-        },
+        MemoryImageError::Image(i) => image_class(i),
+        MemoryImageError::Budget { .. } => Some("TooLargeError"),
+        MemoryImageError::Upscale { source, .. } => pipeline_class(source),
     };
     match class {
         Some(c) => registered_err(c, one_line(&e)),
         None => core_err(&e),
     }
+}
+
+/// An int argument in `lo..=hi`, or a `ValueError` naming it (Python's bool is refused: it
+/// is an int to Python, never meant as one here).
+fn int_arg(name: &str, v: &Bound<'_, PyAny>, lo: i128, hi: i128, what: &str) -> PyResult<i128> {
+    if v.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(PyTypeError::new_err(format!(
+            "{name}: expected {what}, got a bool"
+        )));
+    }
+    let n: i128 = v
+        .extract()
+        .map_err(|_| PyTypeError::new_err(format!("{name}: expected {what}")))?;
+    if n < lo || n > hi {
+        return Err(PyValueError::new_err(format!(
+            "{name} {n}: expected {what}"
+        )));
+    }
+    Ok(n)
 }
 
 /// `png`, `jpg`/`jpeg`, `webp`, `tif`/`tiff` (any case, with or without the dot).
@@ -115,14 +160,12 @@ fn parse_format(s: &str, jpeg_quality: u8) -> PyResult<OutputFormat> {
 fn parse_tile(tile: &Bound<'_, PyAny>) -> PyResult<TileArg> {
     let text = if let Ok(s) = tile.extract::<String>() {
         s
-    } else if let Ok(n) = tile.extract::<i64>() {
-        if n < 0 {
-            return Err(PyValueError::new_err(format!(
-                "tile {n}: expected \"auto\", 0 (whole images) or a side of at least {} LR pixels",
-                srgan_imaging::tiling::MIN_CORE
-            )));
-        }
-        n.to_string()
+    } else if tile.is_instance_of::<pyo3::types::PyInt>() {
+        let what = format!(
+            "\"auto\", 0 (whole images) or a side of at least {} LR pixels",
+            srgan_imaging::tiling::MIN_CORE
+        );
+        int_arg("tile", tile, 0, 1 << 32, &what)?.to_string()
     } else {
         return Err(PyTypeError::new_err(
             "tile: expected \"auto\" or an int (0: whole images)",
@@ -239,6 +282,7 @@ struct Upscaler {
     model: PathBuf,
     info_json: String,
     jpeg_quality: u8,
+    max_output_pixels: u64,
 }
 
 impl Upscaler {
@@ -261,25 +305,48 @@ impl Upscaler {
         runtime: &str,
         device: &str,
         tile: Option<&Bound<'_, PyAny>>,
-        threads: Option<usize>,
-        max_memory_mib: Option<u64>,
-        tile_pad: Option<usize>,
-        jpeg_quality: Option<u8>,
-        max_output_pixels: Option<u64>,
+        threads: Option<&Bound<'_, PyAny>>,
+        max_memory_mib: Option<&Bound<'_, PyAny>>,
+        tile_pad: Option<&Bound<'_, PyAny>>,
+        jpeg_quality: Option<&Bound<'_, PyAny>>,
+        max_output_pixels: Option<&Bound<'_, PyAny>>,
         ort_library: Option<PathBuf>,
     ) -> PyResult<Self> {
+        let threads = threads
+            .map(|v| int_arg("threads", v, 1, 1024, "1..=1024 (None: all cores)"))
+            .transpose()?
+            .map(|v| v as usize);
+        let max_memory_mib = max_memory_mib
+            .map(|v| int_arg("max_memory_mib", v, 1, 1 << 40, "MiB, 1 or more"))
+            .transpose()?
+            .map(|v| v as u64);
+        let max_pad = srgan_contract::metadata::MAX_RECEPTIVE_FIELD_RADIUS as i128;
+        let tile_pad = tile_pad
+            .map(|v| {
+                int_arg(
+                    "tile_pad",
+                    v,
+                    0,
+                    max_pad,
+                    &format!("0..={max_pad} LR pixels"),
+                )
+            })
+            .transpose()?
+            .map(|v| v as usize);
+        let jpeg_quality = jpeg_quality
+            .map(|v| int_arg("jpeg_quality", v, 1, 100, "1..=100"))
+            .transpose()?
+            .map(|v| v as u8);
+        let max_output_pixels = max_output_pixels
+            .map(|v| int_arg("max_output_pixels", v, 1, 1 << 48, "pixels, 1 or more"))
+            .transpose()?
+            .map(|v| v as u64);
         let runtime: RuntimeKind = runtime
             .parse()
             .map_err(|e: srgan_runtimes::RuntimeError| PyValueError::new_err(one_line(&e)))?;
         let device: Device = device
             .parse()
             .map_err(|e: srgan_runtimes::DeviceParseError| PyValueError::new_err(one_line(&e)))?;
-        if threads == Some(0) || threads.is_some_and(|t| t > 1024) {
-            return Err(PyValueError::new_err(format!(
-                "threads {}: expected 1..=1024 (None: all cores)",
-                threads.unwrap_or(0)
-            )));
-        }
         let mut options = SessionOptions {
             runtime,
             runtime_options: RuntimeOptions {
@@ -297,31 +364,13 @@ impl Upscaler {
         if let Some(m) = max_memory_mib {
             options.max_memory_mib = m;
         }
-        match max_output_pixels {
-            Some(0) => {
-                return Err(PyValueError::new_err(
-                    "max_output_pixels 0: expected at least 1",
-                ))
-            }
-            Some(n) => options.max_output_pixels = n,
-            None => {}
+        if let Some(n) = max_output_pixels {
+            options.max_output_pixels = n;
         }
         if let Some(q) = jpeg_quality {
-            if !(1..=100).contains(&q) {
-                return Err(PyValueError::new_err(format!(
-                    "jpeg_quality {q}: expected 1..=100"
-                )));
-            }
             options.jpeg_quality = q;
         }
-        if tile_pad.is_some_and(|p| p > srgan_contract::metadata::MAX_RECEPTIVE_FIELD_RADIUS) {
-            return Err(PyValueError::new_err(format!(
-                "tile_pad {}: expected at most {}",
-                tile_pad.unwrap_or(0),
-                srgan_contract::metadata::MAX_RECEPTIVE_FIELD_RADIUS
-            )));
-        }
-        let jpeg_quality = options.jpeg_quality;
+        let (jpeg_quality, max_output_pixels) = (options.jpeg_quality, options.max_output_pixels);
         let session = py
             .detach(|| Session::open(model.as_deref(), options))
             .map_err(|e| core_err(&e))?;
@@ -349,6 +398,7 @@ impl Upscaler {
             model: session.model().to_path_buf(),
             info_json,
             jpeg_quality,
+            max_output_pixels,
             session: Mutex::new(session),
         })
     }
@@ -391,6 +441,22 @@ impl Upscaler {
             )));
         };
         let two_d = untyped.ndim() == 2;
+        // The output's size is checked on the shape, before any copy.
+        let shape = untyped.shape();
+        if shape.len() >= 2 {
+            let s = self.scale as u128;
+            let out = (shape[0] as u128) * (shape[1] as u128) * s * s;
+            if out > u128::from(self.max_output_pixels) {
+                return Err(registered_err(
+                    "TooLargeError",
+                    format!(
+                        "array of {}x{} pixels: its x{} output, {} pixels, is over \
+                         max_output_pixels {}",
+                        shape[1], shape[0], self.scale, out, self.max_output_pixels
+                    ),
+                ));
+            }
+        }
         if let Ok(a) = array.cast::<PyArrayDyn<u8>>() {
             let (image, c) = image_from(a, u8_image)?;
             let out = py

@@ -61,19 +61,40 @@ def test_batch_job_matches_srgan_run_and_resumes(cluster, tmp_path, model, photo
         (inputs / p.name).write_bytes(p.read_bytes())
     (inputs / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
     (inputs / "notes.txt").write_text("not an image")
+    # JPEG bytes under a .png name: the output is a PNG, as srgan-run writes it.
+    (inputs / "liar.png").write_bytes((photos / "p1.jpg").read_bytes())
+    # Two inputs for one output name (z.bmp's output is z.png): the second in name order
+    # fails alone, as in srgan-run.
+    from PIL import Image
+
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(inputs / "z.bmp")
+    (inputs / "z.png").write_bytes((photos / "p0.png").read_bytes())
     out = tmp_path / "out"
     s = upscale_folder(str(inputs), str(out), model=str(model), actors=2, batch_size=2)
-    assert (s.ok, s.skipped) == (6, 0), s
-    assert len(s.failed) == 1 and "broken.png" in s.failed[0][1], s.failed
+    assert (s.ok, s.skipped) == (8, 0), s
+    failed = sorted(msg for _, msg in s.failed)
+    assert len(failed) == 2 and "broken.png" in failed[0], failed
+    assert "z.png: its output" in failed[1] and "also the output of" in failed[1], failed
     ref = references / "folder"
-    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in ref.iterdir())
+    expected = sorted([p.name for p in ref.iterdir()] + ["liar.png", "z.png"])
+    assert sorted(p.name for p in out.iterdir()) == expected
     for p in ref.iterdir():
         assert (out / p.name).read_bytes() == p.read_bytes(), p.name
+    liar = tmp_path / "liar_ref.png"
+    import subprocess as sp
+
+    from conftest import srgan_run_binary
+
+    sp.run([str(srgan_run_binary()), "-m", str(model), "-i", str(inputs / "liar.png"), "-o",
+            str(liar), "--threads", "1", "-q"], check=True)
+    assert (out / "liar.png").read_bytes() == liar.read_bytes()
+    with pytest.raises(srgan.SrganError, match="the output folder is the input folder"):
+        upscale_folder(str(inputs), str(inputs), model=str(model))
     # A restart skips what is done (before reading it); a lost output is made again.
-    victim = sorted(out.iterdir())[0]
+    victim = out / "p0.png"
     victim.unlink()
     s = upscale_folder(str(inputs), str(out), model=str(model), actors=1)
-    assert (s.ok, s.skipped, len(s.failed)) == (1, 5, 1), s
+    assert (s.ok, s.skipped, len(s.failed)) == (1, 7, 2), s
     assert victim.read_bytes() == (ref / victim.name).read_bytes()
     assert not [p for p in out.iterdir() if p.name.startswith(".")], "temporary files left"
 
@@ -116,7 +137,8 @@ def test_serve_burst_bad_requests_and_recovery(cluster, model, photos, reference
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     app = deployment(max_ongoing_requests=2, max_queued_requests=32).bind(
-        model=str(model), threads=1, max_request_bytes=1 << 20, max_output_pixels=1 << 20
+        model=str(model), threads=1, max_request_bytes=1 << 20, max_output_pixels=1 << 20,
+        body_timeout_s=2.0,
     )
     serve.run(app, name="srgan", route_prefix="/upscale")
     url = f"http://127.0.0.1:{port}/upscale"
@@ -154,6 +176,21 @@ def test_serve_burst_bad_requests_and_recovery(cluster, model, photos, reference
     over = requests.post(url, data=buf.getvalue(), timeout=60)
     assert over.status_code == 413 and "max" in over.text.lower(), over.text
     assert requests.get(url, timeout=60).status_code == 405
+    # Two clients that send headers and then stall hold both request slots only until the
+    # body timeout: a good request behind them is still answered.
+    stalled = []
+    for _ in range(2):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        sock.sendall(b"POST /upscale HTTP/1.1\r\nHost: x\r\nContent-Length: 9000\r\n\r\nab")
+        stalled.append(sock)
+    time.sleep(0.5)
+    p, status, body, took = post(inputs[1])
+    assert status == 200 and body == (references / "png" / f"{p.stem}.png").read_bytes()
+    assert took < 30, took
+    answer = stalled[0].recv(200)
+    assert b" 408 " in answer.split(b"\r\n")[0], answer
+    for sock in stalled:
+        sock.close()
     # The replica still serves.
     p, status, body, _ = post(inputs[0])
     assert status == 200 and body == (references / "png" / f"{p.stem}.png").read_bytes()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 import time
 from pathlib import Path
@@ -202,3 +204,82 @@ def test_the_gil_is_released_during_inference(model):
     # With the GIL held for the whole call the counter could not tick at all during it.
     assert elapsed > 0.05, "the image is too small to tell"
     assert ticks >= 10, f"only {ticks} ticks in {elapsed:.2f} s: the GIL was held"
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A PNG whose header declares width x height (valid signature and IHDR), then junk."""
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", len(ihdr))
+        + chunk
+        + struct.pack(">I", zlib.crc32(chunk))
+        + b"\0" * 64
+    )
+
+
+def test_error_classes_of_files_bytes_and_arrays(tmp_path, model):
+    up = srgan.Upscaler(model, threads=1, max_output_pixels=1 << 20)
+    truncated = tmp_path / "t.png"
+    good = np.asarray(photo(0, (16, 16)))
+    buf = tmp_path / "good.png"
+    Image.fromarray(good).save(buf)
+    truncated.write_bytes(buf.read_bytes()[:60])
+    with pytest.raises(srgan.InputError, match="t.png"):
+        up.upscale_file(truncated, tmp_path / "o.png")
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(png_declaring(30000, 30000))
+    # Refused on its header: nothing is decoded.
+    for call in (lambda: up.upscale_file(huge, tmp_path / "o.png"),
+                 lambda: up.upscale_bytes(huge.read_bytes(), name="huge.png")):
+        start = time.perf_counter()
+        with pytest.raises(srgan.TooLargeError, match="huge.png"):
+            call()
+        assert time.perf_counter() - start < 1.0
+    # A float TIFF decodes to a colour type the pipeline does not take: the input's fault.
+    import tifffile
+
+    ftiff = tmp_path / "f.tif"
+    tifffile.imwrite(ftiff, np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(srgan.InputError, match="colour type"):
+        up.upscale_bytes(ftiff.read_bytes(), name="f.tif")
+    # An array whose output is over the limit is refused on its shape, before any copy.
+    view = np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (20000, 20000, 3))
+    start = time.perf_counter()
+    with pytest.raises(srgan.TooLargeError, match="max_output_pixels"):
+        up.upscale(view)
+    assert time.perf_counter() - start < 1.0
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_bad_arguments_name_themselves(model):
+    cases = [
+        (dict(threads=-1), ValueError, "threads -1"),
+        (dict(threads=10**20), ValueError, "threads"),
+        (dict(threads=True), TypeError, "threads: expected .* got a bool"),
+        (dict(max_memory_mib=-1), ValueError, "max_memory_mib"),
+        (dict(max_output_pixels=0), ValueError, "max_output_pixels"),
+        (dict(tile_pad=-1), ValueError, "tile_pad"),
+        (dict(jpeg_quality=300), ValueError, "jpeg_quality 300"),
+        (dict(tile=True), TypeError, "tile: expected"),
+        (dict(tile=2**70), ValueError, "tile"),
+    ]
+    for kwargs, exc, words in cases:
+        with pytest.raises(exc, match=words):
+            srgan.Upscaler(model, **kwargs)
+
+
+def test_write_atomic_never_replaces_what_is_not_a_file(tmp_path):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    with pytest.raises(srgan.SrganError, match="not a regular file"):
+        srgan.write_atomic(fifo, b"x", overwrite=True)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    with pytest.raises(srgan.OutputExistsError):
+        srgan.write_atomic(fifo, b"x")
+    srgan.write_atomic(tmp_path / "f.bin", b"abc")
+    assert (tmp_path / "f.bin").read_bytes() == b"abc"

@@ -61,14 +61,22 @@ def _is_local(fs: pafs.FileSystem) -> bool:
 
 def plan(
     input: str, output: str, format: Optional[str] = None
-) -> tuple[pafs.FileSystem, pafs.FileSystem, list[tuple[str, str]], int]:
+) -> tuple[pafs.FileSystem, pafs.FileSystem, list[tuple[str, str]], int, list[tuple[str, str]]]:
     """The (input path, output path) pairs of a job whose outputs do not exist yet, sorted,
-    and how many were skipped because they do. The output folder is created."""
+    how many were skipped because they do, and the inputs that cannot run (their output is
+    another input's, as srgan-run reports them). The output folder is created."""
     in_fs, in_root = _filesystem(input)
     out_fs, out_root = _filesystem(output)
     info = in_fs.get_file_info(in_root)
     if info.type != pafs.FileType.Directory:
         raise srgan.SrganError(f"{input}: not a folder")
+    if out_fs.get_file_info(out_root).type == pafs.FileType.File:
+        raise srgan.SrganError(f"{output}: the output must be a folder, not a file")
+    if type(in_fs) is type(out_fs) and in_root.rstrip("/") == out_root.rstrip("/"):
+        raise srgan.SrganError(
+            f"{output}: the output folder is the input folder; the outputs would replace the "
+            "inputs: choose another output folder"
+        )
     out_fs.create_dir(out_root, recursive=True)
     exts = set(srgan.image_extensions)
     names = sorted(
@@ -85,13 +93,16 @@ def plan(
         named = os.path.basename(srgan.output_path(base, ".", format=format))
         pairs.append((src, posixpath.join(out_root, named)))
     claimed: dict[str, str] = {}
+    unique, bad = [], []
     for src, dst in pairs:
         if dst in claimed:
-            raise srgan.SrganError(f"{src}: its output {dst} is also the output of {claimed[dst]}")
+            bad.append((src, f"{src}: its output {dst} is also the output of {claimed[dst]}"))
+            continue
         claimed[dst] = src
-    infos = out_fs.get_file_info([dst for _, dst in pairs]) if pairs else []
-    todo = [(s, d) for (s, d), i in zip(pairs, infos) if i.type == pafs.FileType.NotFound]
-    return in_fs, out_fs, todo, len(pairs) - len(todo)
+        unique.append((src, dst))
+    infos = out_fs.get_file_info([dst for _, dst in unique]) if unique else []
+    todo = [(s, d) for (s, d), i in zip(unique, infos) if i.type == pafs.FileType.NotFound]
+    return in_fs, out_fs, todo, len(unique) - len(todo), bad
 
 
 class UpscaleActor:
@@ -140,7 +151,10 @@ class UpscaleActor:
                 errors.append(f"{src}: {read_error}")
                 continue
             try:
-                out = self.upscaler.upscale_bytes(bytes(data), format=self.format, name=src)
+                # The output's extension names its format, as for srgan-run (a JPEG named
+                # .png still gives a PNG).
+                fmt = self.format or posixpath.splitext(dst)[1][1:]
+                out = self.upscaler.upscale_bytes(bytes(data), format=fmt, name=src)
                 self._write(dst, out)
                 status.append("ok")
                 errors.append("")
@@ -198,8 +212,14 @@ def upscale_folder(
         )
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = progress
-    in_fs, _, todo, skipped = plan(input, output, format)
-    summary = BatchSummary(skipped=skipped)
+    if actors < 1 or batch_size < 1:
+        raise srgan.SrganError(f"actors {actors}, batch_size {batch_size}: expected 1 or more")
+    # The arguments and the model are checked here, once, before any actor starts: a bad one
+    # is one error line, not an actor's traceback.
+    srgan.Upscaler(model, runtime=runtime, threads=threads, tile=tile,
+                   max_memory_mib=max_memory_mib)
+    in_fs, _, todo, skipped, bad = plan(input, output, format)
+    summary = BatchSummary(skipped=skipped, failed=list(bad))
     if todo:
         ds = ray.data.from_items([{"src": s, "dst": d} for s, d in todo])
         # Reading is I/O: plain tasks, so the actors only upscale.
@@ -260,8 +280,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             a.input, a.output, a.model, a.runtime, a.threads, a.actors, a.batch_size, tile,
             a.format, a.max_memory, progress=not a.json, cpus_per_actor=a.cpus_per_actor,
         )
-    except srgan.SrganError as e:
-        print(f"srgan.batch: {e}", file=sys.stderr)
+    except (srgan.SrganError, ValueError, TypeError, OSError) as e:
+        print(f"srgan.batch: error: {e}", file=sys.stderr)
         return 2
     for src, err in s.failed:
         print(f"error: {err}", file=sys.stderr)

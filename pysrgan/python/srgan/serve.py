@@ -12,7 +12,9 @@ get the upscaled PNG back.
   model's memory stays under `max_memory_mib`; bodies over `max_request_bytes` and images
   whose output is over `max_output_pixels` are refused before any work.
 - Status codes: 200 with the PNG; 400 for an empty body or an image that does not decode
-  (the body says why, in srgan-run's words); 413 for a body or an output over the limits;
+  (the body says why, in srgan-run's words); 408 for a body that does not arrive within
+  `body_timeout_s` (a slow client never holds a request slot for long); 413 for a body or
+  an output over the limits (an image's declared size is checked before it is decoded);
   500 only for a failure of the model itself. A bad request never stops the replica.
 - The response's bytes are those `srgan-run -i image -o out.png` writes.
 """
@@ -48,6 +50,7 @@ class Upscale:
         max_memory_mib: int = 1024,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         max_output_pixels: int = DEFAULT_MAX_OUTPUT_PIXELS,
+        body_timeout_s: float = 30.0,
     ) -> None:
         self.upscaler = srgan.Upscaler(
             model,
@@ -58,9 +61,15 @@ class Upscale:
             max_output_pixels=max_output_pixels,
         )
         self.max_request_bytes = max_request_bytes
+        self.body_timeout_s = body_timeout_s
 
     async def _body(self, request: Request) -> Optional[bytes]:
-        """The body, or None once it is over the limit (read no further)."""
+        """The body, or None once it is over the limit (read no further). Raises
+        TimeoutError when it does not arrive within `body_timeout_s` (a slow client would
+        otherwise hold one of the replica's request slots)."""
+        return await asyncio.wait_for(self._read(request), self.body_timeout_s)
+
+    async def _read(self, request: Request) -> Optional[bytes]:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_request_bytes:
             return None
@@ -74,7 +83,10 @@ class Upscale:
     async def __call__(self, request: Request) -> Response:
         if request.method != "POST":
             return _text(405, "POST the image's bytes")
-        body = await self._body(request)
+        try:
+            body = await self._body(request)
+        except (asyncio.TimeoutError, TimeoutError):
+            return _text(408, f"the request body did not arrive within {self.body_timeout_s} s")
         if body is None:
             return _text(413, f"the request is over {self.max_request_bytes} bytes")
         if not body:
