@@ -71,6 +71,11 @@ pub struct BenchArgs {
     /// Batch sizes, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub batch: Vec<usize>,
+    /// Other .onnx files of the same network to time in the same run, after --model, on the
+    /// same CPU runtimes and shapes (e.g. its int8 or fp16 export); their rows are named
+    /// `RUNTIME:FILE_STEM` and their ratio to --model is printed. Repeatable.
+    #[arg(long, value_name = "ONNX")]
+    pub also: Vec<std::path::PathBuf>,
     /// Runtimes, comma separated (ort, tract). A GPU is probed through ort too (see --no-gpu).
     #[arg(long, value_delimiter = ',', default_value = "ort,tract")]
     pub runtimes: Vec<String>,

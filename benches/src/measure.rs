@@ -224,6 +224,45 @@ pub fn run_all(cfg: &BenchConfig, model: &Prepared) -> anyhow::Result<Runs> {
             }
         }
     }
+    for other in &cfg.args.also {
+        let stem = other
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for runtime in &cfg.runtimes {
+            let mut u = srgan_runtimes::open(runtime, other, &options(cfg, Device::Cpu))
+                .with_context(|| format!("--also {}", other.display()))?;
+            let base_name = u.name().to_string();
+            for &lr in &cfg.args.sizes {
+                for &batch in &cfg.args.batch {
+                    let cell = time_cell(cfg, model, u.as_mut(), lr, batch).with_context(|| {
+                        format!("{} on {base_name} at lr {lr}", other.display())
+                    })?;
+                    let base = runs
+                        .results
+                        .iter()
+                        .find(|c| c.runtime == base_name && c.lr == lr && c.batch == batch)
+                        .map(|c| c.summary.p50_s);
+                    eprintln!(
+                        "  {:<10} lr{lr}/b{batch}: p50 {:.4} s, p95 {:.4} s ({} calls){}",
+                        format!("{base_name}:{stem}"),
+                        cell.summary.p50_s,
+                        cell.summary.p95_s,
+                        cell.summary.samples,
+                        base.map(|b| format!(
+                            ", {:.2}x {base_name} on the main model",
+                            b / cell.summary.p50_s
+                        ))
+                        .unwrap_or_default()
+                    );
+                    runs.results.push(Cell {
+                        runtime: format!("{base_name}:{stem}"),
+                        ..cell
+                    });
+                }
+            }
+        }
+    }
     Ok(runs)
 }
 

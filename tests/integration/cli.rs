@@ -621,7 +621,11 @@ fn the_default_model_is_embedded() {
         ],
         &env,
     );
-    common::assert_one_line_error(&o, 2, &["nosuch_x4", "srresnet_x4, srgan_x4"]);
+    common::assert_one_line_error(
+        &o,
+        2,
+        &["nosuch_x4", "srresnet_x4, srgan_x4, srresnet_x4_int8"],
+    );
 }
 
 /// Any output size: `--outscale` (any factor), `--width` or `--height` keeping the aspect
