@@ -34,7 +34,21 @@ pyo3::create_exception!(
 );
 /// The Python exception for an error of the core, with its one-line message.
 fn core_err(e: &(dyn std::error::Error + 'static)) -> PyErr {
-    SrganError::new_err(one_line(e))
+    SrganError::new_err(pythonic(&one_line(e)))
+}
+
+/// srgan-run's messages name its flags; here they name the arguments that do the same.
+fn pythonic(msg: &str) -> String {
+    [
+        ("--max-memory", "max_memory_mib"),
+        ("--max-output-pixels", "max_output_pixels"),
+        ("--max-input-mib", "the decoder's limit"),
+        ("--overwrite", "overwrite=True"),
+        ("--tile-pad", "tile_pad"),
+        ("--tile", "tile"),
+    ]
+    .iter()
+    .fold(msg.to_string(), |m, (flag, arg)| m.replace(flag, arg))
 }
 
 /// An existing output is `srgan.OutputExistsError` (defined in python/srgan/__init__.py as a
@@ -101,6 +115,7 @@ fn registered_err(class: &str, msg: String) -> PyErr {
             .import("srgan._srgan")
             .and_then(|m| m.getattr(class))
             .and_then(|c| Ok(c.cast_into::<pyo3::types::PyType>()?));
+        let msg = pythonic(&msg);
         match cls {
             Ok(cls) => PyErr::from_type(cls, msg),
             Err(_) => SrganError::new_err(msg),

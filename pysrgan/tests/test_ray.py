@@ -207,3 +207,23 @@ def test_batch_refuses_a_reservation_ray_data_would_never_start(cluster, tmp_pat
     # Two threads on a one-CPU reservation run.
     s = upscale_folder(str(photos), str(tmp_path / "out"), model=str(model), actors=1, threads=2)
     assert s.ok == 6 and not s.failed
+
+
+def test_batch_reads_uris_and_lists(cluster, tmp_path, model, photos, references):
+    from srgan.batch import upscale_folder
+
+    # A folder given as a URI (pyarrow's file:// filesystem; s3://, gs:// go the same way).
+    out = tmp_path / "uri"
+    s = upscale_folder(photos.as_uri(), out.as_uri(), model=str(model), actors=1)
+    assert (s.ok, len(s.failed)) == (6, 0), s
+    for p in (references / "folder").iterdir():
+        assert (out / p.name).read_bytes() == p.read_bytes(), p.name
+    # A list of files, as URIs and plain paths, one missing.
+    files = sorted(photos.iterdir())
+    listed = [files[0].as_uri(), str(files[1]), str(photos / "missing.png")]
+    out = tmp_path / "list"
+    s = upscale_folder(listed, str(out), model=str(model), actors=1)
+    assert s.ok == 2 and len(s.failed) == 1 and "missing.png" in s.failed[0][1], s
+    for p in files[:2]:
+        name = Path(srgan.output_path(p, out)).name
+        assert (out / name).read_bytes() == (references / "folder" / name).read_bytes()

@@ -11,6 +11,7 @@ s3://, gs://, hdfs://, ...) through an actor pool of `srgan.Upscaler`s.
   whose output exists are skipped before anything is read, as `srgan-run --skip-existing`
   does, so a job that was stopped resumes where it stopped.
 - A bad image is that image's failure, reported with its path; the others go on.
+- The input is a folder or a list of files (`--list`), as paths or URIs.
 - Nothing here is specific to one machine: with `--address auto` (or RAY_ADDRESS) the same
   job runs on every node of a cluster, reading and writing through the URI's filesystem.
 """
@@ -25,7 +26,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Sequence, Union
 
 import pyarrow.fs as pafs
 
@@ -59,33 +60,51 @@ def _is_local(fs: pafs.FileSystem) -> bool:
     return isinstance(fs, pafs.LocalFileSystem)
 
 
-def plan(
-    input: str, output: str, format: Optional[str] = None
-) -> tuple[pafs.FileSystem, pafs.FileSystem, list[tuple[str, str]], int, list[tuple[str, str]]]:
-    """The (input path, output path) pairs of a job whose outputs do not exist yet, sorted,
-    how many were skipped because they do, and the inputs that cannot run (their output is
-    another input's, as srgan-run reports them). The output folder is created."""
+def _uri(fs: pafs.FileSystem, path: str, like: str) -> str:
+    """`path` of `fs` as a string `_filesystem` reads back: a local path, or `like`'s scheme
+    with the path."""
+    if _is_local(fs):
+        return path
+    return f"{like.split('://', 1)[0]}://{path}"
+
+
+def _listing(input: Union[str, Sequence[str]]) -> list[str]:
+    """The inputs: a folder's image files (by extension, not hidden, not recursive, as
+    srgan-run), or the given list of files or URIs as they are."""
+    if not isinstance(input, str):
+        return [str(p) for p in input]
     in_fs, in_root = _filesystem(input)
-    out_fs, out_root = _filesystem(output)
-    info = in_fs.get_file_info(in_root)
-    if info.type != pafs.FileType.Directory:
+    if in_fs.get_file_info(in_root).type != pafs.FileType.Directory:
         raise srgan.SrganError(f"{input}: not a folder")
-    if out_fs.get_file_info(out_root).type == pafs.FileType.File:
-        raise srgan.SrganError(f"{output}: the output must be a folder, not a file")
-    if type(in_fs) is type(out_fs) and in_root.rstrip("/") == out_root.rstrip("/"):
-        raise srgan.SrganError(
-            f"{output}: the output folder is the input folder; the outputs would replace the "
-            "inputs: choose another output folder"
-        )
-    out_fs.create_dir(out_root, recursive=True)
     exts = set(srgan.image_extensions)
-    names = sorted(
-        f.path
+    return sorted(
+        _uri(in_fs, f.path, input)
         for f in in_fs.get_file_info(pafs.FileSelector(in_root, recursive=False))
         if f.type == pafs.FileType.File
         and not f.base_name.startswith(".")
         and posixpath.splitext(f.base_name)[1][1:].lower() in exts
     )
+
+
+def plan(
+    input: Union[str, Sequence[str]], output: str, format: Optional[str] = None
+) -> tuple[pafs.FileSystem, list[tuple[str, str]], int, list[tuple[str, str]]]:
+    """The (input, output path) pairs of a job whose outputs do not exist yet, sorted, how
+    many were skipped because they do, and the inputs that cannot run (their output is
+    another input's, as srgan-run reports them). `input` is a folder (path or URI) or a list
+    of image files (paths or URIs). The output folder is created."""
+    out_fs, out_root = _filesystem(output)
+    if isinstance(input, str):
+        in_fs, in_root = _filesystem(input)
+        if type(in_fs) is type(out_fs) and in_root.rstrip("/") == out_root.rstrip("/"):
+            raise srgan.SrganError(
+                f"{output}: the output folder is the input folder; the outputs would replace "
+                "the inputs: choose another output folder"
+            )
+    names = _listing(input)
+    if out_fs.get_file_info(out_root).type == pafs.FileType.File:
+        raise srgan.SrganError(f"{output}: the output must be a folder, not a file")
+    out_fs.create_dir(out_root, recursive=True)
     pairs = []
     for src in names:
         base = posixpath.basename(src)
@@ -102,7 +121,7 @@ def plan(
         unique.append((src, dst))
     infos = out_fs.get_file_info([dst for _, dst in unique]) if unique else []
     todo = [(s, d) for (s, d), i in zip(unique, infos) if i.type == pafs.FileType.NotFound]
-    return in_fs, out_fs, todo, len(unique) - len(todo), bad
+    return out_fs, todo, len(unique) - len(todo), bad
 
 
 class UpscaleActor:
@@ -168,18 +187,18 @@ class UpscaleActor:
         return {"src": list(batch["src"]), "status": status, "error": errors}
 
 
-def _read(row: dict[str, Any], input: str) -> dict[str, Any]:
-    fs, _ = _filesystem(input)
+def _read(row: dict[str, Any]) -> dict[str, Any]:
     try:
-        with fs.open_input_file(row["src"]) as f:
+        fs, path = _filesystem(row["src"])
+        with fs.open_input_file(path) as f:
             data = f.read()
         return {"src": row["src"], "dst": row["dst"], "bytes": data, "read_error": ""}
-    except OSError as e:
+    except (OSError, ValueError) as e:
         return {"src": row["src"], "dst": row["dst"], "bytes": b"", "read_error": str(e)}
 
 
 def upscale_folder(
-    input: str,
+    input: Union[str, Sequence[str]],
     output: str,
     model: Optional[str] = None,
     runtime: str = "ort",
@@ -192,8 +211,9 @@ def upscale_folder(
     progress: bool = False,
     cpus_per_actor: float = 1,
 ) -> BatchSummary:
-    """Upscales the images of `input` into `output` on the Ray cluster this process is
-    connected to (`ray.init` first; a local one is started otherwise).
+    """Upscales the images of `input` (a folder, or a list of image files; paths or URIs)
+    into the folder `output` on the Ray cluster this process is connected to (`ray.init`
+    first; a local one is started otherwise).
 
     `threads` is each actor's intra-op threads; `cpus_per_actor` the CPUs Ray reserves for
     it (set it to `threads` on a shared cluster, so that Ray packs actors by cores). A
@@ -218,12 +238,12 @@ def upscale_folder(
     # is one error line, not an actor's traceback.
     srgan.Upscaler(model, runtime=runtime, threads=threads, tile=tile,
                    max_memory_mib=max_memory_mib)
-    in_fs, _, todo, skipped, bad = plan(input, output, format)
+    _, todo, skipped, bad = plan(input, output, format)
     summary = BatchSummary(skipped=skipped, failed=list(bad))
     if todo:
         ds = ray.data.from_items([{"src": s, "dst": d} for s, d in todo])
         # Reading is I/O: plain tasks, so the actors only upscale.
-        ds = ds.map(_read, fn_kwargs={"input": input})
+        ds = ds.map(_read)
         results = ds.map_batches(
             UpscaleActor,
             fn_constructor_kwargs={
@@ -256,7 +276,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         prog="python -m srgan.batch",
         description="Upscale a folder (or a pyarrow filesystem URI) on a Ray cluster.",
     )
-    p.add_argument("-i", "--input", required=True, help="folder or URI of the images")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("-i", "--input", help="folder (path or URI) of the images")
+    src.add_argument("--list", help="a file listing the images (paths or URIs), one a line; "
+                     "blank lines and lines starting with # are skipped")
     p.add_argument("-o", "--output", required=True, help="folder or URI of the outputs")
     p.add_argument("-m", "--model", help="an .onnx file or a shipped model's name")
     p.add_argument("--runtime", default="ort", choices=["ort", "tract"])
@@ -276,8 +299,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     ray.init(address=a.address, log_to_driver=False)
     tile = int(a.tile) if a.tile.isdigit() else a.tile
     try:
+        if a.list is not None:
+            with open(a.list, encoding="utf-8") as f:
+                inputs: Union[str, list[str]] = [
+                    line.strip() for line in f if line.strip() and not line.startswith("#")
+                ]
+        else:
+            inputs = a.input
         s = upscale_folder(
-            a.input, a.output, a.model, a.runtime, a.threads, a.actors, a.batch_size, tile,
+            inputs, a.output, a.model, a.runtime, a.threads, a.actors, a.batch_size, tile,
             a.format, a.max_memory, progress=not a.json, cpus_per_actor=a.cpus_per_actor,
         )
     except (srgan.SrganError, ValueError, TypeError, OSError) as e:
