@@ -58,6 +58,13 @@ pub fn crops(dir: &Path, scale: usize) -> Result<Vec<Array4<f32>>, CalibrateErro
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| folder_err(e.into()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
+        // Hidden entries (`._a.png`) and anything but regular files (a FIFO) are skipped, as
+        // srgan-run skips them.
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                && std::fs::metadata(p).is_ok_and(|m| m.is_file())
+        })
         .filter(|p| {
             p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
                 ["png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp"]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::exporter::{check_exportable, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET};
 use crate::triton::{InstanceKind, ModelConfig, TritonError, TritonOptions, DEFAULT_MAX_BATCH};
 use crate::{
-    build_model, summarize, write_model, Checkpoint, CheckpointError, ExportError, ExportOptions,
+    build_model, summarize, Checkpoint, CheckpointError, ExportError, ExportOptions,
     GeneratorConfig, ModelSummary,
 };
 
@@ -286,9 +286,9 @@ pub enum CliError {
     Quantize(#[source] crate::quantize::QuantizeError),
     /// Quantisation moves the outputs too far from fp32's: nothing is written.
     #[error(
-        "int8 would be {psnr_db:.1} dB from the fp32 model on the calibration crops (worst \
-         {max_levels:.1} levels), under --int8-min-psnr {min_psnr_db}: not written (try \
-         --calibration-method minmax, more varied calibration photos, or fp32)"
+        "int8 would be {psnr_db:.1} dB from the fp32 model on the calibration crops or the \
+         probe photo (worst {max_levels:.1} levels), under --int8-min-psnr {min_psnr_db}: not \
+         written (try more varied calibration photos, --calibration-method minmax, or fp32)"
     )]
     Int8TooFar {
         /// PSNR of int8 against fp32.
@@ -372,6 +372,8 @@ pub struct ExportJob {
     pub measure_runtime: MeasureRuntime,
     /// `--precision int8`'s calibration.
     pub int8: Option<Int8Job>,
+    /// Replace existing outputs.
+    pub overwrite: bool,
 }
 
 /// What [`ExportJob::run`] wrote; its `Display` is the one-line report.
@@ -555,6 +557,7 @@ impl ExportJob {
             measure: a.measure_radius,
             measure_runtime: a.measure_runtime,
             int8,
+            overwrite: a.overwrite,
         })
     }
 
@@ -584,14 +587,17 @@ impl ExportJob {
             name: self.source_name(),
             source,
         })?;
+        // Quantised first, so that the effective radius is the int8 graph's own (its noise
+        // reaches further than the fp32 graph's).
+        let int8 = self.quantize(&mut model, &ck.config)?;
+        let effective_radius = self.measure(&mut model, &ck.config)?;
+        // Saved once the model is known to be written (a refused int8 export leaves nothing).
         if let Source::Random {
             save: Some(path), ..
         } = &self.source
         {
             ck.save(path).map_err(|e| CliError::Save(Box::new(e)))?;
         }
-        let effective_radius = self.measure(&mut model, &ck.config)?;
-        let int8 = self.quantize(&mut model, &ck.config)?;
         let triton_config = match &self.triton {
             Some(t) => Some(
                 ModelConfig::for_model(&model, self.opts.precision, &t.opts)
@@ -600,7 +606,22 @@ impl ExportJob {
             None => None,
         };
         if let Some(output) = &self.output {
-            write_model(&model, output).map_err(CliError::Write)?;
+            // Checked again at the rename: a file that appeared while the model was built
+            // (calibration takes a while) is not replaced without --overwrite.
+            let bytes = prost::Message::encode_to_vec(&model);
+            srgan_contract::files::atomic_write_with(output, self.overwrite, |w| {
+                std::io::Write::write_all(w, &bytes)
+            })
+            .map_err(|e| match e {
+                srgan_contract::files::AtomicWriteError::Exists(path) => CliError::Exists { path },
+                e => CliError::Write(crate::exporter::ExportError::Write {
+                    path: output.clone(),
+                    source: Box::new(crate::CheckpointError::Io {
+                        path: output.clone(),
+                        source: std::io::Error::other(srgan_contract::report::one_line(&e)),
+                    }),
+                }),
+            })?;
         }
         let triton = match (&self.triton, triton_config) {
             (Some(t), Some(config)) => Some(
@@ -659,8 +680,20 @@ impl ExportJob {
             .map_err(|e| CliError::Calibrate(Box::new(e)))?;
         let fp32 = model.clone();
         let convs = to_qdq(model, &ranges, &qopts).map_err(CliError::Quantize)?;
-        let a = calibrate::agreement(&fp32, model, &crops, &rt)
+        // Also on a photo the calibration did not choose (the bundled probe photo, shrunk as
+        // the crops are): a folder that does not represent photos passes on its own crops.
+        let probe = vec![srgan_imaging::resample::downscale(
+            srgan_imaging::radius::probe_photo().view(),
+            config.scale(),
+        )];
+        let on_crops = calibrate::agreement(&fp32, model, &crops, &rt)
             .map_err(|e| CliError::Calibrate(Box::new(e)))?;
+        let on_probe = calibrate::agreement(&fp32, model, &probe, &rt)
+            .map_err(|e| CliError::Calibrate(Box::new(e)))?;
+        let a = calibrate::Agreement {
+            psnr_db: on_crops.psnr_db.min(on_probe.psnr_db),
+            max_levels: on_crops.max_levels.max(on_probe.max_levels),
+        };
         if a.psnr_db < q.min_psnr_db {
             return Err(CliError::Int8TooFar {
                 psnr_db: a.psnr_db,
@@ -895,15 +928,31 @@ fn triton_job(
             crate::triton::sanitize_name(stem.as_deref().unwrap_or(""))
         }
     };
-    let instance = a.triton_instance.unwrap_or_default();
+    let int8 = a.precision == crate::precision::Precision::Int8;
+    // int8 is for CPUs: its uint8 activations with zero points are not what TensorRT's
+    // explicit quantisation imports (signed, symmetric).
+    let instance = a.triton_instance.unwrap_or(if int8 {
+        InstanceKind::Cpu
+    } else {
+        InstanceKind::default()
+    });
     if a.triton_tensorrt && instance == InstanceKind::Cpu {
         return Err(CliError::TensorRtOnCpu);
     }
+    if a.triton_tensorrt && int8 {
+        return Err(CliError::Int8Option {
+            flag: "--triton-tensorrt",
+            reason: "the int8 export is for CPUs (uint8 activations with zero points, which \
+                     TensorRT does not import); export fp16 for TensorRT"
+                .into(),
+        });
+    }
     let dir = crate::triton::model_dir(repo, &name);
-    let inputs: Vec<&Path> = match source {
+    let mut inputs: Vec<&Path> = match source {
         Source::File(p) => vec![p.as_path()],
         Source::Random { .. } => vec![],
     };
+    inputs.extend(a.calibration.as_deref());
     if let Some(p) = outputs.iter().chain(&inputs).find(|p| inside(p, &dir)) {
         return Err(CliError::InsideTritonModel {
             path: p.to_path_buf(),

@@ -371,7 +371,7 @@ impl ModelConfig {
             let mode = match self.precision {
                 Precision::Fp16 => "FP16",
                 Precision::Fp32 => "FP32",
-                // TensorRT builds its own int8 engine from the QDQ graph.
+                // Refused on the command line (the int8 export is for CPUs).
                 Precision::Int8 => "INT8",
             };
             s += &format!(

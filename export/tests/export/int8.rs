@@ -222,3 +222,33 @@ fn int8_options_need_int8_and_int8_needs_calibration() {
         Err(srgan_export::exporter::ExportError::Int8NeedsCalibration)
     ));
 }
+
+#[test]
+fn a_calibration_folder_that_is_not_like_photos_is_refused() {
+    // One flat grey image: on its own crops int8 is close to fp32, on a real photo it is not.
+    let dir = scratch("int8-flat");
+    let cal = dir.join("flat");
+    std::fs::create_dir(&cal).unwrap();
+    image::RgbImage::from_pixel(256, 256, image::Rgb([128, 128, 128]))
+        .save(cal.join("grey.png"))
+        .unwrap();
+    // Hidden files and non-image entries are skipped, not errors.
+    std::fs::write(cal.join("._grey.png"), b"resource fork").unwrap();
+    let out = dir.join("int8.onnx");
+    let o = export(&[
+        &root().join("models/x4/srresnet_x4.safetensors"),
+        &"-o",
+        &out,
+        &"--precision",
+        &"int8",
+        &"--calibration",
+        &cal,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("probe photo") && err.contains("int8 would be"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
