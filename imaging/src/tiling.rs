@@ -311,7 +311,23 @@ pub fn upscale_tiled_into<S: TileSink + ?Sized>(
     let (_, _, h, w) = input.dim();
     let scale = upscaler.scale();
     let tiles = plan_tiles(h, w, cfg);
+    // A model that takes its input in blocks (RRDBNet x2 / x1: pixel-unshuffle by 2 / 4)
+    // sees a window through the blocks that start at the window's origin; the whole image
+    // is seen through those starting at 0. A window starting off that grid (an odd image's
+    // last window) would compute another function, so each window starts on it: moved back
+    // by less than a block, it keeps its core.
+    let multiple = upscaler
+        .info()
+        .architecture
+        .as_ref()
+        .map_or(1, |a| a.input_multiple())
+        .max(1);
     for (i, t) in tiles.iter().enumerate() {
+        let t = Tile {
+            win_y: (t.win_y.0 - t.win_y.0 % multiple, t.win_y.1),
+            win_x: (t.win_x.0 - t.win_x.0 % multiple, t.win_x.1),
+            ..*t
+        };
         let window = input.slice(s![.., .., t.win_y.0..t.win_y.1, t.win_x.0..t.win_x.1]);
         // A contiguous copy of the window only (a view when it is the whole image).
         let window = window.as_standard_layout();

@@ -493,3 +493,71 @@ fn rrdbnet_x2_runs_odd_sizes_like_real_esrgan() {
         assert!(bare.upscale(x.view()).is_err(), "{rt} took 9x13 unpadded");
     }
 }
+
+/// RRDBNet x2 (pixel-unshuffle by 2) tiles exactly on an odd-sized image: each window starts
+/// on the model's 2x2 grid, as the whole image does (a window starting at an odd row saw
+/// other 2x2 blocks, up to 5 levels off on a 201x199 photo).
+#[test]
+fn rrdbnet_x2_tiles_odd_sizes_exactly() {
+    use srgan_imaging::multiple::PadToMultiple;
+    use srgan_imaging::tiling::{upscale_tiled, TileConfig};
+    let dir = TempDir::new("community-odd-tiles");
+    let ck = crate::parity::lively(
+        srgan_export::Checkpoint::random_init(RrdbConfig::new(1, 8, 4, 2), 5).unwrap(),
+    );
+    let onnx = dir.join("rrdb_x2.onnx");
+    write_onnx(&ck, &onnx, &ExportOptions::default()).unwrap();
+    let pad = ck.config.receptive_field_radius();
+    // Odd sides, several windows per axis: the last window starts at an odd row/column.
+    let (h, w) = (4 * pad + 9, 4 * pad + 7);
+    let x = photo(11, 30, h, w);
+    let tiles = srgan_imaging::tiling::plan_tiles(
+        h,
+        w,
+        TileConfig {
+            tile: 17,
+            tile_pad: pad,
+            max_window_pixels: 0,
+        },
+    );
+    assert!(
+        tiles
+            .iter()
+            .any(|t| t.win_y.0 % 2 == 1 || t.win_x.0 % 2 == 1),
+        "no window starts off the 2x2 grid: the test would not test anything"
+    );
+    for rt in ["ort", "tract"] {
+        let mut up = PadToMultiple::wrap(open(rt, &onnx, &RuntimeOptions::default()).unwrap());
+        let whole = upscale_tiled(
+            up.as_mut(),
+            x.view(),
+            TileConfig {
+                tile: 0,
+                tile_pad: pad,
+                max_window_pixels: 0,
+            },
+        )
+        .unwrap();
+        for tile in [16, 17, 23] {
+            let tiled = upscale_tiled(
+                up.as_mut(),
+                x.view(),
+                TileConfig {
+                    tile,
+                    tile_pad: pad,
+                    max_window_pixels: 0,
+                },
+            )
+            .unwrap();
+            let worst = whole
+                .iter()
+                .zip(tiled.iter())
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                worst < 1e-4,
+                "{rt}, tile {tile}: tiled differs from whole by {worst}"
+            );
+        }
+    }
+}
