@@ -1,45 +1,7 @@
 //! The `srgan-export` command line: success paths, and bad input giving a non-zero exit, a
 //! one-line error naming the file, and no output file.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-use crate::common::scratch;
-
-fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_srgan-export"))
-        .args(args.iter().map(|a| a.as_ref()))
-        .output()
-        .expect("start srgan-export")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Non-zero exit with exactly one line on stderr, starting `error: ` and containing `needle`.
-fn assert_one_line_error(o: &Output, needle: &str) {
-    let err = stderr(o);
-    assert!(!o.status.success(), "expected failure, stderr: {err}");
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "exit code (FAILURE); stderr: {err}"
-    );
-    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
-    assert!(err.starts_with("srgan-export: error: "), "{err}");
-    assert!(err.contains(needle), "`{needle}` not in {err}");
-    assert!(!err.contains("panicked"), "{err}");
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
+use crate::common::{assert_one_line_error, files_in, scratch, srgan_export, stderr};
 
 #[test]
 fn random_init_then_export_the_saved_checkpoint() {
@@ -49,7 +11,7 @@ fn random_init_then_export_the_saved_checkpoint() {
         dir.join("ck.safetensors"),
         dir.join("b.onnx"),
     );
-    let o = run(&[
+    let o = srgan_export(&[
         &"--random-init",
         &"--blocks",
         &"1",
@@ -69,13 +31,13 @@ fn random_init_then_export_the_saved_checkpoint() {
     assert_eq!(summary.lines().count(), 1, "{summary}");
     assert!(summary.contains("a.onnx") && summary.contains("x2") && summary.contains("ops"));
 
-    let o = run(&[&ck, &"-o", &m2]);
+    let o = srgan_export(&[&ck, &"-o", &m2]);
     assert!(o.status.success(), "{}", stderr(&o));
     // Same weights, same metadata: byte-identical models.
     assert_eq!(std::fs::read(&m1).unwrap(), std::fs::read(&m2).unwrap());
 
     // --overwrite replaces.
-    let o = run(&[&ck, &"-o", &m1, &"--overwrite", &"--opset", &"13"]);
+    let o = srgan_export(&[&ck, &"-o", &m1, &"--overwrite", &"--opset", &"13"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_ne!(std::fs::read(&m1).unwrap(), std::fs::read(&m2).unwrap());
     assert_eq!(files_in(&dir), ["a.onnx", "b.onnx", "ck.safetensors"]);
@@ -85,7 +47,7 @@ fn random_init_then_export_the_saved_checkpoint() {
 fn missing_checkpoint() {
     let dir = scratch("cli-missing");
     let out = dir.join("m.onnx");
-    let o = run(&[&dir.join("nope.safetensors"), &"-o", &out]);
+    let o = srgan_export(&[&dir.join("nope.safetensors"), &"-o", &out]);
     assert_one_line_error(&o, "nope.safetensors");
     assert!(files_in(&dir).is_empty(), "{:?}", files_in(&dir));
 }
@@ -96,13 +58,13 @@ fn garbage_checkpoint() {
     let bad = dir.join("garbage.safetensors");
     std::fs::write(&bad, b"this is not a checkpoint at all").unwrap();
     let out = dir.join("m.onnx");
-    let o = run(&[&bad, &"-o", &out]);
+    let o = srgan_export(&[&bad, &"-o", &out]);
     assert_one_line_error(&o, "garbage.safetensors");
     assert_eq!(files_in(&dir), ["garbage.safetensors"]);
 
     // A valid safetensors file that is not a generator checkpoint.
     std::fs::write(&bad, b"\x02\x00\x00\x00\x00\x00\x00\x00{}").unwrap();
-    let o = run(&[&bad, &"-o", &out]);
+    let o = srgan_export(&[&bad, &"-o", &out]);
     assert_one_line_error(&o, "garbage.safetensors");
     assert_eq!(files_in(&dir), ["garbage.safetensors"]);
 }
@@ -112,7 +74,7 @@ fn existing_output_is_not_overwritten() {
     let dir = scratch("cli-exists");
     let out = dir.join("m.onnx");
     std::fs::write(&out, b"precious").unwrap();
-    let o = run(&[
+    let o = srgan_export(&[
         &"--random-init",
         &"--blocks",
         &"0",
@@ -129,7 +91,7 @@ fn existing_output_is_not_overwritten() {
     let ck = dir.join("ck.safetensors");
     std::fs::write(&ck, b"precious").unwrap();
     let fresh = dir.join("fresh.onnx");
-    let o = run(&[
+    let o = srgan_export(&[
         &"--random-init",
         &"--channels",
         &"4",
@@ -147,14 +109,14 @@ fn existing_output_is_not_overwritten() {
 fn bad_arguments_are_one_line_errors() {
     let dir = scratch("cli-args");
     let out = dir.join("m.onnx");
-    let o = run(&[&"--random-init", &"--scale", &"3", &"-o", &out]);
+    let o = srgan_export(&[&"--random-init", &"--scale", &"3", &"-o", &out]);
     assert_one_line_error(&o, "scale");
-    let o = run(&[&"--random-init", &"--opset", &"9", &"-o", &out]);
+    let o = srgan_export(&[&"--random-init", &"--opset", &"9", &"-o", &out]);
     assert_one_line_error(&o, "opset");
-    let o = run(&[&"-o", &out]);
+    let o = srgan_export(&[&"-o", &out]);
     assert_one_line_error(&o, "checkpoint");
     // Too big for one ONNX file: refused before any weights are allocated.
-    let o = run(&[
+    let o = srgan_export(&[
         &"--random-init",
         &"--blocks",
         &"1024",
@@ -164,12 +126,12 @@ fn bad_arguments_are_one_line_errors() {
         &out,
     ]);
     assert_one_line_error(&o, "parameters");
-    let o = run(&[&dir.join("ck.safetensors"), &"--blocks", &"2", &"-o", &out]);
+    let o = srgan_export(&[&dir.join("ck.safetensors"), &"--blocks", &"2", &"-o", &out]);
     assert_one_line_error(&o, "--blocks");
     // An output folder that does not exist: refused before anything runs.
-    let o = run(&[&"--random-init", &"-o", &dir.join("no/such/m.onnx")]);
+    let o = srgan_export(&[&"--random-init", &"-o", &dir.join("no/such/m.onnx")]);
     assert_one_line_error(&o, "no/such: no such folder for the output");
-    let o = run(&[
+    let o = srgan_export(&[
         &"--random-init",
         &"--measure-radius",
         &"sometimes",
@@ -200,7 +162,7 @@ fn export_measures_the_effective_radius_when_the_exact_one_is_too_large() {
     let mut measured = Vec::new();
     for runtime in ["ort", "tract"] {
         let out = dir.join(format!("rrdb-{runtime}.onnx"));
-        let o = run(&[&ck_path, &"-o", &out, &"--measure-runtime", &runtime]);
+        let o = srgan_export(&[&ck_path, &"-o", &out, &"--measure-runtime", &runtime]);
         let said = String::from_utf8_lossy(&o.stdout).into_owned();
         let err = stderr(&o);
         assert!(o.status.success(), "{said}{err}");
@@ -248,7 +210,7 @@ fn export_measures_the_effective_radius_when_the_exact_one_is_too_large() {
         measured[1]
     );
     let never = dir.join("never.onnx");
-    let o = run(&[&ck_path, &"-o", &never, &"--measure-radius", &"never"]);
+    let o = srgan_export(&[&ck_path, &"-o", &never, &"--measure-radius", &"never"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(read_model_info(&never).unwrap().effective_radius, None);
     assert!(!stderr(&o).contains("measuring"), "{}", stderr(&o));
@@ -259,14 +221,14 @@ fn export_measures_the_effective_radius_when_the_exact_one_is_too_large() {
         .save(&vgg)
         .unwrap();
     let (auto, always) = (dir.join("vgg-auto.onnx"), dir.join("vgg-always.onnx"));
-    let o = run(&[&vgg, &"-o", &auto]);
+    let o = srgan_export(&[&vgg, &"-o", &auto]);
     assert!(
         o.status.success() && stderr(&o).is_empty(),
         "{}",
         stderr(&o)
     );
     assert_eq!(read_model_info(&auto).unwrap().effective_radius, None);
-    let o = run(&[&vgg, &"-o", &always, &"--measure-radius", &"always"]);
+    let o = srgan_export(&[&vgg, &"-o", &always, &"--measure-radius", &"always"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let r = read_model_info(&always).unwrap().effective_radius.unwrap();
     assert!(r <= 5, "effective {r} above the exact radius 5");

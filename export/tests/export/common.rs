@@ -74,3 +74,37 @@ pub fn read_f32(path: &Path) -> Vec<f32> {
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect()
 }
+
+/// Runs the `srgan-export` binary with `args`.
+pub fn srgan_export(args: &[&dyn AsRef<std::ffi::OsStr>]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_srgan-export"))
+        .args(args.iter().map(|a| a.as_ref()))
+        .output()
+        .expect("start srgan-export")
+}
+
+/// Its stderr as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Exit 2 with exactly one line on stderr, `srgan-export: error: ...`, containing `needle`.
+pub fn assert_one_line_error(o: &std::process::Output, needle: &str) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "expected failure, stderr: {err}");
+    assert_eq!(o.status.code(), Some(2), "exit code; stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    assert!(err.starts_with("srgan-export: error: "), "{err}");
+    assert!(err.contains(needle), "`{needle}` not in {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// The names in `dir`, sorted.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}

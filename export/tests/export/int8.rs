@@ -3,19 +3,12 @@
 //! calibration, both runtimes, a calibration that clips badly refused, and the options.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use crate::common::{run_python, scratch};
+use crate::common::{run_python, scratch, srgan_export};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn export(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_srgan-export"))
-        .args(args.iter().map(|a| a.as_ref()))
-        .output()
-        .expect("start srgan-export")
 }
 
 fn ok(o: &Output) -> String {
@@ -43,8 +36,8 @@ fn the_shipped_model_in_int8_stays_within_bounds_is_deterministic_and_runs_on_bo
         dir.join("int8.onnx"),
         dir.join("int8_again.onnx"),
     );
-    ok(&export(&[&ck, &"-o", &fp32]));
-    let said = ok(&export(&[
+    ok(&srgan_export(&[&ck, &"-o", &fp32]));
+    let said = ok(&srgan_export(&[
         &ck,
         &"-o",
         &int8,
@@ -57,7 +50,7 @@ fn the_shipped_model_in_int8_stays_within_bounds_is_deterministic_and_runs_on_bo
         said.contains("int8 (") && said.contains("dB from fp32"),
         "{said}"
     );
-    ok(&export(&[
+    ok(&srgan_export(&[
         &ck,
         &"-o",
         &again,
@@ -119,7 +112,7 @@ fn a_calibration_that_clips_badly_is_refused_and_nothing_is_written() {
     let dir = scratch("int8-clip");
     let cal = calibration(dir.path());
     let out = dir.join("int8.onnx");
-    let o = export(&[
+    let o = srgan_export(&[
         &root().join("models/x4/srresnet_x4.safetensors"),
         &"-o",
         &out,
@@ -184,7 +177,7 @@ fn int8_options_need_int8_and_int8_needs_calibration() {
     for (extra, needle) in cases {
         let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = random.to_vec();
         args.extend(extra);
-        let o = export(&args);
+        let o = srgan_export(&args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
@@ -192,7 +185,7 @@ fn int8_options_need_int8_and_int8_needs_calibration() {
         assert!(!out.exists());
     }
     // An empty calibration folder: a one-line error naming it.
-    let o = export(&[
+    let o = srgan_export(&[
         &random[0],
         &random[1],
         &random[2],
@@ -235,7 +228,7 @@ fn a_calibration_folder_that_is_not_like_photos_is_refused() {
     // Hidden files and non-image entries are skipped, not errors.
     std::fs::write(cal.join("._grey.png"), b"resource fork").unwrap();
     let out = dir.join("int8.onnx");
-    let o = export(&[
+    let o = srgan_export(&[
         &root().join("models/x4/srresnet_x4.safetensors"),
         &"-o",
         &out,

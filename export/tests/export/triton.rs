@@ -9,41 +9,11 @@ use std::process::{Command, Output};
 
 use srgan_contract::metadata::{keys, read_model_info, INPUT_NAME, OUTPUT_NAME};
 
-use crate::common::{run_python, scratch};
-
-fn run(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_srgan-export"))
-        .args(args.iter().map(|a| a.as_ref()))
-        .output()
-        .expect("start srgan-export")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::common::{assert_one_line_error, files_in, run_python, scratch, srgan_export, stderr};
 
 fn assert_ok(o: &Output) -> String {
     assert!(o.status.success(), "{}", stderr(o));
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Exit 2 with one line on stderr, `srgan-export: error: ...`, containing `needle`.
-fn assert_one_line_error(o: &Output, needle: &str) {
-    let err = stderr(o);
-    assert_eq!(o.status.code(), Some(2), "exit code; stderr: {err}");
-    assert_eq!(err.lines().count(), 1, "one line: {err:?}");
-    assert!(err.starts_with("srgan-export: error: "), "{err}");
-    assert!(err.contains(needle), "`{needle}` not in {err}");
-    assert!(!err.contains("panicked"), "{err}");
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 /// A small random SRResNet, x2.
@@ -63,7 +33,7 @@ fn export(extra: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
         .map(|s| s as &dyn AsRef<std::ffi::OsStr>)
         .collect();
     args.extend_from_slice(extra);
-    run(&args)
+    srgan_export(&args)
 }
 
 #[test]
