@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::common::{run_python, scratch, srgan_export};
+use crate::common::{assert_one_line_error, run_python, scratch, srgan_export, stderr};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -16,6 +16,23 @@ fn ok(o: &Output) -> String {
     assert!(o.status.success(), "srgan-export failed: {err}");
     // The report goes to stdout, progress to stderr.
     format!("{}{err}", String::from_utf8_lossy(&o.stdout))
+}
+
+/// `srgan-export` of the shipped x4 checkpoint to int8 at `out`, calibrated on `cal`, with
+/// `extra` arguments.
+fn shipped_int8(out: &Path, cal: &Path, extra: &[&str]) -> Output {
+    let ck = root().join("models/x4/srresnet_x4.safetensors");
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![
+        &ck,
+        &"-o",
+        &out,
+        &"--precision",
+        &"int8",
+        &"--calibration",
+        &cal,
+    ];
+    args.extend(extra.iter().map(|a| a as &dyn AsRef<std::ffi::OsStr>));
+    srgan_export(&args)
 }
 
 /// A calibration folder: the bundled photo (448x300: four 64x64 LR crops at x4).
@@ -37,28 +54,12 @@ fn the_shipped_model_in_int8_stays_within_bounds_is_deterministic_and_runs_on_bo
         dir.join("int8_again.onnx"),
     );
     ok(&srgan_export(&[&ck, &"-o", &fp32]));
-    let said = ok(&srgan_export(&[
-        &ck,
-        &"-o",
-        &int8,
-        &"--precision",
-        &"int8",
-        &"--calibration",
-        &cal,
-    ]));
+    let said = ok(&shipped_int8(&int8, &cal, &[]));
     assert!(
         said.contains("int8 (") && said.contains("dB from fp32"),
         "{said}"
     );
-    ok(&srgan_export(&[
-        &ck,
-        &"-o",
-        &again,
-        &"--precision",
-        &"int8",
-        &"--calibration",
-        &cal,
-    ]));
+    ok(&shipped_int8(&again, &cal, &[]));
     // Calibration is deterministic: the same folder gives the same bytes.
     assert!(
         std::fs::read(&int8).unwrap() == std::fs::read(&again).unwrap(),
@@ -112,18 +113,8 @@ fn a_calibration_that_clips_badly_is_refused_and_nothing_is_written() {
     let dir = scratch("int8-clip");
     let cal = calibration(dir.path());
     let out = dir.join("int8.onnx");
-    let o = srgan_export(&[
-        &root().join("models/x4/srresnet_x4.safetensors"),
-        &"-o",
-        &out,
-        &"--precision",
-        &"int8",
-        &"--calibration",
-        &cal,
-        // Every activation clipped at its 80th percentile.
-        &"--calibration-percentile",
-        &"80",
-    ]);
+    // Every activation clipped at its 80th percentile.
+    let o = shipped_int8(&out, &cal, &["--calibration-percentile", "80"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     let last = err.lines().last().unwrap_or_default();
@@ -177,33 +168,20 @@ fn int8_options_need_int8_and_int8_needs_calibration() {
     for (extra, needle) in cases {
         let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = random.to_vec();
         args.extend(extra);
-        let o = srgan_export(&args);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{err}");
-        assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains(needle), "`{needle}` not in {err}");
+        assert_one_line_error(&srgan_export(&args), needle);
         assert!(!out.exists());
     }
     // An empty calibration folder: a one-line error naming it.
-    let o = srgan_export(&[
-        &random[0],
-        &random[1],
-        &random[2],
-        &random[3],
-        &random[4],
-        &random[5],
-        &random[6],
-        &"--precision",
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = random.to_vec();
+    args.extend([
+        &"--precision" as &dyn AsRef<std::ffi::OsStr>,
         &"int8",
         &"--calibration",
-        &dir.path(),
+        &here,
     ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("--calibration") && err.contains("no photo"),
-        "{err}"
-    );
+    let o = srgan_export(&args);
+    assert_one_line_error(&o, "no photo");
+    assert!(stderr(&o).contains("--calibration"), "{}", stderr(&o));
     // The library refuses int8 without calibration instead of writing fp32.
     let ck = crate::common::checkpoint(1, 8, 2, [0.0, 1.0], [-1.0, 1.0], 0);
     let opts = srgan_export::ExportOptions {
@@ -228,15 +206,7 @@ fn a_calibration_folder_that_is_not_like_photos_is_refused() {
     // Hidden files and non-image entries are skipped, not errors.
     std::fs::write(cal.join("._grey.png"), b"resource fork").unwrap();
     let out = dir.join("int8.onnx");
-    let o = srgan_export(&[
-        &root().join("models/x4/srresnet_x4.safetensors"),
-        &"-o",
-        &out,
-        &"--precision",
-        &"int8",
-        &"--calibration",
-        &cal,
-    ]);
+    let o = shipped_int8(&out, &cal, &[]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
