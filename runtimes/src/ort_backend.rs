@@ -89,6 +89,29 @@ fn environment(opts: &RuntimeOptions) -> Result<&'static ort::environment::Envir
     Ok(env)
 }
 
+/// A session builder with what every session here gets: all graph optimisations and
+/// `opts`' intra-op threads.
+fn builder(
+    env: &ort::environment::Environment,
+    opts: &RuntimeOptions,
+) -> std::result::Result<ort::session::builder::SessionBuilder, ort::Error> {
+    Ok(Session::builder(env)?
+        .with_optimization_level(GraphOptimizationLevel::All)?
+        .with_intra_threads(opts.resolved_threads())?)
+}
+
+/// One run of `session` with `input` as its input `input_name` (a contiguous copy only when
+/// `input` is not already in standard layout).
+fn run<'s>(
+    session: &'s mut Session,
+    input_name: &str,
+    input: ArrayView4<'_, f32>,
+) -> std::result::Result<ort::session::SessionOutputs<'s>, BoxError> {
+    let contiguous = input.as_standard_layout();
+    let tensor = TensorRef::from_array_view(contiguous.view())?;
+    Ok(session.run(ort::inputs![input_name => tensor])?)
+}
+
 /// A model running in ONNX Runtime.
 pub struct OrtUpscaler {
     session: Session,
@@ -157,12 +180,8 @@ impl OrtUpscaler {
             path: model.into(),
             source: e.into(),
         };
-        let builder = Session::builder(env)
+        let builder = builder(env, opts)
             .map_err(load)?
-            .with_optimization_level(GraphOptimizationLevel::All)
-            .map_err(|e| load(e.into()))?
-            .with_intra_threads(opts.resolved_threads())
-            .map_err(|e| load(e.into()))?
             // ONNX Runtime's memory pattern plans one block per input shape for all
             // intermediates; with the arena, repeated calls on one shape (the tiles of an
             // image) kept growing the process: 9 calls at 251x251 on the paper model peaked
@@ -277,12 +296,7 @@ impl Upscaler for OrtUpscaler {
             shape: shape.clone(),
             source,
         };
-        let contiguous = input.as_standard_layout();
-        let tensor = TensorRef::from_array_view(contiguous.view()).map_err(|e| fail(e.into()))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.input_name.as_str() => tensor])
-            .map_err(|e| fail(e.into()))?;
+        let outputs = run(&mut self.session, &self.input_name, input).map_err(fail)?;
         let view = outputs[0]
             .try_extract_array::<f32>()
             .map_err(|e| fail(e.into()))?;
@@ -316,12 +330,8 @@ pub fn run_all_outputs(
         path: name.into(),
         source: e.into(),
     };
-    let mut session = Session::builder(env)
+    let mut session = builder(env, opts)
         .map_err(load)?
-        .with_optimization_level(GraphOptimizationLevel::All)
-        .map_err(|e| load(e.into()))?
-        .with_intra_threads(opts.resolved_threads())
-        .map_err(|e| load(e.into()))?
         .commit_from_memory(bytes)
         .map_err(load)?;
     let input_name = session
@@ -338,11 +348,7 @@ pub fn run_all_outputs(
         shape: shape.clone(),
         source,
     };
-    let contiguous = input.as_standard_layout();
-    let tensor = TensorRef::from_array_view(contiguous.view()).map_err(|e| fail(e.into()))?;
-    let outputs = session
-        .run(ort::inputs![input_name.as_str() => tensor])
-        .map_err(|e| fail(e.into()))?;
+    let outputs = run(&mut session, &input_name, input).map_err(fail)?;
     let mut all = Vec::with_capacity(outputs.len());
     for (out_name, value) in &outputs {
         let view = value
