@@ -10,6 +10,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use srgan_imaging::degrade::Fixed;
 use srgan_imaging::eval::{EvalImage, Scores};
 use srgan_imaging::{read_image, DecodeLimits, ImageError};
 use srgan_runtimes::{Device, RuntimeError, RuntimeOptions, Upscaler};
@@ -54,6 +57,14 @@ pub struct EvalArgs {
     /// Replace an existing --json file.
     #[arg(long)]
     pub overwrite: bool,
+    /// Degrade each LR before the model sees it: `noise:SIGMA` (colour Gaussian noise, SIGMA
+    /// on 0-255) or `jpeg:QUALITY` (1-100). The baseline is bicubic of the degraded LR (at
+    /// scale 1: the degraded input itself).
+    #[arg(long, value_name = "SPEC")]
+    pub degrade: Option<Fixed>,
+    /// Seed of --degrade's noise (each image's noise also depends on its file name).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 /// `--runtime`.
@@ -155,6 +166,10 @@ pub struct EvalConfig {
     pub overwrite: bool,
     /// `--tta`.
     pub tta: bool,
+    /// `--degrade`.
+    pub degrade: Option<Fixed>,
+    /// `--seed`.
+    pub seed: u64,
 }
 
 /// What a run did.
@@ -233,6 +248,8 @@ impl EvalConfig {
             json: args.json,
             overwrite: args.overwrite,
             tta: args.tta,
+            degrade: args.degrade,
+            seed: args.seed,
         })
     }
 
@@ -273,14 +290,38 @@ fn open_tch(model: &Path, _opts: &RuntimeOptions) -> Result<Box<dyn Upscaler>, E
     })
 }
 
-/// One image through the protocol.
+/// One image through the protocol, its LR degraded by `degrade` (seeded by `seed` and the
+/// file name, so that every model sees the same noisy input).
 fn evaluate_file(
     up: &mut dyn Upscaler,
     path: &Path,
     scale: usize,
+    degrade: Option<Fixed>,
+    seed: u64,
 ) -> Result<Scores, EvalFileError> {
     let decoded = read_image(path, &DecodeLimits::default())?;
-    Ok(EvalImage::new(&decoded.image.to_rgb8(), scale).evaluate_upscaler(up)?)
+    let image = eval_image(&decoded.image.to_rgb8(), path, scale, degrade, seed);
+    Ok(image.evaluate_upscaler(up)?)
+}
+
+/// The protocol's HR/LR pair of the photo read from `path`, its LR degraded by `degrade` with
+/// noise seeded by `seed` and the file name: `srgan-eval` and `srgan-figure` give every model
+/// the same input.
+pub fn eval_image(
+    photo: &image::RgbImage,
+    path: &Path,
+    scale: usize,
+    degrade: Option<Fixed>,
+    seed: u64,
+) -> EvalImage {
+    match degrade {
+        Some(d) => {
+            let name = path.file_name().unwrap_or_default().as_encoded_bytes();
+            let mut rng = StdRng::seed_from_u64(seed ^ (u64::from(crc32fast::hash(name)) << 16));
+            EvalImage::degraded(photo, scale, d, &mut rng)
+        }
+        None => EvalImage::new(photo, scale),
+    }
 }
 
 /// Why one image could not be evaluated.
@@ -338,14 +379,24 @@ pub fn run(cfg: &EvalConfig) -> Result<EvalSummary, EvalRunError> {
     // The report is kept in memory and written atomically at the end: an interrupted or
     // failed run leaves any earlier report as it was.
     let mut json = String::new();
+    let degraded = cfg
+        .degrade
+        .map(|d| format!("; LR degraded by {d}, seed {}", cfg.seed))
+        .unwrap_or_default();
     println!(
-        "{} on {} (x{scale}; Y channel, border {scale})",
+        "{} on {} (x{scale}; Y channel, border {scale}{degraded})",
         cfg.model.display(),
         up.name()
     );
+    // At scale 1 the bicubic baseline is the identity: the (degraded) input itself.
+    let (base, base_ssim) = if scale == 1 {
+        ("input dB", "in SSIM")
+    } else {
+        ("bicubic dB", "bic SSIM")
+    };
     println!(
         "{:<28} {:>9} {:>7} {:>12} {:>9}",
-        "image", "PSNR dB", "SSIM", "bicubic dB", "bic SSIM"
+        "image", "PSNR dB", "SSIM", base, base_ssim
     );
     let (mut scores, mut failed) = (Vec::new(), Vec::new());
     for f in &cfg.images {
@@ -353,11 +404,12 @@ pub fn run(cfg: &EvalConfig) -> Result<EvalSummary, EvalRunError> {
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        match evaluate_file(up.as_mut(), f, scale) {
+        match evaluate_file(up.as_mut(), f, scale, cfg.degrade, cfg.seed) {
             Ok(sc) => {
                 println!("{}", row(&name, &sc));
                 let rec = serde_json::json!({"image": name, "psnr": sc.psnr, "ssim": sc.ssim,
-                    "bicubic_psnr": sc.bicubic_psnr, "bicubic_ssim": sc.bicubic_ssim});
+                    "bicubic_psnr": sc.bicubic_psnr, "bicubic_ssim": sc.bicubic_ssim,
+                    "degrade": cfg.degrade.map(|d| d.to_string()), "seed": cfg.seed});
                 json.push_str(&format!("{rec}\n"));
                 scores.push((name, sc));
             }
@@ -379,7 +431,8 @@ pub fn run(cfg: &EvalConfig) -> Result<EvalSummary, EvalRunError> {
     println!("{}", row(&format!("mean of {}", all.len()), &m));
     if let Some(path) = &cfg.json {
         let rec = serde_json::json!({"image": "mean", "images": all.len(), "psnr": m.psnr,
-            "ssim": m.ssim, "bicubic_psnr": m.bicubic_psnr, "bicubic_ssim": m.bicubic_ssim});
+            "ssim": m.ssim, "bicubic_psnr": m.bicubic_psnr, "bicubic_ssim": m.bicubic_ssim,
+            "degrade": cfg.degrade.map(|d| d.to_string()), "seed": cfg.seed});
         json.push_str(&format!("{rec}\n"));
         srgan_contract::files::atomic_write_with(path, cfg.overwrite, |w| {
             w.write_all(json.as_bytes())

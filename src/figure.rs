@@ -14,7 +14,6 @@
 use std::path::{Path, PathBuf};
 
 use image::{Rgb, RgbImage};
-use srgan_imaging::eval::EvalImage;
 use srgan_imaging::pipeline::tensor_to_rgb;
 use srgan_imaging::{read_image, write_image_atomic, DecodeLimits, ImageError, OutputFormat};
 use srgan_runtimes::ndarray::Array4;
@@ -57,6 +56,12 @@ pub struct FigureArgs {
     /// Output PNG.
     #[arg(short = 'o', long)]
     pub output: PathBuf,
+    /// Degrade the LR as `srgan-eval --degrade` does (`noise:SIGMA` or `jpeg:QUALITY`).
+    #[arg(long, value_name = "SPEC")]
+    pub degrade: Option<srgan_imaging::degrade::Fixed>,
+    /// Seed of --degrade's noise (the same as srgan-eval's for the same photo).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 /// `--runtime`.
@@ -232,7 +237,7 @@ pub fn run(args: &FigureArgs) -> Result<Figure, FigureError> {
     let photo = read_image(&args.hr, &DecodeLimits::default())?
         .image
         .to_rgb8();
-    let eval = EvalImage::new(&photo, scale);
+    let eval = crate::eval::eval_image(&photo, &args.hr, scale, args.degrade, args.seed);
     let (w, h) = eval.hr().dimensions();
     let [cx, cy, cw, ch] = args.crop;
     if cx + cw > w || cy + ch > h {
@@ -243,7 +248,9 @@ pub fn run(args: &FigureArgs) -> Result<Figure, FigureError> {
         });
     }
     let lr = eval.lr_tensor();
-    let mut panels: Vec<(String, Array4<f32>)> = vec![("bicubic".into(), eval.bicubic())];
+    // At scale 1 the bicubic panel is the (degraded) input itself.
+    let base = if scale == 1 { "input" } else { "bicubic" };
+    let mut panels: Vec<(String, Array4<f32>)> = vec![(base.into(), eval.bicubic())];
     for (m, net) in args.models.iter().zip(nets.iter_mut()) {
         let sr = net.upscale(lr.view()).map_err(|source| FigureError::Run {
             path: m.clone(),

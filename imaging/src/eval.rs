@@ -122,6 +122,20 @@ impl EvalImage {
         Self { hr, lr, scale }
     }
 
+    /// Steps 1 and 2, then the LR degraded by `d` (its noise drawn from `rng`): the protocol
+    /// on degraded inputs. At scale 1 the LR is the HR itself, so the baseline
+    /// ([`bicubic`](Self::bicubic), the identity at scale 1) is the degraded input.
+    pub fn degraded<R: rand::Rng + ?Sized>(
+        photo: &RgbImage,
+        scale: usize,
+        d: crate::degrade::Fixed,
+        rng: &mut R,
+    ) -> Self {
+        let mut e = Self::new(photo, scale);
+        e.lr = d.apply(&e.lr, rng);
+        e
+    }
+
     /// The HR, sides multiples of the scale.
     pub fn hr(&self) -> &RgbImage {
         &self.hr

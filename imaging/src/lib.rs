@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod budget;
+pub mod degrade;
 pub mod eval;
 pub mod image_io;
 pub mod metrics;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use srgan_export::{Architecture, GeneratorConfig};
+use srgan_imaging::degrade::{DegradationConfig, DegradeError, Fixed};
 
 use crate::adam::AdamConfig;
 use crate::discriminator::DiscriminatorConfig;
@@ -68,6 +69,18 @@ pub struct DataConfig {
     pub prefetch: usize,
     /// Validation images used at most (sorted by name). Default: all.
     pub val_max_images: Option<usize>,
+    /// Real-ESRGAN's second-order degradation model for the LR of each crop instead of the
+    /// bicubic downscale (`{}`: Real-ESRGAN x4plus's settings; any key given replaces its
+    /// default, see `srgan_imaging::degrade::DegradationConfig`). Default: none (bicubic).
+    pub degradation: Option<DegradationConfig>,
+    /// Paired data: a folder of LR images with the same names (stems) as `train`'s HR images,
+    /// each the HR's size divided by the scale. Default: none (the LR is made from the HR).
+    pub train_lr: Option<PathBuf>,
+    /// Validation on degraded inputs: each validation image is scored once per entry
+    /// (`noise:SIGMA` colour Gaussian noise on 0-255, `jpeg:QUALITY`), applied to its LR with
+    /// a seeded RNG; the baseline is bicubic of that LR (at scale 1: the degraded input
+    /// itself). Default: none (the clean bicubic LR).
+    pub val_degradations: Vec<Fixed>,
 }
 
 impl Default for DataConfig {
@@ -81,6 +94,9 @@ impl Default for DataConfig {
             workers: 2,
             prefetch: 2,
             val_max_images: None,
+            degradation: None,
+            train_lr: None,
+            val_degradations: Vec::new(),
         }
     }
 }
@@ -285,6 +301,31 @@ impl TrainConfig {
                 "data.crop",
                 d.crop,
                 format!("at least 2 x scale = {}", 2 * s),
+            ));
+        }
+        if let Some(deg) = &d.degradation {
+            deg.validate().map_err(|e| match e {
+                DegradeError::Config {
+                    field,
+                    value,
+                    expected,
+                } => ModelsError::config(format!("data.degradation.{field}"), value, expected),
+                other => ModelsError::config("data.degradation", "?", other.to_string()),
+            })?;
+            if d.train_lr.is_some() {
+                return Err(ModelsError::config(
+                    "data.degradation",
+                    "set",
+                    "no degradation with data.train_lr (paired data brings its own LR)",
+                ));
+            }
+        }
+        if s == 1 && d.degradation.is_none() && d.train_lr.is_none() {
+            return Err(ModelsError::config(
+                "generator.scale",
+                1,
+                "data.degradation or data.train_lr with scale 1 (a restoration model needs \
+                 degraded inputs; without them its input is its target)",
             ));
         }
         if d.batch == 0 || d.batch > 4096 {

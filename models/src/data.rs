@@ -9,8 +9,13 @@
 //! 8 bits like a saved LR image. Validation follows the evaluation protocol of
 //! `srgan_imaging::eval`, the same code as `srgan-eval`'s.
 //!
-//! Loading is deterministic: which images and crops iteration `t` gets depends only on
-//! `(seed, t)`, so a run can be resumed at any iteration. Background threads prepare the batches;
+//! With `data.degradation` the LR partner is instead Real-ESRGAN's second-order degradation of
+//! the patch (`srgan_imaging::degrade`: blurs, resizes, noise, JPEG, twice, then a sinc), at
+//! `1 / scale` of its size (scale 1: the same size, for restoration). With `data.train_lr`
+//! the LR is the matching crop of the user's own LR image of the same name (paired data).
+//!
+//! Loading is deterministic: which images, crops and degradations iteration `t` gets depends
+//! only on `(seed, t)`, so a run can be resumed at any iteration. Background threads prepare the batches;
 //! thread `w` of `W` prepares iterations `t ≡ w (mod W)` into its own bounded channel and the
 //! consumer reads the channels round-robin, so the order is fixed and memory is bounded.
 
@@ -23,6 +28,7 @@ use image::imageops;
 use image::RgbImage;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use srgan_imaging::degrade::{self, DegradationConfig, Fixed, Planar};
 use srgan_imaging::eval::EvalImage;
 use srgan_imaging::pipeline::{rgb_to_tensor, tensor_to_rgb};
 
@@ -54,6 +60,8 @@ pub(crate) mod stream {
     pub const PERMUTATION: u64 = 1;
     pub const CROP: u64 = 2;
     pub const LABELS: u64 = 3;
+    pub const DEGRADE: u64 = 4;
+    pub const VALIDATION: u64 = 5;
 }
 
 /// Decoded images of a folder, sorted by file name.
@@ -174,6 +182,82 @@ pub fn push_chw(img: &RgbImage, out: &mut Vec<f32>) {
     out.extend(rgb_to_tensor(img).iter());
 }
 
+/// The training images: HR photos, and for paired data the user's LR of each.
+#[derive(Debug, Clone)]
+pub struct TrainSet {
+    /// HR images.
+    pub hr: Vec<Arc<RgbImage>>,
+    /// Paired data: the LR of each HR (same order), whose sides are the HR's divided by the
+    /// scale (floored).
+    pub lr: Option<Vec<Arc<RgbImage>>>,
+}
+
+impl TrainSet {
+    /// HR images only: the LR is made from each crop.
+    pub fn unpaired(hr: Vec<Arc<RgbImage>>) -> Self {
+        Self { hr, lr: None }
+    }
+
+    /// Pairs the images of `hr` with those of `lr` by file stem: every HR must have an LR
+    /// whose sides are the HR's divided by `scale` (floored), and at least `crop / scale`.
+    /// An unpaired HR or LR file, or a size mismatch, is an error naming the file.
+    pub fn paired(hr: ImageFolder, lr: ImageFolder, scale: u32, crop: u32) -> Result<Self> {
+        let stem = |p: &Path| p.file_stem().map(|s| s.to_os_string());
+        let mut by_stem: std::collections::HashMap<_, _> = lr
+            .files
+            .iter()
+            .zip(&lr.images)
+            .map(|(f, i)| (stem(f), (f, i)))
+            .collect();
+        let mut out = Vec::with_capacity(hr.images.len());
+        for (f, h) in hr.files.iter().zip(&hr.images) {
+            let Some((lf, l)) = by_stem.remove(&stem(f)) else {
+                return Err(ModelsError::Pairing {
+                    file: f.clone(),
+                    why: format!("no LR image of the same name in {}", lr.path.display()),
+                });
+            };
+            let (w, hh) = (h.width() / scale, h.height() / scale);
+            if l.dimensions() != (w, hh) || w < crop / scale || hh < crop / scale {
+                return Err(ModelsError::Pairing {
+                    file: lf.clone(),
+                    why: format!(
+                        "is {}x{}; expected {w}x{hh} (its HR {} is {}x{}, scale {scale}), at least \
+                         {c}x{c}",
+                        l.width(),
+                        l.height(),
+                        f.display(),
+                        h.width(),
+                        h.height(),
+                        c = crop / scale
+                    ),
+                });
+            }
+            out.push(l.clone());
+        }
+        if let Some((_, (lf, _))) = by_stem.into_iter().min_by(|a, b| a.1 .0.cmp(b.1 .0)) {
+            return Err(ModelsError::Pairing {
+                file: lf.clone(),
+                why: format!("no HR image of the same name in {}", hr.path.display()),
+            });
+        }
+        Ok(Self {
+            hr: hr.images,
+            lr: Some(out),
+        })
+    }
+
+    /// Number of training images.
+    pub fn len(&self) -> usize {
+        self.hr.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.hr.is_empty()
+    }
+}
+
 /// One training batch, planar NCHW, RGB in [0, 1].
 #[derive(Debug, Clone)]
 pub struct Batch {
@@ -204,11 +288,13 @@ pub struct Sampling {
     pub augment: bool,
     /// Iterations per epoch (each epoch is a fresh permutation of the images).
     pub epoch_iterations: u64,
+    /// Real-ESRGAN's degradations instead of the bicubic downscale (unpaired data only).
+    pub degradation: Option<Arc<DegradationConfig>>,
 }
 
 /// Builds the batch of iteration `t` (pure function of the images, `s` and `t`).
-pub fn make_batch(images: &[Arc<RgbImage>], s: &Sampling, t: u64) -> Batch {
-    let n = images.len();
+pub fn make_batch(set: &TrainSet, s: &Sampling, t: u64) -> Batch {
+    let n = set.len();
     let epoch = t / s.epoch_iterations;
     let pos = t % s.epoch_iterations;
     let mut perm: Vec<usize> = (0..n).collect();
@@ -218,12 +304,27 @@ pub fn make_batch(images: &[Arc<RgbImage>], s: &Sampling, t: u64) -> Batch {
         perm.swap(i, j);
     }
     let mut rng = rng_for(s.seed, stream::CROP, t);
+    let mut drng = rng_for(s.seed, stream::DEGRADE, t);
     let side = s.crop as usize;
     let lr_side = side / s.scale as usize;
     let mut hr = Vec::with_capacity(s.batch * 3 * side * side);
     let mut lr = Vec::with_capacity(s.batch * 3 * lr_side * lr_side);
     for j in 0..s.batch {
-        let img = &images[perm[((pos as usize) * s.batch + j) % n]];
+        let i = perm[((pos as usize) * s.batch + j) % n];
+        let img = &set.hr[i];
+        if let Some(lrs) = &set.lr {
+            // Paired: a crop on the LR's grid and the HR crop at the same place.
+            let (l, lc) = (&lrs[i], s.crop / s.scale);
+            let x = rng.random_range(0..=l.width() - lc);
+            let y = rng.random_range(0..=l.height() - lc);
+            let k: u8 = rng.random_range(0..8);
+            let hp = imageops::crop_imm(img.as_ref(), x * s.scale, y * s.scale, s.crop, s.crop);
+            let lp = imageops::crop_imm(l.as_ref(), x, y, lc, lc);
+            let aug = |p: RgbImage| if s.augment { dihedral(&p, k) } else { p };
+            push_chw(&aug(hp.to_image()), &mut hr);
+            push_chw(&aug(lp.to_image()), &mut lr);
+            continue;
+        }
         let x = rng.random_range(0..=img.width() - s.crop);
         let y = rng.random_range(0..=img.height() - s.crop);
         let k: u8 = rng.random_range(0..8);
@@ -234,7 +335,14 @@ pub fn make_batch(images: &[Arc<RgbImage>], s: &Sampling, t: u64) -> Batch {
             patch
         };
         push_chw(&patch, &mut hr);
-        push_chw(&bicubic_down(&patch, s.scale), &mut lr);
+        match &s.degradation {
+            Some(cfg) => {
+                let hp = Planar::from_rgb(&patch);
+                let d = degrade::degrade(&hp, s.scale as usize, cfg, &mut drng);
+                lr.extend_from_slice(&d.data);
+            }
+            None => push_chw(&bicubic_down(&patch, s.scale), &mut lr),
+        }
     }
     Batch {
         iteration: t,
@@ -257,7 +365,7 @@ pub struct Loader {
 impl Loader {
     /// Starts `workers` threads, each holding at most `prefetch` finished batches.
     pub fn start(
-        images: Arc<Vec<Arc<RgbImage>>>,
+        images: Arc<TrainSet>,
         sampling: Sampling,
         start: u64,
         end: u64,
@@ -319,28 +427,43 @@ impl Drop for Loader {
 pub struct ValImage {
     /// The file.
     pub file: PathBuf,
+    /// The degradation of its LR, if any.
+    pub degradation: Option<Fixed>,
     /// The HR and its LR.
     pub image: EvalImage,
 }
 
-/// Prepares validation images from a folder.
+/// Prepares validation images from a folder: each once with its clean bicubic LR, or, with
+/// `degradations`, once per degradation of that LR (seeded by `seed`, the image's index and
+/// the degradation's).
 pub fn validation_set(
     path: &Path,
     scale: u32,
     max_images: Option<usize>,
     threads: usize,
+    degradations: &[Fixed],
+    seed: u64,
 ) -> Result<Vec<ValImage>> {
     // Small images are useless for SSIM (11x11 window after the border crop).
     let folder = ImageFolder::open(path, (2 * scale + 11) * 2, threads)?;
     let n = max_images.unwrap_or(usize::MAX).min(folder.images.len());
-    Ok(folder
-        .images
-        .iter()
-        .zip(&folder.files)
-        .take(n)
-        .map(|(img, f)| ValImage {
-            file: f.clone(),
-            image: EvalImage::new(img, scale as usize),
-        })
-        .collect())
+    let mut out = Vec::new();
+    for (i, (img, f)) in folder.images.iter().zip(&folder.files).take(n).enumerate() {
+        if degradations.is_empty() {
+            out.push(ValImage {
+                file: f.clone(),
+                degradation: None,
+                image: EvalImage::new(img, scale as usize),
+            });
+        }
+        for (j, &d) in degradations.iter().enumerate() {
+            let mut rng = rng_for(seed, stream::VALIDATION, ((i as u64) << 16) | j as u64);
+            out.push(ValImage {
+                file: f.clone(),
+                degradation: Some(d),
+                image: EvalImage::degraded(img, scale as usize, d, &mut rng),
+            });
+        }
+    }
+    Ok(out)
 }

@@ -130,6 +130,14 @@ pub enum ModelsError {
         /// How many files were skipped.
         skipped: usize,
     },
+    /// Paired training data that does not pair up.
+    #[error("paired data: {}: {why}", file.display())]
+    Pairing {
+        /// The HR or LR file at fault.
+        file: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
     /// The run cannot fit the machine's memory.
     #[error(
         "training {generator} at batch {batch}, crop {crop} needs at least {need_mib} MiB, but \

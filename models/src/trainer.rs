@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use image::RgbImage;
 use rand::Rng;
 use srgan_contract::metadata::keys;
 use srgan_runtimes::ndarray::{Array4, ArrayView4};
@@ -21,7 +20,7 @@ use tch::{nn, Device, Tensor};
 
 use crate::adam::Adam;
 use crate::config::{Phase, TrainConfig};
-use crate::data::{self, stream, ImageFolder, Loader, Sampling, ValImage};
+use crate::data::{self, stream, ImageFolder, Loader, Sampling, TrainSet, ValImage};
 use crate::discriminator::{BnMode, Discriminator};
 use crate::error::{ModelsError, Result};
 use crate::generator::{self, AnyGenerator, MainModule};
@@ -101,7 +100,7 @@ pub struct Trainer<G: MainModule = AnyGenerator> {
     adversary: Option<Adversary>,
     vgg: Option<Vgg19Features>,
     ema: Option<(nn::VarStore, G)>,
-    images: Arc<Vec<Arc<RgbImage>>>,
+    images: Arc<TrainSet>,
     sampling: Sampling,
     val: Vec<ValImage>,
     step: u64,
@@ -209,25 +208,36 @@ impl<G: MainModule> Trainer<G> {
             None => None,
         };
         let crop = cfg.data.crop as u32;
+        let scale = cfg.generator.scale() as u32;
         let folder = ImageFolder::open(&train_dir, crop, cfg.data.workers)?;
+        let set = match &cfg.data.train_lr {
+            Some(lr_dir) => {
+                let lr = ImageFolder::open(lr_dir, crop / scale, cfg.data.workers)?;
+                TrainSet::paired(folder, lr, scale, crop)?
+            }
+            None => TrainSet::unpaired(folder.images),
+        };
         let epoch_iterations = cfg
             .epoch_iterations
-            .unwrap_or_else(|| folder.images.len().div_ceil(cfg.data.batch) as u64)
+            .unwrap_or_else(|| set.len().div_ceil(cfg.data.batch) as u64)
             .max(1);
         let sampling = Sampling {
             seed: cfg.seed,
             crop,
-            scale: cfg.generator.scale() as u32,
+            scale,
             batch: cfg.data.batch,
             augment: cfg.data.augment,
             epoch_iterations,
+            degradation: cfg.data.degradation.clone().map(Arc::new),
         };
         let val = match &cfg.data.val {
             Some(v) => data::validation_set(
                 v,
-                cfg.generator.scale() as u32,
+                scale,
                 cfg.data.val_max_images,
                 cfg.data.workers,
+                &cfg.data.val_degradations,
+                cfg.seed,
             )?,
             None => Vec::new(),
         };
@@ -244,7 +254,7 @@ impl<G: MainModule> Trainer<G> {
             adversary,
             vgg,
             ema,
-            images: Arc::new(folder.images),
+            images: Arc::new(set),
             sampling,
             val,
             step: 0,
@@ -604,8 +614,18 @@ impl<G: MainModule> Trainer<G> {
             {
                 let v = self.validate()?;
                 say(format!(
-                    "validation at {}: PSNR {:.2} dB SSIM {:.4} (bicubic {:.2} dB / {:.4})",
-                    self.step, v.psnr, v.ssim, v.bicubic_psnr, v.bicubic_ssim
+                    "validation at {}: PSNR {:.2} dB SSIM {:.4} ({} {:.2} dB / {:.4})",
+                    self.step,
+                    v.psnr,
+                    v.ssim,
+                    // At scale 1 the "bicubic" baseline is the identity: the input itself.
+                    if self.cfg.generator.scale() == 1 {
+                        "input"
+                    } else {
+                        "bicubic"
+                    },
+                    v.bicubic_psnr,
+                    v.bicubic_ssim
                 ));
             }
             let stop = self

@@ -4,6 +4,7 @@
 
 mod adam;
 mod common;
+mod degraded_data;
 mod errors;
 mod losses;
 mod main_modules;

@@ -47,7 +47,20 @@ fn a_short_run_lowers_the_pixel_loss_and_writes_its_files() {
 #[test]
 fn an_interrupted_and_resumed_run_logs_the_same_losses() {
     let (train, _) = photo_folders("resume");
+    resumed_run_matches_the_full_run(tiny_config(&train, Phase::Gan), "resume");
+}
+
+/// The same on Real-ESRGAN's degradations: every random choice of the degradation pipeline
+/// comes from the per-iteration RNG, so a resumed run sees the same LR crops.
+#[test]
+fn a_degraded_run_resumes_exactly() {
+    let (train, _) = photo_folders("resume-deg");
     let mut cfg = tiny_config(&train, Phase::Gan);
+    cfg.data.degradation = Some(Default::default());
+    resumed_run_matches_the_full_run(cfg, "resume-deg");
+}
+
+fn resumed_run_matches_the_full_run(mut cfg: srgan_models::TrainConfig, tag: &str) {
     cfg.iterations = 8;
     cfg.ema_decay = Some(0.9);
     cfg.lr_decay = Some(srgan_models::LrDecay {
@@ -56,7 +69,7 @@ fn an_interrupted_and_resumed_run_logs_the_same_losses() {
     });
     cfg.epoch_iterations = Some(3);
 
-    let full_dir = tmp_dir("resume-full");
+    let full_dir = tmp_dir(&format!("{tag}-full"));
     let mut full: Trainer = Trainer::new(
         cfg.clone(),
         &full_dir,
@@ -66,7 +79,7 @@ fn an_interrupted_and_resumed_run_logs_the_same_losses() {
     .unwrap();
     full.run().unwrap();
 
-    let part_dir = tmp_dir("resume-part");
+    let part_dir = tmp_dir(&format!("{tag}-part"));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let opts = TrainerOptions {
         progress: false,
