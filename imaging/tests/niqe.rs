@@ -150,8 +150,35 @@ fn niqe_matches_basicsr_on_photos_and_their_degradations() {
         "NIQE differs from BasicSR by more than {TOLERANCE}:\n{}",
         failures.join("\n")
     );
+    // crop_border: BasicSR's img[c:-c, c:-c] before the blocks (here 5: the blocks move).
+    let photos = heldout();
+    let mut args: Vec<std::ffi::OsString> = vec!["--crop-border".into(), "5".into()];
+    args.extend(photos.iter().map(|p| p.clone().into_os_string()));
+    let out = python::run_script(&script, &args);
+    let cropped: BTreeMap<String, f64> = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("{} printed no JSON ({e}): {out}", script.display()));
+    for p in &photos {
+        let img = image::open(p).unwrap().to_rgb8();
+        let ours = niqe(&img, 5, &params).unwrap();
+        let basicsr = cropped[&*p.to_string_lossy()];
+        println!(
+            "{:<28} crop_border 5: ours {ours:.6}  BasicSR {basicsr:.6}",
+            p.file_name().unwrap().to_string_lossy()
+        );
+        assert!(
+            (ours - basicsr).abs() <= TOLERANCE,
+            "{}: crop_border 5: ours {ours} vs BasicSR {basicsr}",
+            p.display()
+        );
+        assert_ne!(
+            ours,
+            ours_by_path[p],
+            "crop_border 5 changed nothing for {}",
+            p.display()
+        );
+    }
     // The degradations are seen: noise of sigma 25 makes every photo much less natural.
-    for photo in heldout() {
+    for photo in photos {
         let stem = photo.file_stem().unwrap().to_string_lossy().into_owned();
         let clean = ours_by_path[&photo];
         let noise = ours_by_path[&tmp.join(format!("{stem}-noise25.png"))];
