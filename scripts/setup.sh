@@ -8,6 +8,10 @@
 # binaries they build find libtorch and libonnxruntime without any LD_LIBRARY_PATH; then
 # converts Real-ESRGAN's weights into tests/fixtures/community/ (scripts/community_weights.py);
 # builds the Python package srgan (pysrgan/) into .venv with maturin.
+# Fetches the few files of BasicSR 1.4.2 that NIQE needs (its niqe.py and niqe_pris_params.npz,
+# the reference of srgan_imaging::niqe) from the Python package registry into third_party/basicsr/
+# (gitignored; scripts/fetch_basicsr.py: sha256-pinned sdist, a no-op when already there) and
+# records the npz as SRGAN_NIQE_PARAMS in .cargo/config.toml.
 # Installs Debian's ffmpeg (srgan-run's video input and output) when `ffmpeg` is not on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +49,11 @@ ORT_LIB=$(ls "$SITE"/onnxruntime/capi/libonnxruntime.so.1.* 2>/dev/null | sort -
 [[ -f $LIBTORCH/lib/libtorch_cpu.so ]] || { echo "setup: libtorch not found under $LIBTORCH" >&2; exit 1; }
 [[ -n $ORT_LIB && -f $ORT_LIB ]] || { echo "setup: libonnxruntime.so not found under $SITE/onnxruntime/capi" >&2; exit 1; }
 
+# BasicSR's NIQE (reference code and pristine-model parameters), sha256-pinned; idempotent.
+"$VENV/bin/python" scripts/fetch_basicsr.py --out "$ROOT/third_party/basicsr"
+NIQE_PARAMS=$ROOT/third_party/basicsr/niqe_pris_params.npz
+[[ -f $NIQE_PARAMS ]] || { echo "setup: $NIQE_PARAMS not found after scripts/fetch_basicsr.py" >&2; exit 1; }
+
 mkdir -p .cargo
 TMP=$(mktemp .cargo/config.toml.XXXXXX)
 cat >"$TMP" <<CFG
@@ -54,6 +63,7 @@ LIBTORCH = "$LIBTORCH"
 LIBTORCH_BYPASS_VERSION_CHECK = "0"
 SRGAN_ORT_DYLIB = "$ORT_LIB"
 SRGAN_PYTHON = "$VENV/bin/python"
+SRGAN_NIQE_PARAMS = "$NIQE_PARAMS"
 CFG
 mv "$TMP" .cargo/config.toml
 

@@ -11,6 +11,8 @@
 //! - [`resample`]: MATLAB-style bicubic (and Lanczos3) resizing, for alpha channels and the
 //!   bicubic baseline / LR generation.
 //! - [`metrics`]: PSNR and SSIM on the Y channel, as papers (and BasicSR) report them.
+//! - [`niqe`]: NIQE, the no-reference quality score, as BasicSR computes it (with its
+//!   `niqe_pris_params.npz`).
 //! - [`eval`]: the evaluation protocol (crop, bicubic LR, model, 8-bit output, Y PSNR/SSIM
 //!   with a border of `scale`), shared by trainer validation, `srgan-eval` and `srgan-figure`.
 #![deny(missing_docs)]
@@ -21,6 +23,7 @@ pub mod eval;
 pub mod image_io;
 pub mod metrics;
 pub mod multiple;
+pub mod niqe;
 pub mod pipeline;
 pub mod radius;
 pub mod resample;
