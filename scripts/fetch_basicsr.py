@@ -33,6 +33,10 @@ FILES = {
     "basicsr/utils/color_util.py": "color_util.py",
     "basicsr/utils/matlab_functions.py": "matlab_functions.py",
     "basicsr/utils/registry.py": "registry.py",
+    # The degradation model's reference (imaging/tests/degrade_parity.rs through
+    # scripts/degrade_reference.py): kernels and filter2D.
+    "basicsr/data/degradations.py": "degradations.py",
+    "basicsr/utils/img_process_util.py": "img_process_util.py",
     "LICENSE.txt": "LICENSE.txt",
 }
 NPZ = "niqe_pris_params.npz"
