@@ -674,6 +674,9 @@ impl Activation {
 /// body.{2+2i} conv (F -> F) . body.{3+2i} act                 (convs times)
 /// body.{2+2*convs} conv (F -> 3*scale^2) . PixelShuffle(scale) . + nearest-upsampled input
 /// ```
+///
+/// At scale 1 (Real-ESRGAN's `upscale=1`) the last conv has 3 outputs, PixelShuffle(1) and
+/// nearest upsampling by 1 are identities: the output is the last conv plus the input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SrVggConfig {
@@ -684,7 +687,8 @@ pub struct SrVggConfig {
     /// The activation (default PReLU).
     #[serde(default)]
     pub activation: Activation,
-    /// Upscaling factor: 2, 3 or 4.
+    /// Upscaling factor: 1, 2, 3 or 4 (1: restoration at the input's size, e.g. denoising;
+    /// the last conv has 3 outputs, the shuffle and the upsampling are identities).
     pub scale: usize,
     /// Range of the LR input (default [0, 1]).
     #[serde(default = "unit_range")]
@@ -714,11 +718,11 @@ impl SrVggConfig {
 
     /// Checks that every value is usable.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !matches!(self.scale, 2..=4) {
+        if !matches!(self.scale, 1..=4) {
             return Err(ConfigError {
                 field: "scale",
                 value: self.scale.to_string(),
-                expected: "2, 3 or 4",
+                expected: "1, 2, 3 or 4",
             });
         }
         check_width("features", self.features)?;
@@ -726,7 +730,8 @@ impl SrVggConfig {
         check_ranges(self.lr_range, self.hr_range)
     }
 
-    /// Exact receptive-field radius in LR pixels: one per conv (all on the LR grid).
+    /// Exact receptive-field radius in LR pixels: one per conv (all on the LR grid); the
+    /// skip (nearest upsampling, the identity at x1) and the shuffle add none, at every scale.
     pub fn receptive_field_radius(&self) -> usize {
         self.convs + 2
     }
@@ -938,6 +943,53 @@ mod tests {
             e,
             ArchitectureError::Config(ConfigError { field: "scale", .. })
         ));
+    }
+
+    #[test]
+    fn srvgg_compact_takes_scale_1_to_4() {
+        for s in 1..=4 {
+            assert!(SrVggConfig::new(2, 8, s).validate().is_ok(), "x{s}");
+        }
+        for s in [0, 5, 8] {
+            let e = SrVggConfig::new(2, 8, s).validate().unwrap_err();
+            assert_eq!((e.field, e.expected), ("scale", "1, 2, 3 or 4"), "x{s}");
+        }
+        let e =
+            Architecture::from_json(r#"{"arch":"srvgg_compact","convs":2,"features":8,"scale":0}"#)
+                .unwrap_err();
+        assert!(matches!(
+            e,
+            ArchitectureError::Config(ConfigError { field: "scale", .. })
+        ));
+        // x1: the last conv has 3 outputs; the radius is one LR pixel per conv, as at every
+        // scale (the skip is the input itself); the tail costs F*3 MACs per pixel.
+        let x1 = SrVggConfig::new(3, 8, 1);
+        assert_eq!(
+            x1.param_specs().last().unwrap().shape,
+            vec![3],
+            "body.8.bias"
+        );
+        let last = &x1.param_specs()[x1.param_specs().len() - 2];
+        assert_eq!(
+            (last.name.as_str(), &last.shape[..]),
+            ("body.8.weight", &[3, 8, 3, 3][..])
+        );
+        let arch = Architecture::from(x1.clone());
+        assert_eq!(arch.receptive_field_radius(), 5);
+        assert_eq!(arch.scale(), 1);
+        assert_eq!(arch.input_multiple(), 1);
+        assert_eq!(arch.channels(), 8);
+        assert_eq!(arch.describe(), "SRVGGNetCompact 3x8 (prelu), x1");
+        assert_eq!(
+            arch.macs_per_lr_pixel(),
+            9.0 * (3.0 * 8.0 + 3.0 * 64.0 + 8.0 * 3.0)
+        );
+        assert_eq!(arch.window_bytes_per_pixel(), Some(12 * 8 + 36));
+        assert_eq!(Architecture::from_json(&arch.to_json()).unwrap(), arch);
+        // Every scale has the same radius: the convs all run on the LR grid.
+        for s in 1..=4 {
+            assert_eq!(SrVggConfig::new(16, 64, s).receptive_field_radius(), 18);
+        }
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!   `[G, F, 3, 3]`; the scale follows from the unshuffle factor `u` (1 -> x4, 2 -> x2,
 //!   4 -> x1), the block count from the highest `i`.
 //! - SRVGGNetCompact: `body.0.weight` `[F, 3, 3, 3]`, the last conv `body.{2+2n}.weight`
-//!   `[3*s*s, F, 3, 3]` gives `n` and the scale `s`; PReLU slopes `body.1.weight` `[F]`.
+//!   `[3*s*s, F, 3, 3]` gives `n` and the scale `s` (3 outputs: x1); PReLU slopes
+//!   `body.1.weight` `[F]`.
 //!
 //! An srgan checkpoint (`.safetensors` with the `format` metadata) loads as usual.
 
@@ -355,10 +356,13 @@ pub fn detect(
             ));
         }
         let out = shape(&format!("body.{last}.weight")).map_or(0, |s| s[0]);
-        let scale = (2..=4).find(|s| 3 * s * s == out).ok_or_else(|| {
+        // 3 outputs: scale 1 (a restoration model at the input's size, e.g. a denoiser).
+        let scale = (1..=4).find(|s| 3 * s * s == out).ok_or_else(|| {
             inconsistent(
                 ARCH,
-                format!("body.{last} has {out} outputs: expected 3*s*s for a scale s of 2, 3 or 4"),
+                format!(
+                    "body.{last} has {out} outputs: expected 3*s*s for a scale s of 1, 2, 3 or 4"
+                ),
             )
         })?;
         if shape("body.1.weight").is_none() {
@@ -423,6 +427,9 @@ mod tests {
             SrVggConfig::new(4, 8, 2).into(),
             SrVggConfig::new(0, 8, 3).into(),
             SrVggConfig::new(16, 8, 4).into(),
+            // x1 (last conv 3 outputs), also with no body conv between first and last.
+            SrVggConfig::new(2, 8, 1).into(),
+            SrVggConfig::new(0, 4, 1).into(),
         ] {
             let got = detect(Path::new("m.pth"), &named(arch.clone()), None).unwrap();
             assert_eq!(got, arch);

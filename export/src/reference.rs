@@ -122,7 +122,8 @@ fn rrdbnet(ck: &Checkpoint, cfg: &RrdbConfig, x: Map) -> Map {
 }
 
 /// SRVGGNetCompact as Real-ESRGAN's `srvgg_arch.py` computes it: convs and activations, the
-/// pixel shuffle, plus the nearest-upsampled input.
+/// pixel shuffle, plus the nearest-upsampled input (at scale 1, literally too: PixelShuffle(1)
+/// and nearest upsampling by 1 copy their input).
 fn srvgg(ck: &Checkpoint, cfg: &SrVggConfig, x: Map) -> Map {
     let act = |y: Map, k: usize| match cfg.activation {
         Activation::Prelu => prelu(y, get(ck, &format!("body.{k}.weight"))),
@@ -432,6 +433,54 @@ mod tests {
                 (x % 2000) as f32 / 1000.0 - 1.0
             })
             .collect()
+    }
+
+    /// The farthest LR distance (Chebyshev) from LR pixel `(py, px)` of an output pixel that
+    /// changes when that input pixel changes: the receptive-field radius seen from the other
+    /// side (the pre-clamp output, so that no clamp hides a change).
+    fn farthest_change(ck: &Checkpoint, h: usize, w: usize, (py, px): (usize, usize)) -> usize {
+        let s = ck.config.scale();
+        let run = |x: Vec<f32>| match &ck.config {
+            Architecture::SrVggCompact(cfg) => srvgg(ck, cfg, map(3, h, w, x)),
+            Architecture::RrdbNet(cfg) => rrdbnet(ck, cfg, map(3, h, w, x)),
+            Architecture::SrResNet(cfg) => srresnet(ck, cfg, map(3, h, w, x)),
+        };
+        let x: Vec<f32> = pattern(3 * h * w, 3)
+            .iter()
+            .map(|v| 0.5 + 0.4 * v)
+            .collect();
+        let base = run(x.clone());
+        let mut poked = x;
+        for c in 0..3 {
+            poked[(c * h + py) * w + px] += 0.3;
+        }
+        let poked = run(poked);
+        assert_eq!((poked.c, poked.h, poked.w), (3, h * s, w * s));
+        let mut far = 0;
+        for (i, (a, b)) in base.data.iter().zip(&poked.data).enumerate() {
+            if a != b {
+                let (y, x) = ((i / (w * s)) % (h * s) / s, i % (w * s) / s);
+                far = far.max(y.abs_diff(py)).max(x.abs_diff(px));
+            }
+        }
+        far
+    }
+
+    #[test]
+    fn srvgg_receptive_field_radius_is_exact_at_every_scale() {
+        // One input pixel changes the outputs exactly `radius` LR pixels away and no farther:
+        // a tile pad of the radius is enough and one less is not (x1: the skip adds none).
+        for (convs, scale) in [(3usize, 1usize), (0, 1), (2, 2), (1, 3), (2, 4)] {
+            let cfg = SrVggConfig::new(convs, 4, scale);
+            let r = cfg.receptive_field_radius();
+            let ck = Checkpoint::random_init(cfg, 7).unwrap();
+            let (h, w) = (2 * r + 5, 2 * r + 4);
+            assert_eq!(
+                farthest_change(&ck, h, w, (r + 2, r + 1)),
+                r,
+                "convs {convs}, x{scale}"
+            );
+        }
     }
 
     #[test]

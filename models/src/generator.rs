@@ -306,7 +306,12 @@ impl MainModule for SrVggNet {
                 Activation::Leakyrelu => leaky_relu(&h, f64::from(Activation::LEAKY_SLOPE)),
             };
         }
-        self.convs[n - 1].forward(&h).pixel_shuffle(self.scale) + nearest(xs, self.scale)
+        let y = self.convs[n - 1].forward(&h);
+        if self.scale == 1 {
+            // PixelShuffle(1) and nearest upsampling by 1 are identities.
+            return y + xs;
+        }
+        y.pixel_shuffle(self.scale) + nearest(xs, self.scale)
     }
 }
 

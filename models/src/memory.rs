@@ -119,4 +119,24 @@ mod tests {
         b.data.batch *= 2;
         assert!(training_bytes(&b) > training_bytes(&cfg));
     }
+
+    #[test]
+    fn srvgg_compact_x1_costs_its_whole_crop_per_sample() {
+        use srgan_contract::SrVggConfig;
+        let at = |scale| {
+            let mut cfg = TrainConfig {
+                generator: SrVggConfig::new(16, 64, scale).into(),
+                ..TrainConfig::default()
+            };
+            cfg.data.crop = 96;
+            (generator_activations(&cfg), training_bytes(&cfg))
+        };
+        // x1: the LR crop is the whole 96x96 crop, 17 feature maps of 64 and 6 of 3 channels
+        // per pixel; x2: a quarter of the pixels, 12 channels for the tail and the skip.
+        let (x1, bytes1) = at(1);
+        assert_eq!(x1, 96 * 96 * (64 * 17 + 6));
+        let (x2, bytes2) = at(2);
+        assert_eq!(x2, 48 * 48 * (64 * 17 + 24));
+        assert!(bytes1 > bytes2, "{bytes1} vs {bytes2}");
+    }
 }

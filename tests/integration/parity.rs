@@ -136,7 +136,7 @@ fn check_parity(ck: &Checkpoint, path: &Path, inputs: &[Array4<f32>]) {
     }
 }
 
-/// RRDBNet (x4, and x2 / x1 through SpaceToDepth) and SRVGGNetCompact (x2, x3, x4, each
+/// RRDBNet (x4, and x2 / x1 through SpaceToDepth) and SRVGGNetCompact (x1, x2, x3, x4, each
 /// activation) on both runtimes against the reference pass, which computes them the way
 /// BasicSR does (pixel_unshuffle, nearest upsampling by index, unfolded residual scaling).
 #[test]
@@ -172,6 +172,21 @@ fn community_architectures_on_both_runtimes() {
             }
             .into(),
             vec![[1, 3, 9, 5]],
+        ),
+        // x1 (restoration at the input's size): the last conv plus the input.
+        (
+            SrVggConfig::new(3, 8, 1).into(),
+            vec![[1, 3, 11, 7], [2, 3, 1, 2]],
+        ),
+        (
+            SrVggConfig {
+                activation: Activation::Leakyrelu,
+                lr_range: [-1.0, 1.0],
+                hr_range: [-1.0, 1.0],
+                ..SrVggConfig::new(1, 4, 1)
+            }
+            .into(),
+            vec![[1, 3, 6, 9]],
         ),
     ];
     for (seed, (arch, shapes)) in cases.into_iter().enumerate() {

@@ -7,6 +7,10 @@
 //! 1x1 `Conv` with weights 0 and 1, so `shuffle(conv) + up(x) = shuffle(conv + repeat(x))`
 //! exactly, with one shuffle and no `Resize`. The training output range is folded into the
 //! last conv and the repetition's weights.
+//!
+//! At scale 1 both the shuffle and the upsampling are identities: the graph is the last conv
+//! plus the input (times `1 / (hi - lo)` of the output range, a `Mul`, only when that is not
+//! 1), with no `DepthToSpace`, no `Resize` and no repetition conv.
 
 use crate::checkpoint::{Checkpoint, Tensor};
 use crate::ops::{self, GraphBuilder};
@@ -37,11 +41,22 @@ pub(crate) fn graph(
     }
     let last = format!("body.{}", cfg.last_conv());
     let y = output_conv(g, ck, &last, &y, 3)?;
+    let range = cfg.hr_range;
+    let gain = 1.0 / (range[1] - range[0]);
+
+    if cfg.scale == 1 {
+        // The skip is the input itself, scaled like the output.
+        let skip = if gain == 1.0 {
+            x.to_string()
+        } else {
+            let gain = g.scalar("skip.gain", gain);
+            ops::mul(g, "skip.scale", x, &gain)
+        };
+        return Ok(ops::add(g, "skip.add", &y, &skip));
+    }
 
     // The skip: each input channel repeated s^2 times by a 1x1 conv, scaled like the output.
     let s2 = cfg.scale * cfg.scale;
-    let range = cfg.hr_range;
-    let gain = 1.0 / (range[1] - range[0]);
     let mut rw = vec![0.0f32; 3 * s2 * 3];
     for c in 0..3 {
         for k in 0..s2 {

@@ -46,12 +46,19 @@ fn onnx_checker_accepts_every_exported_model() {
         ("rrdb_x1_opset21", RrdbConfig::new(1, 8, 4, 1).into(), 21),
         ("srvgg_x3", SrVggConfig::new(2, 8, 3).into(), default.opset),
         ("srvgg_x4_opset13", SrVggConfig::new(2, 8, 4).into(), 13),
+        ("srvgg_x1", SrVggConfig::new(2, 8, 1).into(), default.opset),
+        ("srvgg_x1_opset13", SrVggConfig::new(1, 4, 1).into(), 13),
     ] {
         let ck = Checkpoint::random_init(arch, 3).unwrap();
         let path = dir.join(format!("{name}.onnx"));
         write_onnx(&ck, &path, &ExportOptions::with_opset(opset)).expect("export");
         paths.push(path);
     }
+    // x1 with an output range other than [0, 1]: the skip is scaled by a Mul.
+    let ck = crate::common::community(SrVggConfig::new(2, 8, 1), [-1.0, 1.0], [0.0, 255.0], 4);
+    let path = dir.join("srvgg_x1_ranges.onnx");
+    write_onnx(&ck, &path, &default).expect("export");
+    paths.push(path);
     let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
     let out = run_python("check_model.py", &refs);
     assert_eq!(

@@ -164,6 +164,47 @@ fn op_sets_of_the_community_architectures_are_pinned() {
         let shuffle = g.node.iter().find(|n| n.op_type == "DepthToSpace").unwrap();
         assert_eq!(shuffle.attribute[0].i, 3, "blocksize");
     }
+    // SRVGGNetCompact x1: convs + 2 convs, no skip conv, no shuffle, no Resize; the input is
+    // added as it is, or times 1 / (hi - lo) (a Mul) for an output range other than [0, 1].
+    for (hr_range, muls) in [([0.0, 1.0], 0), ([-0.5, 1.5], 1)] {
+        let m = model(&community(
+            SrVggConfig::new(3, 8, 1),
+            [0.0, 1.0],
+            hr_range,
+            0,
+        ));
+        let want = count(&[
+            ("Conv", 3 + 2),
+            ("PRelu", 3 + 1),
+            ("Add", 1),
+            ("Mul", muls),
+            ("Clip", 1),
+        ]);
+        assert_eq!(op_counts(&m), want, "srvgg x1, hr_range {hr_range:?}");
+        let g = m.graph.as_ref().unwrap();
+        let input = g.input[0].name.clone();
+        let add = g.node.iter().find(|n| n.name == "skip.add").unwrap();
+        let skip = if muls == 0 {
+            input
+        } else {
+            let mul = g.node.iter().find(|n| n.op_type == "Mul").unwrap();
+            assert_eq!(mul.input[0], input);
+            assert_eq!(
+                initializer(&m, &mul.input[1]).f32_values(),
+                Some(vec![0.5]),
+                "1 / (1.5 - -0.5)"
+            );
+            mul.output[0].clone()
+        };
+        assert_eq!(add.input[1], skip);
+        let last = g.node.iter().find(|n| n.name == "body.8").unwrap();
+        assert_eq!(add.input[0], last.output[0]);
+        assert_eq!(
+            initializer(&m, "body.8.weight").dims,
+            vec![3, 8, 3, 3],
+            "x1: the last conv has 3 outputs"
+        );
+    }
 }
 
 /// By default each PReLU is `x + (1 - a) * Relu(-x)`: `Mul(x, -1) -> Relu -> Mul(1 - a) ->

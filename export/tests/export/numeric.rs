@@ -159,6 +159,32 @@ fn cases() -> Vec<Case> {
             plain: false,
         },
         Case {
+            name: "srvgg_x1_c3_f8_prelu_odd_batch2",
+            ck: community(SrVggConfig::new(3, 8, 1), [0.0, 1.0], [0.0, 1.0], 37),
+            shape: [2, 3, 9, 7],
+            plain: false,
+        },
+        Case {
+            name: "srvgg_x1_c2_f8_leakyrelu_ranges",
+            ck: community(
+                SrVggConfig {
+                    activation: Activation::Leakyrelu,
+                    ..SrVggConfig::new(2, 8, 1)
+                },
+                [-1.0, 1.0],
+                [-0.5, 1.5],
+                38,
+            ),
+            shape: [1, 3, 11, 6],
+            plain: false,
+        },
+        Case {
+            name: "srvgg_x1_c1_f4_prelu_plain",
+            ck: community(SrVggConfig::new(1, 4, 1), [0.0, 1.0], [0.0, 1.0], 39),
+            shape: [1, 3, 5, 8],
+            plain: true,
+        },
+        Case {
             name: "x4_b1_c4_odd_plain_tail",
             ck: checkpoint(1, 4, 4, [0.0, 1.0], [-1.0, 1.0], 11),
             shape: [1, 3, 17, 23],

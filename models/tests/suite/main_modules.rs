@@ -1,5 +1,5 @@
 //! Any main module trains with the same `Trainer`: SRResNet, RRDBNet (x4 and the unshuffled
-//! x2) and SRVGGNetCompact (x2, x3) each run phase `pretrain`, then phase `gan` from that
+//! x2) and SRVGGNetCompact (x2, x3, x1) each run phase `pretrain`, then phase `gan` from that
 //! generator with the SRGAN recipe (VGG term, adversarial term, noisy labels), and the trained
 //! checkpoint exports and runs on tch, ort and tract within 1e-4 of each other and of the
 //! plain-Rust reference pass.
@@ -41,6 +41,8 @@ fn every_main_module_trains_both_phases_exports_and_runs_everywhere() {
         RrdbConfig::new(1, 8, 4, 2).into(),
         SrVggConfig::new(2, 8, 2).into(),
         SrVggConfig::new(2, 8, 3).into(),
+        // x1: a restoration model, output at the input's size.
+        SrVggConfig::new(2, 8, 1).into(),
     ];
     let opts = RuntimeOptions {
         threads: Some(1),
