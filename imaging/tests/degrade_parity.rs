@@ -5,7 +5,7 @@
 
 use image::RgbImage;
 use srgan_imaging::degrade::{filter, resize, Kernel, Planar, ResizeMode};
-use srgan_testkit::close::{assert_close, Tolerance};
+use srgan_testkit::{assert_close, Tolerance};
 use srgan_testkit::TempDir;
 
 fn photo() -> RgbImage {
@@ -81,11 +81,12 @@ fn kernels_blur_and_resizes_match_basicsr_and_pytorch() {
                 .iter()
                 .map(|&v| v as f32)
                 .collect();
+            // f32 sums in another order: area 1x3 averages 1024 samples per output.
             assert_close(
                 &key,
                 &want,
                 &resize(&p, w, h, mode).data,
-                Tolerance::abs(2e-6),
+                Tolerance::abs(1e-5),
             );
         }
     }
