@@ -14,6 +14,8 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use srgan_imaging::degrade::Fixed;
 use srgan_imaging::eval::{EvalImage, Scores};
+use srgan_imaging::niqe::NiqeParams;
+use srgan_imaging::pipeline::tensor_to_rgb;
 use srgan_imaging::{read_image, DecodeLimits, ImageError};
 use srgan_runtimes::{Device, RuntimeError, RuntimeOptions, Upscaler};
 
@@ -65,6 +67,11 @@ pub struct EvalArgs {
     /// Seed of --degrade's noise (each image's noise also depends on its file name).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Also report NIQE (no-reference, lower is better; BasicSR's, border = scale) of the
+    /// model's output, of the baseline and of the HR, with BasicSR's pristine-model parameters
+    /// from this `niqe_pris_params.npz` (scripts/setup.sh fetches it into third_party/basicsr/).
+    #[arg(long, value_name = "NPZ")]
+    pub niqe: Option<PathBuf>,
 }
 
 /// `--runtime`.
@@ -142,6 +149,9 @@ pub enum EvalRunError {
     /// The folder holds no PNG or JPEG file.
     #[error("{}: no PNG or JPEG image", .0.display())]
     NoImages(PathBuf),
+    /// `--niqe`'s parameters could not be read.
+    #[error(transparent)]
+    Niqe(#[from] srgan_imaging::niqe::NiqeError),
     /// Every image failed.
     #[error("{}: no image could be evaluated", .0.display())]
     NothingEvaluated(PathBuf),
@@ -170,6 +180,8 @@ pub struct EvalConfig {
     pub degrade: Option<Fixed>,
     /// `--seed`.
     pub seed: u64,
+    /// `--niqe`, read.
+    pub niqe: Option<std::sync::Arc<NiqeParams>>,
 }
 
 /// What a run did.
@@ -179,6 +191,8 @@ pub struct EvalSummary {
     pub scores: Vec<(String, Scores)>,
     /// The mean over the evaluated images.
     pub mean: Scores,
+    /// With `--niqe`: the mean NIQE of the model, the baseline and the HR.
+    pub niqe: Option<NiqeScores>,
     /// The images that could not be evaluated (each reported as it happened).
     pub failed: Vec<PathBuf>,
 }
@@ -250,6 +264,11 @@ impl EvalConfig {
             tta: args.tta,
             degrade: args.degrade,
             seed: args.seed,
+            niqe: args
+                .niqe
+                .as_ref()
+                .map(|p| NiqeParams::from_npz(p).map(std::sync::Arc::new))
+                .transpose()?,
         })
     }
 
@@ -290,18 +309,60 @@ fn open_tch(model: &Path, _opts: &RuntimeOptions) -> Result<Box<dyn Upscaler>, E
     })
 }
 
+/// NIQE (lower is better) of the model's output, of the baseline and of the HR.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NiqeScores {
+    /// The model's output.
+    pub model: f64,
+    /// Bicubic (at scale 1: the input).
+    pub baseline: f64,
+    /// The HR itself.
+    pub hr: f64,
+}
+
+impl NiqeScores {
+    fn mean(all: &[NiqeScores]) -> NiqeScores {
+        let n = all.len() as f64;
+        NiqeScores {
+            model: all.iter().map(|s| s.model).sum::<f64>() / n,
+            baseline: all.iter().map(|s| s.baseline).sum::<f64>() / n,
+            hr: all.iter().map(|s| s.hr).sum::<f64>() / n,
+        }
+    }
+}
+
 /// One image through the protocol, its LR degraded by `degrade` (seeded by `seed` and the
-/// file name, so that every model sees the same noisy input).
+/// file name, so that every model sees the same noisy input); NIQE too with `niqe`.
 fn evaluate_file(
     up: &mut dyn Upscaler,
     path: &Path,
+    cfg: &EvalConfig,
     scale: usize,
-    degrade: Option<Fixed>,
-    seed: u64,
-) -> Result<Scores, EvalFileError> {
+) -> Result<(Scores, Option<NiqeScores>), EvalFileError> {
     let decoded = read_image(path, &DecodeLimits::default())?;
-    let image = eval_image(&decoded.image.to_rgb8(), path, scale, degrade, seed);
-    Ok(image.evaluate_upscaler(up)?)
+    let image = eval_image(&decoded.image.to_rgb8(), path, scale, cfg.degrade, cfg.seed);
+    let mut output = None;
+    let scores = image.evaluate(|lr| {
+        let sr = up.upscale(lr)?;
+        if cfg.niqe.is_some() {
+            output = Some(sr.clone());
+        }
+        Ok::<_, RuntimeError>(sr)
+    })?;
+    let niqe = match (&cfg.niqe, output) {
+        (Some(p), Some(sr)) => {
+            let of = |x: &srgan_runtimes::ndarray::Array4<f32>| {
+                srgan_imaging::niqe::niqe(&tensor_to_rgb(x.view()), scale, p)
+            };
+            Some(NiqeScores {
+                model: of(&sr)?,
+                baseline: of(&image.bicubic())?,
+                hr: srgan_imaging::niqe::niqe(image.hr(), scale, p)?,
+            })
+        }
+        _ => None,
+    };
+    Ok((scores, niqe))
 }
 
 /// The protocol's HR/LR pair of the photo read from `path`, its LR degraded by `degrade` with
@@ -331,6 +392,8 @@ enum EvalFileError {
     Image(#[from] ImageError),
     #[error(transparent)]
     Eval(#[from] srgan_imaging::EvalError),
+    #[error("NIQE")]
+    Niqe(#[from] srgan_imaging::niqe::NiqeError),
 }
 
 /// The PNG and JPEG files of a folder, sorted.
@@ -360,11 +423,26 @@ fn list_images(dir: &Path) -> Result<Vec<PathBuf>, EvalRunError> {
     Ok(v)
 }
 
-fn row(name: &str, s: &Scores) -> String {
+fn row(name: &str, s: &Scores, n: Option<&NiqeScores>) -> String {
+    let niqe = n
+        .map(|n| format!(" {:>7.3} {:>9.3} {:>7.3}", n.model, n.baseline, n.hr))
+        .unwrap_or_default();
     format!(
-        "{name:<28} {:>9.2} {:>7.4} {:>12.2} {:>9.4}",
+        "{name:<28} {:>9.2} {:>7.4} {:>12.2} {:>9.4}{niqe}",
         s.psnr, s.ssim, s.bicubic_psnr, s.bicubic_ssim
     )
+}
+
+fn json_record(name: &str, s: &Scores, n: Option<&NiqeScores>, cfg: &EvalConfig) -> String {
+    let mut rec = serde_json::json!({"image": name, "psnr": s.psnr, "ssim": s.ssim,
+        "bicubic_psnr": s.bicubic_psnr, "bicubic_ssim": s.bicubic_ssim,
+        "degrade": cfg.degrade.map(|d| d.to_string()), "seed": cfg.seed});
+    if let Some(n) = n {
+        rec["niqe"] = n.model.into();
+        rec["bicubic_niqe"] = n.baseline.into();
+        rec["hr_niqe"] = n.hr.into();
+    }
+    format!("{rec}\n")
 }
 
 /// Evaluates every image: prints a table on stdout, a warning on stderr for each image that
@@ -394,24 +472,27 @@ pub fn run(cfg: &EvalConfig) -> Result<EvalSummary, EvalRunError> {
     } else {
         ("bicubic dB", "bic SSIM")
     };
+    let niqe_head = if cfg.niqe.is_some() {
+        format!(" {:>7} {:>9} {:>7}", "NIQE", "base NIQE", "HR NIQE")
+    } else {
+        String::new()
+    };
     println!(
-        "{:<28} {:>9} {:>7} {:>12} {:>9}",
+        "{:<28} {:>9} {:>7} {:>12} {:>9}{niqe_head}",
         "image", "PSNR dB", "SSIM", base, base_ssim
     );
-    let (mut scores, mut failed) = (Vec::new(), Vec::new());
+    let (mut scores, mut niqes, mut failed) = (Vec::new(), Vec::new(), Vec::new());
     for f in &cfg.images {
         let name = f
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        match evaluate_file(up.as_mut(), f, scale, cfg.degrade, cfg.seed) {
-            Ok(sc) => {
-                println!("{}", row(&name, &sc));
-                let rec = serde_json::json!({"image": name, "psnr": sc.psnr, "ssim": sc.ssim,
-                    "bicubic_psnr": sc.bicubic_psnr, "bicubic_ssim": sc.bicubic_ssim,
-                    "degrade": cfg.degrade.map(|d| d.to_string()), "seed": cfg.seed});
-                json.push_str(&format!("{rec}\n"));
+        match evaluate_file(up.as_mut(), f, cfg, scale) {
+            Ok((sc, n)) => {
+                println!("{}", row(&name, &sc, n.as_ref()));
+                json.push_str(&json_record(&name, &sc, n.as_ref(), cfg));
                 scores.push((name, sc));
+                niqes.extend(n);
             }
             Err(e) => {
                 eprintln!(
@@ -428,11 +509,14 @@ pub fn run(cfg: &EvalConfig) -> Result<EvalSummary, EvalRunError> {
     }
     let all: Vec<Scores> = scores.iter().map(|(_, s)| *s).collect();
     let m = Scores::mean(&all);
-    println!("{}", row(&format!("mean of {}", all.len()), &m));
+    let niqe = (!niqes.is_empty()).then(|| NiqeScores::mean(&niqes));
+    let mean_name = format!("mean of {}", all.len());
+    println!("{}", row(&mean_name, &m, niqe.as_ref()));
     if let Some(path) = &cfg.json {
-        let rec = serde_json::json!({"image": "mean", "images": all.len(), "psnr": m.psnr,
-            "ssim": m.ssim, "bicubic_psnr": m.bicubic_psnr, "bicubic_ssim": m.bicubic_ssim,
-            "degrade": cfg.degrade.map(|d| d.to_string()), "seed": cfg.seed});
+        let mut rec: serde_json::Value =
+            serde_json::from_str(&json_record("mean", &m, niqe.as_ref(), cfg))
+                .expect("json_record writes JSON");
+        rec["images"] = all.len().into();
         json.push_str(&format!("{rec}\n"));
         srgan_contract::files::atomic_write_with(path, cfg.overwrite, |w| {
             w.write_all(json.as_bytes())
@@ -445,6 +529,7 @@ pub fn run(cfg: &EvalConfig) -> Result<EvalSummary, EvalRunError> {
     Ok(EvalSummary {
         scores,
         mean: m,
+        niqe,
         failed,
     })
 }

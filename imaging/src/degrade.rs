@@ -157,6 +157,9 @@ pub struct StageConfig {
     pub resize_prob: [f64; 3],
     /// Range of the resize factor (below 1 down, above 1 up).
     pub resize_range: [f64; 2],
+    /// Probability that the stage adds noise at all (Real-ESRGAN: always, 1).
+    #[serde(default = "one")]
+    pub noise_prob: f64,
     /// Probability of Gaussian noise (Poisson otherwise).
     pub gaussian_noise_prob: f64,
     /// Range of the Gaussian noise's sigma, on the 0-255 scale.
@@ -165,8 +168,16 @@ pub struct StageConfig {
     pub poisson_scale_range: [f64; 2],
     /// Probability that the noise is grey (the same in every channel).
     pub gray_noise_prob: f64,
+    /// Probability that the stage's JPEG (the first stage's, or the final one) is applied
+    /// (Real-ESRGAN: always, 1).
+    #[serde(default = "one")]
+    pub jpeg_prob: f64,
     /// Range of the JPEG quality.
     pub jpeg_range: [f64; 2],
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl StageConfig {
@@ -185,10 +196,12 @@ impl StageConfig {
             },
             resize_prob: [0.2, 0.7, 0.1],
             resize_range: [0.15, 1.5],
+            noise_prob: 1.0,
             gaussian_noise_prob: 0.5,
             noise_range: [1.0, 30.0],
             poisson_scale_range: [0.05, 3.0],
             gray_noise_prob: 0.4,
+            jpeg_prob: 1.0,
             jpeg_range: [30.0, 95.0],
         }
     }
@@ -242,6 +255,8 @@ impl StageConfig {
                 "a range around 1 (down to the first value, up to the second)",
             ));
         }
+        prob(&f("noise_prob"), self.noise_prob)?;
+        prob(&f("jpeg_prob"), self.jpeg_prob)?;
         prob(&f("gaussian_noise_prob"), self.gaussian_noise_prob)?;
         range(&f("noise_range"), self.noise_range, 0.0, 255.0)?;
         range(
@@ -525,13 +540,112 @@ fn reflect(i: isize, n: usize) -> usize {
 
 /// Correlates every channel with `k` after reflect-padding by `k.size / 2` (Real-ESRGAN's
 /// `filter2D`; its kernels are point-symmetric, so correlation and convolution agree).
+///
+/// Two shortcuts that change nothing beyond f32 rounding (measured: a third of the pipeline's
+/// time): border rings of the kernel whose taps are all below 1e-12 are dropped, and a
+/// separable kernel (rank 1, e.g. an isotropic Gaussian) runs as a row pass and a column pass.
 pub fn filter(img: &Planar, k: &Kernel) -> Planar {
+    let k = trimmed(k);
     if k.size == 1 {
         let w = k.weights[0] as f32;
         let mut out = img.clone();
         out.data.iter_mut().for_each(|v| *v *= w);
         return out;
     }
+    match separable(&k) {
+        Some((col, row)) => filter_separable(img, &col, &row),
+        None => filter_2d(img, &k),
+    }
+}
+
+/// `k` without its outer rings of taps below 1e-12.
+fn trimmed(k: &Kernel) -> std::borrow::Cow<'_, Kernel> {
+    let n = k.size;
+    let mut r = n / 2;
+    let negligible = |ring: usize| {
+        let (lo, hi) = (n / 2 - ring, n / 2 + ring);
+        (0..n * n).all(|i| {
+            let (y, x) = (i / n, i % n);
+            let on_ring = (y == lo || y == hi || x == lo || x == hi)
+                && (lo..=hi).contains(&y)
+                && (lo..=hi).contains(&x);
+            !on_ring || k.weights[i].abs() < 1e-12
+        })
+    };
+    while r > 0 && negligible(r) {
+        r -= 1;
+    }
+    if 2 * r + 1 == n {
+        return std::borrow::Cow::Borrowed(k);
+    }
+    let (m, off) = (2 * r + 1, n / 2 - r);
+    let weights = (0..m * m)
+        .map(|i| k.weights[(i / m + off) * n + i % m + off])
+        .collect();
+    std::borrow::Cow::Owned(Kernel { size: m, weights })
+}
+
+/// `Some((column, row))` with `k[y][x] = column[y] * row[x]` when `k` is rank 1.
+fn separable(k: &Kernel) -> Option<(Vec<f32>, Vec<f32>)> {
+    let (n, c) = (k.size, k.size / 2);
+    let w = |y: usize, x: usize| k.weights[y * n + x];
+    let centre = w(c, c);
+    if centre <= 0.0 {
+        return None;
+    }
+    let rank1 = (0..n * n).all(|i| {
+        let (y, x) = (i / n, i % n);
+        (w(y, x) * centre - w(y, c) * w(c, x)).abs() <= 1e-12 * centre * centre
+    });
+    if !rank1 {
+        return None;
+    }
+    let s = centre.sqrt();
+    let col = (0..n).map(|y| (w(y, c) / s) as f32).collect();
+    let row = (0..n).map(|x| (w(c, x) / s) as f32).collect();
+    Some((col, row))
+}
+
+fn filter_separable(img: &Planar, col: &[f32], row: &[f32]) -> Planar {
+    let (w, h, p) = (img.width, img.height, row.len() / 2);
+    let xs: Vec<usize> = (0..w + 2 * p)
+        .map(|x| reflect(x as isize - p as isize, w))
+        .collect();
+    let mut data = vec![0f32; img.data.len()];
+    let mut padded = vec![0f32; w + 2 * p];
+    let mut mid = vec![0f32; w * h];
+    for c in 0..3 {
+        let src = img.plane(c);
+        for y in 0..h {
+            let s = &src[y * w..(y + 1) * w];
+            padded.iter_mut().zip(&xs).for_each(|(d, &x)| *d = s[x]);
+            let out = &mut mid[y * w..(y + 1) * w];
+            out.fill(0.0);
+            for (kx, &wt) in row.iter().enumerate() {
+                for (o, v) in out.iter_mut().zip(&padded[kx..kx + w]) {
+                    *o += wt * v;
+                }
+            }
+        }
+        let dst = &mut data[c * w * h..(c + 1) * w * h];
+        for y in 0..h {
+            let out = &mut dst[y * w..(y + 1) * w];
+            for (ky, &wt) in col.iter().enumerate() {
+                let sy = reflect(y as isize + ky as isize - p as isize, h);
+                for (o, v) in out.iter_mut().zip(&mid[sy * w..(sy + 1) * w]) {
+                    *o += wt * v;
+                }
+            }
+        }
+    }
+    Planar {
+        width: w,
+        height: h,
+        data,
+    }
+}
+
+fn filter_2d(img: &Planar, k: &Kernel) -> Planar {
     let (w, h, p) = (img.width, img.height, k.size / 2);
     let (pw, ph) = (w + 2 * p, h + 2 * p);
     let kw: Vec<f32> = k.weights.iter().map(|&v| v as f32).collect();
@@ -755,6 +869,9 @@ pub fn jpeg(img: &Planar, quality: u8) -> Planar {
 }
 
 fn noise<R: Rng + ?Sized>(img: &mut Planar, s: &StageConfig, rng: &mut R) {
+    if !rng.random_bool(s.noise_prob) {
+        return;
+    }
     let gaussian = rng.random_bool(s.gaussian_noise_prob);
     let gray = rng.random_bool(s.gray_noise_prob);
     if gaussian {
@@ -766,8 +883,11 @@ fn noise<R: Rng + ?Sized>(img: &mut Planar, s: &StageConfig, rng: &mut R) {
     }
 }
 
-fn random_jpeg<R: Rng + ?Sized>(img: &Planar, r: [f64; 2], rng: &mut R) -> Planar {
-    jpeg(img, uniform(rng, r).round() as u8)
+fn random_jpeg<R: Rng + ?Sized>(img: &Planar, s: &StageConfig, rng: &mut R) -> Planar {
+    if !rng.random_bool(s.jpeg_prob) {
+        return img.clone();
+    }
+    jpeg(img, uniform(rng, s.jpeg_range).round() as u8)
 }
 
 fn resize_factor<R: Rng + ?Sized>(rng: &mut R, s: &StageConfig) -> f64 {
@@ -809,7 +929,7 @@ pub fn degrade<R: Rng + ?Sized>(
     x = resize(&x, size(x.width, f), size(x.height, f), mode);
     noise(&mut x, &cfg.first, rng);
     x.clamp();
-    x = random_jpeg(&x, cfg.first.jpeg_range, rng);
+    x = random_jpeg(&x, &cfg.first, rng);
 
     // Second stage.
     if rng.random_bool(cfg.second.blur_prob) {
@@ -825,10 +945,10 @@ pub fn degrade<R: Rng + ?Sized>(
     if rng.random_bool(0.5) {
         x = filter(&resize(&x, lw, lh, mode), &k3);
         x.clamp();
-        x = random_jpeg(&x, cfg.second.jpeg_range, rng);
+        x = random_jpeg(&x, &cfg.second, rng);
     } else {
         x.clamp();
-        x = random_jpeg(&x, cfg.second.jpeg_range, rng);
+        x = random_jpeg(&x, &cfg.second, rng);
         x = filter(&resize(&x, lw, lh, mode), &k3);
     }
     x.quantise();
@@ -970,6 +1090,24 @@ mod tests {
     }
 
     #[test]
+    fn the_shortcuts_match_the_plain_2d_filter() {
+        let p = Planar::from_rgb(&photo(33, 20));
+        for k in [
+            Kernel::bivariate(21, 1.4, 1.4, 0.0, 1.0, false), // separable
+            Kernel::bivariate(21, 0.4, 0.3, 0.7, 1.0, false), // trimmed
+            Kernel::bivariate(9, 2.0, 0.8, 0.4, 1.0, false),  // neither
+        ] {
+            let (fast, plain) = (filter(&p, &k), filter_2d(&p, &k));
+            for (a, b) in fast.data.iter().zip(&plain.data) {
+                assert!((a - b).abs() < 2e-6, "{a} vs {b}");
+            }
+        }
+        assert!(separable(&Kernel::bivariate(21, 1.4, 1.4, 0.0, 1.0, false)).is_some());
+        assert!(trimmed(&Kernel::bivariate(21, 0.4, 0.3, 0.7, 1.0, false)).size < 21);
+        assert!(separable(&Kernel::bivariate(9, 2.0, 0.8, 0.4, 1.0, false)).is_none());
+    }
+
+    #[test]
     fn reflect_matches_numpy() {
         // np.pad(np.arange(4), 5, mode="reflect")
         let want = [1, 2, 3, 2, 1, 0, 1, 2, 3, 2, 1, 0, 1, 2];
@@ -1017,6 +1155,28 @@ mod tests {
             let c = degrade(&hr, scale, &cfg, &mut StdRng::seed_from_u64(8));
             assert_ne!(a, c);
         }
+    }
+
+    #[test]
+    fn with_every_step_off_scale_1_is_the_identity() {
+        let mut cfg = DegradationConfig::default();
+        for st in [&mut cfg.first, &mut cfg.second] {
+            st.blur_prob = 0.0;
+            st.resize_prob = [0.0, 0.0, 1.0];
+            st.noise_prob = 0.0;
+            st.jpeg_prob = 0.0;
+        }
+        cfg.final_sinc_prob = 0.0;
+        cfg.validate().unwrap();
+        let hr = Planar::from_rgb(&photo(40, 30));
+        for seed in 0..5 {
+            let lr = degrade(&hr, 1, &cfg, &mut StdRng::seed_from_u64(seed));
+            assert_eq!(lr, hr, "seed {seed}");
+        }
+        // Only JPEG on: the output differs, and only by JPEG's kind of error (no noise floor).
+        cfg.second.jpeg_prob = 1.0;
+        let lr = degrade(&hr, 1, &cfg, &mut StdRng::seed_from_u64(0));
+        assert_ne!(lr, hr);
     }
 
     #[test]

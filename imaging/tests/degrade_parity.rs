@@ -5,8 +5,8 @@
 
 use image::RgbImage;
 use srgan_imaging::degrade::{filter, resize, Kernel, Planar, ResizeMode};
-use srgan_testkit::{assert_close, Tolerance};
 use srgan_testkit::TempDir;
+use srgan_testkit::{assert_close, Tolerance};
 
 fn photo() -> RgbImage {
     RgbImage::from_fn(64, 48, |x, y| {

@@ -380,6 +380,7 @@ impl Loader {
             let images = images.clone();
             let s = sampling.clone();
             handles.push(std::thread::spawn(move || {
+                lower_priority();
                 let mut t = start + w;
                 while t < end {
                     if tx.send(make_batch(&images, &s, t)).is_err() {
@@ -409,6 +410,17 @@ impl Loader {
         debug_assert_eq!(b.iteration, self.next);
         self.next += 1;
         Some(b)
+    }
+}
+
+/// Lowers the calling thread's scheduling priority (nice 10; Linux applies `setpriority` to
+/// the calling thread). libtorch's intra-op threads run in lockstep: a loader that takes a core
+/// from one of them stalls both, so the loader should run when they wait, not preempt them.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its integer arguments; on failure the priority is unchanged.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
     }
 }
 

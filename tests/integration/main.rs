@@ -8,6 +8,7 @@ mod common;
 mod cli;
 mod community;
 mod contract;
+mod degraded;
 mod exit_codes;
 mod faults;
 mod images;

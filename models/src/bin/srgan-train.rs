@@ -52,8 +52,14 @@ fn run(args: TrainArgs) -> anyhow::Result<RunOutcome> {
         job.out.display()
     );
     if let Some(v) = outcome.last_validation {
+        // At scale 1 the "bicubic" baseline is the identity: the input itself.
+        let base = if job.config.generator.scale() == 1 {
+            "input"
+        } else {
+            "bicubic"
+        };
         eprintln!(
-            "validation: PSNR {:.2} dB SSIM {:.4} (bicubic {:.2} dB / {:.4}); best PSNR {:.2} dB",
+            "validation: PSNR {:.2} dB SSIM {:.4} ({base} {:.2} dB / {:.4}); best PSNR {:.2} dB",
             v.psnr,
             v.ssim,
             v.bicubic_psnr,
