@@ -39,7 +39,10 @@ def evaluate(binary, model, data, params, degrade, out):
 
 
 def cell(psnr, ssim, niqe):
-    return f"{psnr:.2f} / {ssim:.4f} / {niqe:.2f}"
+    # JSON has no infinity: srgan-eval writes null for the PSNR of an output equal to the HR
+    # (the x1 baseline on a clean input is the HR itself).
+    p = "inf" if psnr is None else f"{psnr:.2f}"
+    return f"{p} / {ssim:.4f} / {niqe:.2f}"
 
 
 def main():

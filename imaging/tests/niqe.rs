@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use image::RgbImage;
+use srgan_imaging::degrade::Fixed;
 use srgan_imaging::niqe::{niqe, NiqeError, NiqeParams};
 use srgan_testkit::{python, TempDir};
 
@@ -52,43 +53,16 @@ fn heldout() -> Vec<PathBuf> {
     v
 }
 
-/// A small deterministic generator (xorshift64*) for the noise.
-struct Rng(u64);
-impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let x = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
-        ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-    }
-}
-
 fn noisy(img: &RgbImage, sigma: f64, seed: u64) -> RgbImage {
-    let mut rng = Rng(seed);
-    let mut out = img.clone();
-    for p in out.pixels_mut() {
-        for c in p.0.iter_mut() {
-            *c = (*c as f64 + sigma * rng.normal()).round().clamp(0.0, 255.0) as u8;
-        }
-    }
-    out
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    Fixed::Noise(sigma).apply(img, &mut rng)
 }
 
-/// JPEG at quality 30, decoded again (both sides then read the same PNG: this compares NIQE,
-/// not JPEG decoders).
+/// JPEG at `quality`, decoded again (both sides then read the same PNG: this compares NIQE,
+/// not JPEG decoders): the evaluation's `jpeg:Q`.
 fn jpeg(img: &RgbImage, quality: u8) -> RgbImage {
-    let mut buf = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, quality)
-        .encode_image(img)
-        .expect("JPEG encoding");
-    image::load_from_memory(&buf)
-        .expect("JPEG decoding")
-        .to_rgb8()
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0);
+    Fixed::Jpeg(quality).apply(img, &mut rng)
 }
 
 #[test]

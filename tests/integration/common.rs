@@ -152,3 +152,16 @@ pub fn max_level_diff(a: &DynamicImage, b: &DynamicImage) -> u32 {
             .unwrap_or(0),
     }
 }
+
+/// A temporary path as the `&str` a command line takes.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 temp path")
+}
+
+/// Runs the `srgan-eval` binary that cargo built.
+pub fn srgan_eval(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_srgan-eval"))
+        .args(args)
+        .output()
+        .expect("start srgan-eval")
+}

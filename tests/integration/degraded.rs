@@ -2,22 +2,10 @@
 //! table and the no-reference metric beside PSNR/SSIM.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use srgan_contract::exit;
 
-use crate::common::{self, TempDir};
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 temp path")
-}
-
-fn eval(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_srgan-eval"))
-        .args(args)
-        .output()
-        .expect("start srgan-eval")
-}
+use crate::common::{self, s, srgan_eval, TempDir};
 
 fn niqe_params() -> String {
     std::env::var("SRGAN_NIQE_PARAMS")
@@ -49,7 +37,7 @@ fn degraded_inputs_and_niqe_are_reported_and_reproducible() {
         let mut args = vec![s(&model), "--data", s(&data), "--runtime", "ort"];
         args.extend_from_slice(&["--niqe", &params, "--json", s(&report)]);
         args.extend_from_slice(extra);
-        let o = eval(&args);
+        let o = srgan_eval(&args);
         assert!(o.status.success(), "{}", common::stderr(&o));
         let out = String::from_utf8_lossy(&o.stdout).into_owned();
         assert!(out.contains("NIQE"), "{out}");
@@ -94,7 +82,7 @@ fn bad_degradations_and_niqe_params_are_one_line_errors() {
     ] {
         let mut all = vec![s(&model), "--data", s(&data)];
         all.extend(args);
-        let o = eval(&all);
+        let o = srgan_eval(&all);
         let err = common::stderr(&o);
         assert_eq!(o.status.code(), Some(i32::from(exit::FAILURE)), "{err}");
         assert!(!err.contains("panicked"), "{err}");
@@ -102,7 +90,7 @@ fn bad_degradations_and_niqe_params_are_one_line_errors() {
     }
     let not_npz = dir.join("params.npz");
     std::fs::write(&not_npz, b"not a zip").unwrap();
-    let o = eval(&[s(&model), "--data", s(&data), "--niqe", s(&not_npz)]);
+    let o = srgan_eval(&[s(&model), "--data", s(&data), "--niqe", s(&not_npz)]);
     let err = common::stderr(&o);
     assert_eq!(o.status.code(), Some(i32::from(exit::FAILURE)), "{err}");
     assert!(

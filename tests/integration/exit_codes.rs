@@ -2,16 +2,11 @@
 //! srgan-figure: 0 success, 1 a negative answer (some inputs failed, a check did not pass),
 //! 2 nothing usable done (usage, input, model or runtime error).
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 use srgan_contract::exit;
 
-use crate::common::{self, TempDir};
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 temp path")
-}
+use crate::common::{self, s, TempDir};
 
 fn run(bin: &str, args: &[&str]) -> Output {
     Command::new(bin)

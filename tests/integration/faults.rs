@@ -9,18 +9,7 @@ use std::time::{Duration, Instant};
 use srgan_contract::exit;
 use srgan_testkit::fixtures::folder_digest;
 
-use crate::common::{self, TempDir};
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("UTF-8 temp path")
-}
-
-fn eval(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_srgan-eval"))
-        .args(args)
-        .output()
-        .expect("start srgan-eval")
-}
+use crate::common::{self, s, srgan_eval, TempDir};
 
 /// The temporary files of the atomic writes left in `dir`.
 fn temp_files(dir: &Path) -> Vec<String> {
@@ -48,14 +37,14 @@ fn eval_report_never_replaces_an_input_or_an_existing_file() {
         (&image, "replace an input"),
         (&report, "--overwrite"),
     ] {
-        let o = eval(&[s(&model), "--data", s(&data), "--json", s(json)]);
+        let o = srgan_eval(&[s(&model), "--data", s(&data), "--json", s(json)]);
         let err = common::stderr(&o);
         assert_eq!(o.status.code(), Some(i32::from(exit::FAILURE)), "{err}");
         assert!(err.contains(why) && err.lines().count() == 1, "{err}");
         assert_eq!(folder_digest(&dir), before, "a file changed: {err}");
     }
     // Even with --overwrite, an input is never the report.
-    let o = eval(&[
+    let o = srgan_eval(&[
         s(&model),
         "--data",
         s(&data),
@@ -66,7 +55,7 @@ fn eval_report_never_replaces_an_input_or_an_existing_file() {
     assert_eq!(o.status.code(), Some(i32::from(exit::FAILURE)));
     assert_eq!(folder_digest(&dir), before);
     // --overwrite replaces the report, whole.
-    let o = eval(&[
+    let o = srgan_eval(&[
         s(&model),
         "--data",
         s(&data),

@@ -105,18 +105,19 @@ fn unpaired_or_mismatched_files_are_named() {
             2,
             32,
         )
+        .map_err(|e| e.to_string())
     };
-    let e = open().unwrap_err().to_string();
+    let e = open().unwrap_err();
     assert!(e.contains("b.png") && e.contains("no LR image"), "{e}");
     synthetic(30, 32, 1).save(lr_dir.join("b.png")).unwrap();
-    let e = open().unwrap_err().to_string();
+    let e = open().unwrap_err();
     assert!(
         e.contains("lr/b.png") && e.contains("expected 32x32"),
         "{e}"
     );
     synthetic(32, 32, 1).save(lr_dir.join("b.png")).unwrap();
     synthetic(32, 32, 2).save(lr_dir.join("c.png")).unwrap();
-    let e = open().unwrap_err().to_string();
+    let e = open().unwrap_err();
     assert!(e.contains("c.png") && e.contains("no HR image"), "{e}");
     std::fs::remove_file(lr_dir.join("c.png")).unwrap();
     assert_eq!(open().unwrap().len(), 2);
