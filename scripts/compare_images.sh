@@ -25,5 +25,6 @@ for d in noise:25 jpeg:30; do
   target/release/srgan-figure --hr data/heldout/chelsea.png --crop 130,70,128,96 --zoom 2 \
     --degrade "$d" "${REAL[@]}" -o "$OUT/chelsea_${tag}_compare.png"
   target/release/srgan-figure --hr data/heldout/chelsea.png --crop 130,70,128,96 --zoom 2 \
-    --degrade "$d" -m models/x1/srvgg_x1_restore.onnx -o "models/x1/figures/chelsea_${tag}_compare.png"
+    --degrade "$d" -m models/x1/srvgg_x1_restore.onnx -m models/x1/srvgg_x1_restore_gan.onnx \
+    -o "models/x1/figures/chelsea_${tag}_compare.png"
 done

@@ -9,7 +9,7 @@ in models/eval_degraded/), then one markdown table of the means.
 x4 rows: bicubic (printed by srgan-eval beside every model), the bicubic-trained SRResNet
 (models/x4/srresnet_x4.onnx) and the real-world one (models/x4/srresnet_x4_realworld.onnx);
 x1 rows: the degraded input itself (the baseline at scale 1) and the restoration model
-(models/x1/srvgg_x1_restore.onnx).
+(models/x1/srvgg_x1_restore.onnx) and its adversarial phase (models/x1/srvgg_x1_restore_gan.onnx).
 """
 import argparse
 import json
@@ -22,7 +22,8 @@ DEGRADATIONS = [None, "noise:10", "noise:25", "jpeg:30", "jpeg:60"]
 MODELS = [
     ("x4", "SRResNet x4, bicubic-trained (shipped)", "models/x4/srresnet_x4.onnx"),
     ("x4", "SRResNet x4, real-world (degradations)", "models/x4/srresnet_x4_realworld.onnx"),
-    ("x1", "SRVGGNetCompact x1 restoration", "models/x1/srvgg_x1_restore.onnx"),
+    ("x1", "SRVGGNetCompact x1 restoration (pixel MSE)", "models/x1/srvgg_x1_restore.onnx"),
+    ("x1", "SRVGGNetCompact x1 restoration, + adversarial phase", "models/x1/srvgg_x1_restore_gan.onnx"),
 ]
 
 
