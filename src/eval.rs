@@ -433,7 +433,12 @@ fn row(name: &str, s: &Scores, n: Option<&NiqeScores>) -> String {
     )
 }
 
-fn json_record(name: &str, s: &Scores, n: Option<&NiqeScores>, cfg: &EvalConfig) -> String {
+fn json_record(
+    name: &str,
+    s: &Scores,
+    n: Option<&NiqeScores>,
+    cfg: &EvalConfig,
+) -> serde_json::Value {
     let mut rec = serde_json::json!({"image": name, "psnr": s.psnr, "ssim": s.ssim,
         "bicubic_psnr": s.bicubic_psnr, "bicubic_ssim": s.bicubic_ssim,
         "degrade": cfg.degrade.map(|d| d.to_string()), "seed": cfg.seed});
@@ -442,7 +447,7 @@ fn json_record(name: &str, s: &Scores, n: Option<&NiqeScores>, cfg: &EvalConfig)
         rec["bicubic_niqe"] = n.baseline.into();
         rec["hr_niqe"] = n.hr.into();
     }
-    format!("{rec}\n")
+    rec
 }
 
 /// Evaluates every image: prints a table on stdout, a warning on stderr for each image that
@@ -490,7 +495,7 @@ pub fn run(cfg: &EvalConfig) -> Result<EvalSummary, EvalRunError> {
         match evaluate_file(up.as_mut(), f, cfg, scale) {
             Ok((sc, n)) => {
                 println!("{}", row(&name, &sc, n.as_ref()));
-                json.push_str(&json_record(&name, &sc, n.as_ref(), cfg));
+                json.push_str(&format!("{}\n", json_record(&name, &sc, n.as_ref(), cfg)));
                 scores.push((name, sc));
                 niqes.extend(n);
             }
@@ -513,9 +518,7 @@ pub fn run(cfg: &EvalConfig) -> Result<EvalSummary, EvalRunError> {
     let mean_name = format!("mean of {}", all.len());
     println!("{}", row(&mean_name, &m, niqe.as_ref()));
     if let Some(path) = &cfg.json {
-        let mut rec: serde_json::Value =
-            serde_json::from_str(&json_record("mean", &m, niqe.as_ref(), cfg))
-                .expect("json_record writes JSON");
+        let mut rec = json_record("mean", &m, niqe.as_ref(), cfg);
         rec["images"] = all.len().into();
         json.push_str(&format!("{rec}\n"));
         srgan_contract::files::atomic_write_with(path, cfg.overwrite, |w| {

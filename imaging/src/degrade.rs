@@ -786,10 +786,7 @@ pub fn gaussian_noise<R: Rng + ?Sized>(img: &mut Planar, sigma: f64, gray: bool,
             })
             .collect();
         for c in 0..3 {
-            let p = &mut img.data[c * n..(c + 1) * n];
-            p.iter_mut()
-                .zip(&noise)
-                .for_each(|(v, e)| *v = (*v + e).clamp(0.0, 1.0));
+            add_clamped(&mut img.data[c * n..(c + 1) * n], &noise);
         }
     } else {
         for v in img.data.iter_mut() {
@@ -797,6 +794,14 @@ pub fn gaussian_noise<R: Rng + ?Sized>(img: &mut Planar, sigma: f64, gray: bool,
             *v = (*v + s * e).clamp(0.0, 1.0);
         }
     }
+}
+
+/// `plane += noise`, clamped to [0, 1].
+fn add_clamped(plane: &mut [f32], noise: &[f32]) {
+    plane
+        .iter_mut()
+        .zip(noise)
+        .for_each(|(v, e)| *v = (*v + e).clamp(0.0, 1.0));
 }
 
 fn poisson_sample<R: Rng + ?Sized>(lambda: f64, rng: &mut R) -> f64 {
@@ -833,18 +838,12 @@ pub fn poisson_noise<R: Rng + ?Sized>(img: &mut Planar, scale: f64, gray: bool, 
             .collect();
         let noise = noise_of(&luma, rng);
         for c in 0..3 {
-            let p = &mut img.data[c * n..(c + 1) * n];
-            p.iter_mut()
-                .zip(&noise)
-                .for_each(|(v, e)| *v = (*v + e).clamp(0.0, 1.0));
+            add_clamped(&mut img.data[c * n..(c + 1) * n], &noise);
         }
     } else {
         for c in 0..3 {
             let noise = noise_of(img.plane(c), rng);
-            let p = &mut img.data[c * n..(c + 1) * n];
-            p.iter_mut()
-                .zip(&noise)
-                .for_each(|(v, e)| *v = (*v + e).clamp(0.0, 1.0));
+            add_clamped(&mut img.data[c * n..(c + 1) * n], &noise);
         }
     }
 }
